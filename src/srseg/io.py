@@ -1,0 +1,173 @@
+"""File helpers: atomic outputs, image reading with clear errors, safe archive extraction."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from srseg.errors import DownloadError, ImageError
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``final``; on success it replaces ``final`` in one rename.
+
+    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            final.rename(old)
+            tmp.rename(final)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
+    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically, with sorted keys for stable diffs."""
+    with atomic_file(path) as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
+    """Read an image as uint8 array (H, W, 3) for RGB or (H, W) for L; name the file on failure.
+
+    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
+    value rather than on the luma of a grey RGB image).
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if mode == "auto":
+                mode = "L" if im.mode in ("L", "LA", "1") else "RGB"
+            if mode == "L" and im.mode not in ("L", "P", "I", "I;16"):
+                raise ImageError(f"{path}: expected a single-channel label image, got mode {im.mode}")
+            if mode == "RGB" and im.mode in ("I", "I;16", "F"):
+                raise ImageError(f"{path}: expected an 8-bit image, got mode {im.mode}")
+            return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: image not found") from None
+    except Exception as exc:  # Pillow raises many types for corrupt files
+        raise ImageError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+
+
+def read_label(path: str | Path) -> np.ndarray:
+    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as-is)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode == "P":
+                return np.asarray(im, dtype=np.uint8).copy()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: label not found") from None
+    except Exception as exc:
+        raise ImageError(f"{path}: cannot read label ({type(exc).__name__}: {exc})") from None
+    return read_image(path, "L")
+
+
+def write_png(path: str | Path, arr: np.ndarray) -> None:
+    """Write a uint8 array as PNG (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(path, optimize=False, compress_level=1)
+
+
+def check_same_size(image: np.ndarray, label: np.ndarray, label_path: str | Path) -> None:
+    """Raise ImageError naming the label when it does not match the image's size."""
+    if image.shape[:2] != label.shape[:2]:
+        raise ImageError(
+            f"{label_path}: label size {label.shape[1]}x{label.shape[0]} does not match "
+            f"its image {image.shape[1]}x{image.shape[0]}"
+        )
+
+
+def _safe_member(dest: Path, name: str) -> Path:
+    """Resolve an archive member under ``dest``; refuse absolute paths and '..' traversal."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
+    target = (dest / pure).resolve()
+    if not target.is_relative_to(dest.resolve()):
+        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
+    return target
+
+
+def extract_archive(archive: str | Path, dest: str | Path, members: list[str] | None = None) -> list[Path]:
+    """Extract a zip or tar archive into ``dest``, refusing path traversal and links.
+
+    ``members`` restricts extraction to entries whose name starts with one of the prefixes.
+    Returns the extracted file paths.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    keep = (lambda n: True) if members is None else (lambda n: any(n.startswith(p) for p in members))
+    out: list[Path] = []
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    target = _safe_member(dest, info.filename)
+                    if info.is_dir() or not keep(info.filename):
+                        continue
+                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise DownloadError(f"refusing symbolic link in archive: {info.filename!r}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                    out.append(target)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                for m in tf.getmembers():
+                    target = _safe_member(dest, m.name)
+                    if m.isdir() or not keep(m.name):
+                        continue
+                    if not m.isfile():
+                        raise DownloadError(f"refusing non-regular archive entry: {m.name!r}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with tf.extractfile(m) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                    out.append(target)
+        else:
+            raise DownloadError(f"{archive}: not a zip or tar archive")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise DownloadError(f"{archive}: corrupt archive ({exc})") from None
+    return out

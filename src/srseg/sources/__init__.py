@@ -1,0 +1,92 @@
+"""Data sources that fill ``data/raw`` in the Cityscapes layout.
+
+A source is a function ``(params, cache_dir) -> Iterator[RawSample]``; :func:`build_raw` applies the
+HR crop rule, checks every sample and writes images, labelIds and labelTrainIds atomically.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from srseg.degrade import crop_to_multiple
+from srseg.errors import ImageError
+from srseg.io import atomic_dir, check_same_size, write_json, write_png
+from srseg.labels import NUM_CLASSES, TRAIN_NAMES, to_train_ids
+from srseg.layout import Sample
+from srseg.params import Params
+
+
+@dataclass
+class RawSample:
+    """One HR image with its Cityscapes labelIds; ``origin`` names the source file(s) for errors."""
+
+    split: str
+    city: str
+    id: str
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    label_ids: np.ndarray  # (H, W) uint8 Cityscapes labelIds
+    origin: str
+
+
+SourceFn = Callable[[Params, Path], Iterator[RawSample]]
+
+
+def get_source(name: str) -> SourceFn:
+    """The sample iterator of a ``data.source`` name (imported lazily: each has its own deps)."""
+    if name == "synthetic":
+        from srseg.sources.synthetic import samples
+    elif name == "camvid":
+        from srseg.sources.camvid import samples
+    elif name == "cityscapes":
+        from srseg.sources.cityscapes import samples
+    else:  # params validation makes this unreachable from the pipeline
+        raise ValueError(f"unknown data source {name!r}")
+    return samples
+
+
+def build_raw(params: Params, out: str | Path, cache_dir: str | Path, metrics_path: str | Path | None) -> dict[str, Any]:
+    """Write the selected source into ``out`` (replaced atomically) and return its summary."""
+    source = get_source(params.data.source)
+    multiple = params.crop_multiple
+    counts: Counter[str] = Counter()
+    sizes: set[tuple[int, int]] = set()
+    present = np.zeros(NUM_CLASSES, dtype=np.int64)
+    with atomic_dir(out) as tmp:
+        for raw in tqdm(source(params, Path(cache_dir)), desc=f"download ({params.data.source})", unit="img"):
+            if raw.image.ndim != 3 or raw.image.shape[2] != 3 or raw.image.dtype != np.uint8:
+                raise ImageError(f"{raw.origin}: expected an 8-bit RGB image, got shape {raw.image.shape}")
+            check_same_size(raw.image, raw.label_ids, raw.origin)
+            image = crop_to_multiple(raw.image, multiple)
+            label_ids = crop_to_multiple(raw.label_ids, multiple)
+            if image.shape[0] == 0 or image.shape[1] == 0:
+                raise ImageError(f"{raw.origin}: image smaller than the crop multiple {multiple}")
+            train_ids = to_train_ids(label_ids, raw.origin)
+            s = Sample(raw.split, raw.city, raw.id)
+            write_png(s.image(tmp), image)
+            write_png(s.label_ids(tmp), label_ids)
+            write_png(s.label_train_ids(tmp), train_ids)
+            counts[raw.split] += 1
+            sizes.add((image.shape[1], image.shape[0]))
+            present += np.bincount(train_ids[train_ids < NUM_CLASSES].ravel(), minlength=NUM_CLASSES)
+        if not counts:
+            raise ImageError(f"data source {params.data.source!r} produced no images")
+    total = present.sum()
+    summary = {
+        "source": params.data.source,
+        "images": dict(sorted(counts.items())),
+        "hr_size": [list(s) for s in sorted(sizes)][0] if len(sizes) == 1 else "varies",
+        "hr_sizes": len(sizes),
+        "crop_multiple": multiple,
+        "classes_present": [TRAIN_NAMES[t] for t in range(NUM_CLASSES) if present[t] > 0],
+        "class_fraction": {TRAIN_NAMES[t]: round(float(present[t] / total), 5) for t in range(NUM_CLASSES)},
+    }
+    if metrics_path:
+        write_json(metrics_path, summary)
+    return summary

@@ -1,0 +1,73 @@
+"""The HR crop rule and the degrade stage's sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srseg.degrade import crop_to_multiple, degrade_tree, downscale, upscale
+from srseg.errors import ImageError, SrsegError
+from srseg.io import read_image, write_png
+from srseg.layout import list_samples
+
+
+def test_crop_is_top_left_anchored_to_multiple() -> None:
+    arr = np.arange(37 * 50).reshape(37, 50)
+    out = crop_to_multiple(arr, 12)
+    assert out.shape == (36, 48)
+    np.testing.assert_array_equal(out, arr[:36, :48])  # pixel (0, 0) stays put
+    assert crop_to_multiple(arr[:36, :48], 12).shape == (36, 48)  # idempotent
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 5])
+def test_down_and_up_sizes(scale: int) -> None:
+    hr = np.random.default_rng(scale).integers(0, 256, (12 * scale, 7 * scale, 3), dtype=np.uint8)
+    lr = downscale(hr, scale)
+    assert lr.shape == (12, 7, 3) and lr.dtype == np.uint8
+    assert upscale(lr, scale).shape == hr.shape
+
+
+def test_downscale_refuses_non_multiple() -> None:
+    with pytest.raises(ValueError, match="not a multiple"):
+        downscale(np.zeros((13, 12, 3), np.uint8), 2)
+
+
+def test_downscale_is_antialiased_bicubic() -> None:
+    # A 1-pixel checkerboard averages to mid-grey when shrunk with an antialiasing kernel;
+    # point sampling would return pure black or white.
+    hr = (np.indices((32, 32)).sum(0) % 2 * 255).astype(np.uint8)
+    lr = downscale(np.stack([hr] * 3, -1), 2)
+    assert abs(float(lr[4:-4, 4:-4].mean()) - 127.5) < 2
+
+
+def test_degrade_tree_writes_same_names_and_sizes(tiny_tree: Path, tmp_path: Path) -> None:
+    n = degrade_tree(tiny_tree, 3, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2, 3])
+    assert n == 3
+    for split in ("train", "val"):
+        for s in list_samples(tiny_tree, split):
+            hr = read_image(s.image(tiny_tree))
+            assert read_image(s.image(tmp_path / "lr")).shape == (hr.shape[0] // 3, hr.shape[1] // 3, 3)
+            assert read_image(s.image(tmp_path / "bic")).shape == hr.shape
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+def test_degrade_tree_names_bad_image_and_leaves_nothing(tiny_tree: Path, tmp_path: Path) -> None:
+    victim = list_samples(tiny_tree, "val")[0].image(tiny_tree)
+    victim.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(ImageError, match=str(victim)):
+        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+
+
+def test_degrade_tree_refuses_hr_not_multiple(tiny_tree: Path, tmp_path: Path) -> None:
+    s = list_samples(tiny_tree, "train")[0]
+    write_png(s.image(tiny_tree), np.zeros((35, 48, 3), np.uint8))
+    with pytest.raises(ImageError, match="not a multiple of 2"):
+        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2])
+
+
+def test_degrade_tree_scale_must_be_in_params(tiny_tree: Path, tmp_path: Path) -> None:
+    with pytest.raises(SrsegError, match="--scale 5"):
+        degrade_tree(tiny_tree, 5, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2, 3])

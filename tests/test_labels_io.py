@@ -1,0 +1,81 @@
+"""Label tables (from cityscapesscripts), CamVid mapping, and the file helpers' failure behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srseg.errors import ImageError
+from srseg.io import atomic_dir, atomic_file, read_image, read_label, write_png
+from srseg.labels import (
+    CAMVID_CLASSES, ID_TO_TRAIN, IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID, camvid_to_label_ids, label_id,
+    to_train_ids,
+)
+
+
+def test_train_id_tables_round_trip() -> None:
+    assert len(TRAIN_NAMES) == NUM_CLASSES == 19
+    assert TRAIN_NAMES[0] == "road" and TRAIN_NAMES[18] == "bicycle"
+    for t in range(NUM_CLASSES):
+        assert ID_TO_TRAIN[TRAIN_TO_ID[t]] == t
+    assert ID_TO_TRAIN[label_id("parking")] == IGNORE  # ignoreInEval classes → 255
+    assert ID_TO_TRAIN[0] == IGNORE
+
+
+def test_ids_outside_table_are_named() -> None:
+    with pytest.raises(ImageError, match=r"lbl\.png: label ids \[40, 200\]"):
+        to_train_ids(np.array([[7, 40], [200, 26]], np.uint8), "lbl.png")
+
+
+def test_camvid_mapping() -> None:
+    names = [cs for _, cs in CAMVID_CLASSES]
+    cv = np.arange(12, dtype=np.uint8)
+    ids = camvid_to_label_ids(cv)
+    assert [int(i) for i in ids] == [label_id(n) for n in names]
+    train = ID_TO_TRAIN[ids]
+    assert train[3] == TRAIN_NAMES.index("road") and train[11] == IGNORE
+    with pytest.raises(ImageError, match="0..11"):
+        camvid_to_label_ids(np.array([12], np.uint8), "x.png")
+
+
+def test_atomic_dir_keeps_old_output_on_failure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with atomic_dir(out) as tmp:
+        (tmp / "a.txt").write_text("first")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("killed")
+    assert (out / "a.txt").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    with atomic_dir(out) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert [p.name for p in out.iterdir()] == ["b.txt"]
+
+
+def test_atomic_file(tmp_path: Path) -> None:
+    target = tmp_path / "m.json"
+    with pytest.raises(ValueError):
+        with atomic_file(target) as fh:
+            fh.write("{")
+            raise ValueError
+    assert not list(tmp_path.iterdir())
+
+
+def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageError, match="broken.png: cannot read image"):
+        read_image(bad)
+    with pytest.raises(ImageError, match="missing.png: image not found"):
+        read_image(tmp_path / "missing.png")
+    rgb = tmp_path / "rgb.png"
+    write_png(rgb, np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ImageError, match="rgb.png: expected a single-channel label"):
+        read_label(rgb)
+    grey = tmp_path / "g.png"
+    write_png(grey, np.full((4, 5), 9, np.uint8))
+    assert read_image(grey, "auto").shape == (4, 5)
+    assert read_image(grey).shape == (4, 5, 3)

@@ -1,0 +1,98 @@
+"""Params validation: one line naming the key and what is allowed, before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from srseg.errors import ParamsError
+from srseg.params import load_params, validate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _defaults() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_repo_params_are_valid_and_match_schema_defaults() -> None:
+    p = load_params(REPO / "params.yaml")
+    assert p.scales == [2, 3, 4]
+    assert p.crop_multiple == 12
+    assert p.data.source == "synthetic"
+
+
+@pytest.mark.parametrize(
+    ("patch", "key", "allowed"),
+    [
+        ({"scales": [1]}, "scales", ">= 2"),
+        ({"scales": [2, 2]}, "scales", "distinct"),
+        ({"scales": "2,3"}, "scales", "list"),
+        ({"scales": [2.5]}, "scales.0", "integer"),
+        ({"data": {"source": "imagenet"}}, "data.source", "synthetic, camvid or cityscapes"),
+        ({"data": {"synthetic": {"train": -3}}}, "data.synthetic.train", ">= 1"),
+        ({"data": {"synthetic": {"width": "big"}}}, "data.synthetic.width", "integer"),
+        ({"seed": -1}, "seed", ">= 0"),
+        ({"sr": {"preset": "edsr"}}, "sr.preset", "c-dcscn"),
+        ({"seg": {"retrain_scales": [5]}}, "seg.retrain_scales", "subset of scales"),
+        ({"data": {"sourcee": "synthetic"}}, "data.sourcee", "unknown key"),
+    ],
+)
+def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) -> None:
+    raw = _defaults()
+    for top, val in patch.items():
+        if isinstance(val, dict) and isinstance(raw.get(top), dict):
+            for k, v in val.items():
+                if isinstance(v, dict):
+                    raw[top][k].update(v)
+                else:
+                    raw[top][k] = v
+        else:
+            raw[top] = val
+    with pytest.raises(ParamsError) as info:
+        validate(raw)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert f" {key}:" in msg, msg
+    assert allowed in msg, msg
+
+
+def test_not_yaml_and_not_mapping(tmp_path: Path) -> None:
+    bad = tmp_path / "params.yaml"
+    bad.write_text("scales: [2, 3\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ParamsError, match="mapping"):
+        load_params(bad)
+
+
+@pytest.mark.parametrize("stage", ["download.py", "degrade.py --scale 2"])
+def test_stage_with_bad_params_prints_one_line_and_writes_nothing(tmp_path: Path, stage: str) -> None:
+    raw = _defaults()
+    raw["scales"] = [1]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    script, *args = stage.split()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "stages" / script), *args], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["error: params.yaml: scales: must be a non-empty list of distinct integers >= 2 (got [1])"]
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_check_params_cli(tmp_path: Path) -> None:
+    raw = _defaults()
+    raw["data"]["source"] = "kitti"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    proc = subprocess.run([sys.executable, "-m", "srseg.cli", "check-params"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: params.yaml: data.source: must be one of synthetic, camvid or cityscapes (got 'kitti')"
+    )
