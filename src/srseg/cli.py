@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, required=True)
     p.add_argument("--model", help="an srseg SR model (.keras); default models/sr/x{scale}.keras")
     p.add_argument("--dcscn-checkpoint", help="folder or prefix of the DCSCN authors' TF checkpoints")
-    p.add_argument("--tile", type=int, default=128, help="LR tile side (bounded memory)")
+    p.add_argument("--tile", type=int, default=512, help="LR tile side (bounded memory; result is the same)")
     p.add_argument("--self-ensemble", action="store_true", help="8x geometric self-ensemble")
     p.set_defaults(func=_cmd_upscale)
 

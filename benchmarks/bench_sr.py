@@ -1,0 +1,215 @@
+"""SR benchmarks (not tests): DCSCN inference speed, tiling cost, peak memory and training throughput.
+
+    python benchmarks/bench_sr.py                 # everything (a few minutes on 2 cores)
+    python benchmarks/bench_sr.py --quick         # c-DCSCN only, dcscn ×4 only
+    python benchmarks/bench_sr.py --json out.json
+
+Every configuration runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.  Times are
+the minimum over ``--repeat`` runs after one warm-up run (the minimum is the least disturbed by other load on
+the machine).  Inference is at a 2048×1024 output (LR = 2048/s × 1024/s, rounded down), on a random image
+with randomly initialised weights (speed does not depend on the weights), with the default tile/overlap of
+params.yaml unless ``--tile`` / ``--overlap`` say otherwise.  The load average printed before and after tells
+whether other processes shared the CPU during the run.
+
+Goals: c-DCSCN ≥ 3 MP/s output; tiled time ≤ 1.10 × whole-image time; dcscn ×4 at 2048×1024 < 3 GB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+OUT_W, OUT_H = 2048, 1024
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+
+
+def _child(cfg: dict[str, Any]) -> dict[str, Any]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+
+    from srseg.models.dcscn import DcscnConfig, build_dcscn
+
+    s = cfg["scale"]
+    rng = np.random.default_rng(0)
+    if cfg["kind"] == "infer":
+        from srseg.sr.infer import Upscaler
+
+        up = Upscaler(build_dcscn(DcscnConfig.from_preset(cfg["preset"], s)))
+        h, w = OUT_H // s, OUT_W // s
+        lr = (rng.random((h, w)) * 255).astype(np.float32)
+        rss_before = _rss_mb()
+        tile = cfg["tile"] or None
+        times, cpu = [], []
+        for _ in range(cfg["repeat"] + 1):
+            t, c = time.perf_counter(), time.process_time()
+            up.predict_y(lr, tile=tile, overlap=cfg["overlap"])
+            times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        best = min(times[1:])
+        return {**cfg, "lr_size": [w, h], "seconds": best, "cpu_seconds": min(cpu[1:]), "mp_per_s": h * w * s * s / best / 1e6,
+                "rss_model_mb": rss_before, "peak_rss_mb": _rss_mb(), "overlap_used": max(cfg["overlap"], up.radius)}
+    # training throughput, the pretrain_sr step (patch 48, batch 20)
+    import keras
+    import tensorflow as tf
+
+    from srseg.sr.data import ImageRef, PatchSampler, patch_dataset
+
+    keras.utils.set_random_seed(0)
+    model = build_dcscn(DcscnConfig.from_preset(cfg["preset"], s, dropout_keep=0.8, l2=1e-4))
+    opt = keras.optimizers.Adam(2e-3, epsilon=1e-8, global_clipnorm=5.0)
+    weights = model.trainable_variables
+
+    @tf.function
+    def step(lr: Any, bic: Any, hr: Any) -> Any:
+        with tf.GradientTape() as tape:
+            pred = model([lr, bic], training=True)
+            loss = tf.reduce_mean(tf.square(pred - hr)) + tf.add_n(model.losses)
+        opt.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        return loss
+
+    img = (rng.random((256, 256, 3)) * 255).astype(np.uint8)
+    batches = iter(patch_dataset(PatchSampler([ImageRef("random", lambda: img)], s, cfg["patch"], 0), cfg["batch"]))
+    for _ in range(3):
+        (a, b), c = next(batches)
+        step(a, b, c)
+    t = time.perf_counter()
+    for _ in range(cfg["steps"]):
+        (a, b), c = next(batches)
+        loss = step(a, b, c)
+    float(loss)
+    dt = time.perf_counter() - t
+    return {**cfg, "seconds": dt, "patches_per_s": cfg["steps"] * cfg["batch"] / dt, "peak_rss_mb": _rss_mb()}
+
+
+def _run(cfg: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {**cfg, "error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _default_tiling() -> tuple[int, int]:
+    try:
+        from srseg.params import load_params
+
+        p = load_params("params.yaml").sr
+        return p.tile, p.tile_overlap
+    except Exception:
+        return 128, 12
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="c-dcscn at every scale, dcscn only at x4")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tile", type=int)
+    ap.add_argument("--overlap", type=int)
+    ap.add_argument("--json", help="write all results here")
+    ap.add_argument("--from-json", help="only print the summary of a saved run")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return
+    if args.from_json:
+        with open(args.from_json) as fh:
+            summarize(json.load(fh))
+        return
+
+    tile, overlap = _default_tiling()
+    tile = args.tile or tile
+    overlap = args.overlap if args.overlap is not None else overlap
+    load0 = os.getloadavg()
+    print(f"bench_sr: {os.cpu_count()} CPUs, load average {load0[0]:.2f} at start; output {OUT_W}x{OUT_H}; "
+          f"tile {tile} overlap {overlap} (raised to the receptive radius when smaller)")
+    infer, train = [], []
+    plan = [("c-dcscn", s) for s in (2, 3, 4)] + [("dcscn", s) for s in ((4,) if args.quick else (2, 3, 4))]
+    for preset, s in plan:
+        rep = args.repeat if preset == "c-dcscn" else 1
+        for t in (0, tile):
+            if preset == "dcscn" and t == 0 and s != 4:
+                continue  # whole-image dcscn at x2/x3 needs ~6-10 GB and minutes; x4 shows the point
+            r = _run({"kind": "infer", "preset": preset, "scale": s, "tile": t, "overlap": overlap, "repeat": rep})
+            infer.append(r)
+            if "error" in r:
+                print(f"  {preset} x{s} tile {t or 'whole'}: FAILED {r['error']}")
+            else:
+                print(f"  {preset:7s} x{s} {'tiled' if t else 'whole'}: {r['seconds']:.3f}s (CPU {r['cpu_seconds']:.3f}s)  "
+                      f"{r['mp_per_s']:.2f} MP/s  "
+                      f"peak RSS {r['peak_rss_mb']:.0f} MB (model loaded: {r['rss_model_mb']:.0f} MB)", flush=True)
+    for preset in ("c-dcscn",) if args.quick else ("c-dcscn", "dcscn"):
+        for s in (2, 3, 4):
+            r = _run({"kind": "train", "preset": preset, "scale": s, "patch": 48, "batch": 20,
+                      "steps": 20 if preset == "c-dcscn" else 5})
+            train.append(r)
+            if "error" in r:
+                print(f"  train {preset} x{s}: FAILED {r['error']}")
+            else:
+                print(f"  train {preset:7s} x{s}: {r['patches_per_s']:.0f} patches/s (48x48 HR, batch 20)", flush=True)
+    load1 = os.getloadavg()
+    result = {"tile": tile, "overlap": overlap, "plan": plan, "infer": infer, "train": train, "load": [load0, load1]}
+    summarize(result)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2)
+
+
+def summarize(res: dict[str, Any]) -> None:
+    """Print the ratios and goals of one run (``--from-json`` re-prints a saved run)."""
+    print("\nSummary (ratios measured in this run; 'per CPU-s' = output MP per second of CPU time the process got,"
+          " which stays meaningful when other processes share the cores)")
+    by = {(r["preset"], r["scale"], bool(r["tile"])): r for r in res["infer"] if "error" not in r}
+    plan = [tuple(x) for x in res["plan"]]
+    for preset, s in plan:
+        tiled, whole = by.get((preset, s, True)), by.get((preset, s, False))
+        if not tiled:
+            print(f"  {preset} x{s}: -")
+            continue
+        mp = OUT_W // s * s * (OUT_H // s * s) / 1e6
+        line = f"  {preset:7s} x{s}: tiled {tiled['mp_per_s']:.2f} MP/s ({mp / tiled['cpu_seconds']:.2f} per CPU-s)"
+        if whole:
+            line += (f", whole {whole['mp_per_s']:.2f} MP/s ({mp / whole['cpu_seconds']:.2f} per CPU-s)"
+                     f", tiled/whole wall {tiled['seconds'] / whole['seconds']:.3f} CPU {tiled['cpu_seconds'] / whole['cpu_seconds']:.3f}"
+                     f", peak RSS tiled/whole {tiled['peak_rss_mb']:.0f}/{whole['peak_rss_mb']:.0f} MB")
+        else:
+            line += f", peak RSS {tiled['peak_rss_mb']:.0f} MB"
+        print(line)
+    for r in res["train"]:
+        if "error" not in r:
+            print(f"  train {r['preset']:7s} x{r['scale']}: {r['patches_per_s']:.0f} patches/s")
+    c = [by[k] for k in by if k[0] == "c-dcscn" and k[2]]
+    if c:
+        worst = min(c, key=lambda r: r["mp_per_s"])
+        worst_cpu = min(OUT_W // r["scale"] * r["scale"] * (OUT_H // r["scale"] * r["scale"]) / 1e6 / r["cpu_seconds"] for r in c)
+        print(f"  goal c-DCSCN >= 3 MP/s (tiled, every scale): slowest x{worst['scale']} {worst['mp_per_s']:.2f} MP/s wall "
+              f"-> {'met' if worst['mp_per_s'] >= 3 else 'NOT met'}; slowest per CPU-s {worst_cpu:.2f} "
+              f"-> {'met' if worst_cpu >= 3 else 'NOT met'}")
+    for preset in ("c-dcscn", "dcscn"):
+        pairs = [(by[(p, s, True)], by[(p, s, False)]) for p, s in plan
+                 if p == preset and (p, s, True) in by and (p, s, False) in by]
+        if pairs:
+            wall = max(t["seconds"] / w["seconds"] for t, w in pairs)
+            cpu = max(t["cpu_seconds"] / w["cpu_seconds"] for t, w in pairs)
+            print(f"  goal tiling cost <= 10 % ({preset}): worst tiled/whole CPU time {cpu:.3f} "
+                  f"-> {'met' if cpu <= 1.10 else 'NOT met'} (wall time {wall:.3f})")
+    d4 = by.get(("dcscn", 4, True))
+    if d4:
+        print(f"  goal dcscn x4 2048x1024 < 3 GB peak RSS (tiled): {d4['peak_rss_mb'] / 1024:.2f} GB -> "
+              f"{'met' if d4['peak_rss_mb'] < 3072 else 'NOT met'}")
+    load0, load1 = res["load"]
+    print(f"  load average {load0[0]:.2f} at start, {load1[0]:.2f} at end on {os.cpu_count()} CPUs"
+          + (" - the CPU was shared with other processes: wall times are pessimistic and noisy"
+             if max(load0[0], load1[0]) > 1.5 else ""))
+
+
+if __name__ == "__main__":
+    main()

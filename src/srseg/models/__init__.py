@@ -1,0 +1,1 @@
+"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`) and the segmentation network."""
