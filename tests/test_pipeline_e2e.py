@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 COPY = ["dvc.yaml", "params.yaml", "pyproject.toml", ".dvc", ".dvcignore", ".gitignore", "stages", "src"]
 
 
-def _copy_repo(dest: Path, **overrides: dict) -> Path:
+def _copy_repo(dest: Path, **overrides: object) -> Path:
+    dest.mkdir(parents=True)
     for name in COPY:
         src = REPO / name
         if src.is_dir():

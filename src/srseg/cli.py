@@ -5,15 +5,11 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from srseg.errors import SrsegError
-
-# TensorFlow's C++ start-up chatter hides the lines users need to read.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def stage(fn: Callable[..., Any]) -> Callable[..., Any]:

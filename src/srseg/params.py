@@ -87,8 +87,8 @@ class SrParams(_Section):
     init: Literal["scratch", "release"] = "scratch"
     release_checkpoints: str | None = None
     pretrain: PretrainParams = PretrainParams()
-    tile: PosInt = 128
-    tile_overlap: NonNegInt = 12
+    tile: PosInt = 512  # LR tile side
+    tile_overlap: NonNegInt = 10  # raised to the model's receptive radius at inference
     self_ensemble: bool = False
 
 
@@ -104,6 +104,7 @@ class SegTrainParams(_Section):
     scale_max: PosFloat = 2.0
     epochs: PosInt = 20
     steps_per_epoch: PosInt = 50
+    class_weights: Literal["none", "enet"] = "none"
 
     @model_validator(mode="after")
     def _scale_range(self) -> "SegTrainParams":
@@ -129,7 +130,10 @@ class SegParams(_Section):
 
 
 class PlotsParams(_Section):
-    table4_image: NonNegInt = 0
+    """Figures of the plots stage."""
+
+    table4_image: NonNegInt = 0  # index into the sorted val list
+    table4_crop: Annotated[int, Field(strict=True, ge=16)] | None = None  # zoom side (HR px); null: h/3, <= 160
 
 
 class Params(_Section):

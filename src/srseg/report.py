@@ -101,15 +101,17 @@ def reading(summary: dict[str, Any], scales: Sequence[int], retrain_scales: Sequ
     ]
     # How much of the HR–bicubic gap SR closes, where there is a gap to close.
     hr = summary["hr"]["pacc"]
-    closed = []
+    closed, widened = [], False
     for s in scales:
         e = summary[scale_key(s)]
         gap = hr - e["bicubic"]["pacc"]
         if gap > 0:
-            closed.append(f"{(e['sr']['pacc'] - e['bicubic']['pacc']) / gap * 100:.0f} % at ×{s}".replace("-", "−"))
+            share = (e["sr"]["pacc"] - e["bicubic"]["pacc"]) / gap * 100
+            widened |= share < 0
+            closed.append(f"{share:.0f} % at ×{s}".replace("-", "−"))
     if closed:
-        text.append(f"Of the pixel-accuracy gap between bicubic LR and HR ({pct(hr)}), SR recovers "
-                    f"{_scales_list(closed)} (negative: SR widens the gap).")
+        text.append(f"Where bicubic LR falls below HR pixel accuracy ({pct(hr)}), SR recovers "
+                    f"{_scales_list(closed)} of the gap" + (" (negative: SR widens it)." if widened else "."))
     lowest, highest = min(scales), max(scales)
     drop = summary[scale_key(highest)]["bicubic"]["pacc"] - summary[scale_key(lowest)]["bicubic"]["pacc"]
     if len(scales) > 1:

@@ -1,0 +1,299 @@
+"""PSPNet: Zhao, Shi, Qi, Wang, Jia, "Pyramid Scene Parsing Network", CVPR 2017 — in Keras 3.
+
+Read next to the paper:
+
+* **Backbone** (§3.2, §4): a ResNet whose last two stages use dilated convolutions instead of
+  strides, so the feature map is 1/8 of the input ("output stride 8"). As in the authors' code the
+  stem is three 3×3 convolutions instead of one 7×7. Stage 4 uses dilation 2, stage 5 dilation 4.
+  ``resnet50`` / ``resnet101`` use bottleneck blocks (the paper's backbones); ``small`` uses basic
+  blocks and narrow widths so that it trains from scratch on a CPU in minutes.
+* **Pyramid pooling module** (§3.2, Fig. 3): the final feature map is average-pooled to
+  1×1, 2×2, 3×3 and 6×6 bins (:class:`AdaptivePool2D`, computed from the feature map's *actual*
+  size at run time, like PyTorch's ``AdaptiveAvgPool2d``), each level is reduced by a 1×1
+  convolution to 1/N of the channels (N = 4 levels), upsampled bilinearly to the feature map's
+  size and concatenated with it.
+* **Head**: 3×3 conv → BN → ReLU → dropout 0.1 → 1×1 conv to the class logits, which are
+  upsampled bilinearly to the input size (:class:`ResizeLike`).
+* **Auxiliary loss** (§3.3, Fig. 4): a second, lighter head on the stage-4 features, weighted
+  0.4 in training and dropped at inference (:func:`inference_model`).
+
+Inputs are RGB float images in 0..255 (any size, any batch); the model normalises them with the
+ImageNet mean/std. Outputs are float32 logits ``(N, H, W, num_classes)`` at the input size.
+
+The pieces are separate functions (:func:`resnet_backbone`, :func:`pyramid_pooling_module`,
+:func:`seg_head`) so a joint SR+segmentation model can share or reuse them.
+Custom layers are registered under the ``srseg`` package, so ``keras.models.load_model`` reads
+saved ``.keras`` files without ``custom_objects`` once this module is imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from srseg.errors import SrsegError
+
+#: ImageNet statistics on the 0..255 scale (the convention of the paper's Caffe / PyTorch code).
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+PPM_BINS = (1, 2, 3, 6)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A dilated ResNet: block type, blocks per stage (conv2_x..conv5_x), stage widths, stem widths.
+
+    ``head`` / ``aux_head`` are the channels of the 3×3 convolution of the main / auxiliary heads
+    (512 / 256 in the paper for ResNet: 1/4 of the 2048 / 1024 input channels).
+    """
+
+    block: str  # "basic" | "bottleneck"
+    depths: tuple[int, int, int, int]
+    widths: tuple[int, int, int, int]
+    stem: tuple[int, int, int]
+    head: int
+    aux_head: int
+
+    @property
+    def expansion(self) -> int:
+        return 4 if self.block == "bottleneck" else 1
+
+    @property
+    def out_channels(self) -> int:
+        return self.widths[3] * self.expansion
+
+
+PRESETS: dict[str, BackboneSpec] = {
+    "resnet50": BackboneSpec("bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), (64, 64, 128), 512, 256),
+    "resnet101": BackboneSpec("bottleneck", (3, 4, 23, 3), (64, 128, 256, 512), (64, 64, 128), 512, 256),
+    # CPU default: ResNet-18-style basic blocks at reduced width.
+    "small": BackboneSpec("basic", (1, 1, 2, 1), (32, 48, 96, 128), (16, 16, 32), 96, 48),
+}
+
+#: (stride, dilation) of conv2_x..conv5_x: output stride 8 (§4: "dilated network strategy").
+STAGE_STRIDES = (1, 2, 1, 1)
+STAGE_DILATIONS = (1, 1, 2, 4)
+
+
+# --------------------------------------------------------------------------------------------
+# Custom layers
+# --------------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="srseg")
+class AdaptivePool2D(layers.Layer):
+    """Average-pool a ``(N, H, W, C)`` map to ``(N, bins, bins, C)`` for whatever H, W it gets.
+
+    Bin ``i`` along an axis of length L covers ``[floor(i·L/b), ceil((i+1)·L/b))`` — the rule of
+    PyTorch's ``AdaptiveAvgPool2d`` used by the authors' code — so bins may overlap by one pixel
+    when L is not a multiple of b and every bin is non-empty for any L ≥ 1. Sums come from an
+    integral image, so the cost does not depend on the number of bins.
+    """
+
+    def __init__(self, bins: int, **kwargs):
+        super().__init__(**kwargs)
+        self.bins = int(bins)
+
+    @staticmethod
+    def _edges(length: tf.Tensor, bins: int) -> tuple[tf.Tensor, tf.Tensor]:
+        i = tf.range(bins, dtype=tf.int32)
+        start = (i * length) // bins
+        end = -((-(i + 1) * length) // bins)  # ceil division
+        return start, end
+
+    def call(self, x):
+        dtype = x.dtype
+        x = tf.cast(x, tf.float32)
+        shape = tf.shape(x)
+        y0, y1 = self._edges(shape[1], self.bins)
+        x0, x1 = self._edges(shape[2], self.bins)
+        integral = tf.pad(tf.cumsum(tf.cumsum(x, axis=1), axis=2), [[0, 0], [1, 0], [1, 0], [0, 0]])
+
+        def corner(rows, cols):
+            return tf.gather(tf.gather(integral, rows, axis=1), cols, axis=2)
+
+        total = corner(y1, x1) - corner(y0, x1) - corner(y1, x0) + corner(y0, x0)
+        area = tf.cast(tf.tensordot(y1 - y0, x1 - x0, axes=0), tf.float32)
+        return tf.cast(total / area[None, :, :, None], dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.bins, self.bins, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "bins": self.bins}
+
+
+@keras.saving.register_keras_serializable(package="srseg")
+class ResizeLike(layers.Layer):
+    """Bilinearly resize ``x`` to the spatial size of ``ref`` (both NHWC), read at run time."""
+
+    def call(self, x, ref):
+        size = tf.shape(ref)[1:3]
+        out = tf.image.resize(x, size, method="bilinear")
+        return tf.cast(out, x.dtype)
+
+    def compute_output_shape(self, x_shape, ref_shape):
+        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+
+def _conv_bn(x, filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, relu: bool = True, name: str):
+    x = layers.Conv2D(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", use_bias=False,
+                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _basic_block(x, width: int, stride: int, dilation: int, name: str):
+    """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut (He et al. 2016, Fig. 5 left)."""
+    shortcut = x
+    if stride != 1 or x.shape[-1] != width:
+        shortcut = _conv_bn(x, width, 1, stride=stride, relu=False, name=f"{name}_proj")
+    y = _conv_bn(x, width, 3, stride=stride, dilation=dilation, name=f"{name}_a")
+    y = _conv_bn(y, width, 3, dilation=dilation, relu=False, name=f"{name}_b")
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def _bottleneck_block(x, width: int, stride: int, dilation: int, name: str):
+    """1×1 reduce → 3×3 (stride / dilation) → 1×1 expand ×4, with shortcut (He et al. 2016, Fig. 5 right)."""
+    out = 4 * width
+    shortcut = x
+    if stride != 1 or x.shape[-1] != out:
+        shortcut = _conv_bn(x, out, 1, stride=stride, relu=False, name=f"{name}_proj")
+    y = _conv_bn(x, width, 1, name=f"{name}_a")
+    y = _conv_bn(y, width, 3, stride=stride, dilation=dilation, name=f"{name}_b")
+    y = _conv_bn(y, out, 1, relu=False, name=f"{name}_c")
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+
+
+def resnet_backbone(x, spec: BackboneSpec):
+    """Dilated ResNet on a normalised image tensor → (stage-4 features, stage-5 features), both at 1/8."""
+    x = _conv_bn(x, spec.stem[0], 3, stride=2, name="stem1")
+    x = _conv_bn(x, spec.stem[1], 3, name="stem2")
+    x = _conv_bn(x, spec.stem[2], 3, name="stem3")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    block = _bottleneck_block if spec.block == "bottleneck" else _basic_block
+    feats = []
+    for s, (depth, width, stride, dilation) in enumerate(zip(spec.depths, spec.widths, STAGE_STRIDES, STAGE_DILATIONS)):
+        for b in range(depth):
+            x = block(x, width, stride if b == 0 else 1, dilation, name=f"conv{s + 2}_{b + 1}")
+        feats.append(x)
+    return feats[2], feats[3]
+
+
+def pyramid_pooling_module(x, bins: tuple[int, ...] = PPM_BINS, name: str = "ppm"):
+    """Fig. 3(c): pool to each bin size, 1×1 conv to C/len(bins), upsample, concat with the input."""
+    reduced = x.shape[-1] // len(bins)
+    branches = [x]
+    for b in bins:
+        y = AdaptivePool2D(b, name=f"{name}_pool{b}")(x)
+        y = _conv_bn(y, reduced, 1, name=f"{name}_{b}")
+        branches.append(ResizeLike(name=f"{name}_up{b}")(y, x))
+    return layers.Concatenate(name=f"{name}_concat")(branches)
+
+
+def seg_head(x, channels: int, num_classes: int, dropout: float, name: str):
+    """3×3 conv → BN → ReLU → dropout → 1×1 conv to logits (at the feature map's resolution)."""
+    x = _conv_bn(x, channels, 3, name=f"{name}_conv")
+    x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return layers.Conv2D(num_classes, 1, name=f"{name}_cls")(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+def build_pspnet(
+    num_classes: int = 19,
+    preset: str = "small",
+    *,
+    aux: bool = False,
+    dropout: float = 0.1,
+    name: str | None = None,
+) -> keras.Model:
+    """PSPNet for RGB 0..255 inputs of any size.
+
+    With ``aux=False`` the model outputs logits ``(N, H, W, num_classes)``; with ``aux=True`` it
+    outputs ``{"seg": logits, "aux": aux_logits}`` (both at input size) for training, and
+    :func:`inference_model` gives the single-output model to save.
+    """
+    if preset not in PRESETS:
+        raise SrsegError(f"PSPNet preset {preset!r}: must be one of {', '.join(PRESETS)}")
+    spec = PRESETS[preset]
+    image = keras.Input((None, None, 3), name="image")
+    x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="normalize")(image)
+    c4, c5 = resnet_backbone(x, spec)
+    logits = seg_head(pyramid_pooling_module(c5), spec.head, num_classes, dropout, name="head")
+    logits = ResizeLike(name="seg")(logits, image)
+    logits = layers.Activation("linear", dtype="float32", name="seg_logits")(logits)
+    name = name or f"pspnet_{preset}"
+    if not aux:
+        return keras.Model(image, logits, name=name)
+    aux_logits = seg_head(c4, spec.aux_head, num_classes, dropout, name="aux")
+    aux_logits = ResizeLike(name="aux_up")(aux_logits, image)
+    aux_logits = layers.Activation("linear", dtype="float32", name="aux_logits")(aux_logits)
+    return keras.Model(image, {"seg": logits, "aux": aux_logits}, name=name)
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The single-output model (main logits) sharing ``model``'s layers; identity if it has one output."""
+    if isinstance(model.output, dict):
+        return keras.Model(model.input, model.output["seg"], name=model.name)
+    return model
+
+
+def num_classes_of(model: keras.Model) -> int:
+    return int(model.output_shape[-1] if not isinstance(model.output_shape, dict) else model.output_shape["seg"][-1])
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """Save the inference model as ``.keras`` atomically (temp file in the same folder, then rename)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        inference_model(model).save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:
+    """Load a PSPNet ``.keras`` file; SrsegError (one line) if unreadable or for another class count."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrsegError(f"{path}: segmentation model not found")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad archive
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SrsegError(f"{path}: cannot load segmentation model ({type(exc).__name__}: {msg[:200]})") from None
+    model = inference_model(model)
+    shape = model.output_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4):
+        raise SrsegError(f"{path}: not a segmentation model (output shape {shape}, expected (N, H, W, classes))")
+    if num_classes is not None and shape[-1] != num_classes:
+        raise SrsegError(f"{path}: model predicts {shape[-1]} classes, expected {num_classes} (Cityscapes trainIds)")
+    if model.input_shape[-1] != 3:
+        raise SrsegError(f"{path}: model takes {model.input_shape[-1]}-channel input, expected RGB")
+    return model
+
+
+def count_params(model: keras.Model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.weights))

@@ -1,0 +1,114 @@
+"""The Cityscapes evaluation protocol: full-resolution predictions on a split, saved as labelIds
+PNGs, scored against the HR ``labelIds`` ground truth with :mod:`srseg.metrics.seg`.
+
+One function serves every variant (HR, bicubic, SR images; HR- or SR-trained models):
+:func:`evaluate_split` predicts the images of ``image_root`` and scores them against ``gt_root``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from srseg.errors import ImageError, SrsegError
+from srseg.io import read_image, read_label, write_png
+from srseg.labels import to_train_ids
+from srseg.layout import Sample, list_samples
+from srseg.metrics.seg import SegMeter
+from srseg.seg.data import Pairs, check_images_present
+from srseg.seg.infer import Predictor, to_label_ids
+
+#: Whole images are batched (same size only) up to this many pixels per forward pass.
+BATCH_PIXELS = 1 << 21
+
+VARIANT_RE = re.compile(r"^(hr|(bicubic|sr)_x(\d+))$")
+
+
+def variant_root(variant: str, scales: list[int]) -> tuple[str, str]:
+    """``(image root, description)`` of an evaluation variant: ``hr``, ``bicubic_x{s}`` or ``sr_x{s}``."""
+    m = VARIANT_RE.match(variant)
+    if not m:
+        raise SrsegError(f"--variant {variant!r}: must be hr, bicubic_x<scale> or sr_x<scale>")
+    if variant == "hr":
+        return "data/raw", "HR"
+    kind, scale = m.group(2), int(m.group(3))
+    if scale not in scales:
+        raise SrsegError(f"--variant {variant}: scale {scale} is not in params scales {scales}")
+    what = {"bicubic": f"bicubic ×{scale} (degrade@{scale})", "sr": f"SR ×{scale} (super_resolve@{scale})"}[kind]
+    return f"data/{kind}/x{scale}", what
+
+
+def predict_batches(predictor: Predictor, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """trainIds of each image, in order; whole-image mode batches consecutive same-size images."""
+    if predictor.mode != "whole":
+        for im in images:
+            yield predictor.train_ids(im)
+        return
+    batch: list[np.ndarray] = []
+
+    def flush() -> Iterator[np.ndarray]:
+        probs = predictor.batch_probabilities(np.stack(batch))
+        yield from np.argmax(probs, axis=-1).astype(np.uint8)
+        batch.clear()
+
+    for im in images:
+        if batch and (im.shape != batch[0].shape or (len(batch) + 1) * im.shape[0] * im.shape[1] > BATCH_PIXELS):
+            yield from flush()
+        batch.append(np.asarray(im))
+    if batch:
+        yield from flush()
+
+
+def evaluate_pairs(predictor: Predictor, pairs: Pairs, pred_dir: str | Path | None = None) -> dict[str, Any]:
+    """:func:`evaluate_split` on the roots and split of ``pairs`` (training-time validation: no files written)."""
+    return evaluate_split(predictor, pairs.image_root, pairs.label_root, pred_dir, pairs.split, pairs.what, progress=False)
+
+
+def evaluate_split(
+    predictor: Predictor,
+    image_root: str | Path,
+    gt_root: str | Path,
+    pred_dir: str | Path | None,
+    split: str = "val",
+    what: str = "the images",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Predict every ``split`` image of ``image_root``, write ``<id>_pred_labelIds.png`` under ``pred_dir``
+    (``Sample.prediction``; nothing is written when ``pred_dir`` is None) and score against the
+    ``labelIds`` of ``gt_root``.
+
+    Raises SrsegError before predicting anything when images are missing, and ImageError when an
+    image's size differs from its ground truth (its prediction would be the wrong size) or a label
+    holds ids outside the Cityscapes table. ``pred_dir`` should be a temporary folder of
+    :func:`srseg.io.atomic_dir`, so that a failure leaves no partial predictions.
+    """
+    samples = list_samples(gt_root, split)
+    check_images_present(image_root, samples, what)
+    meter = SegMeter()
+    gts: list[tuple[Sample, np.ndarray]] = []
+
+    def images() -> Iterator[np.ndarray]:
+        for s in samples:
+            gt_path = s.label_ids(gt_root)
+            gt = to_train_ids(read_label(gt_path), str(gt_path))
+            im = read_image(s.image(image_root))
+            if im.shape[:2] != gt.shape:
+                raise ImageError(
+                    f"{s.image(image_root)}: image is {im.shape[1]}x{im.shape[0]} but its ground truth {gt_path} is "
+                    f"{gt.shape[1]}x{gt.shape[0]}; its prediction would be the wrong size"
+                )
+            gts.append((s, gt))
+            yield im
+
+    preds = predict_batches(predictor, images())
+    for pred in tqdm(preds, total=len(samples), desc=f"segment {what}", unit="img", disable=not progress):
+        s, gt = gts.pop(0)
+        meter.add(gt, pred, name=str(s.image(image_root)))
+        if pred_dir is not None:
+            write_png(s.prediction(pred_dir), to_label_ids(pred))
+    return meter.result()

@@ -1,0 +1,117 @@
+"""Full-resolution PSPNet inference: whole image or sliding window, for images of any size."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from srseg.errors import SrsegError
+from srseg.io import atomic_file, read_image
+from srseg.labels import TRAIN_TO_ID, colorize
+from srseg.models.pspnet import IMAGENET_MEAN, load_model
+
+MODES = ("whole", "sliding")
+
+
+class Predictor:
+    """Wraps a segmentation model with one traced forward pass for every input size.
+
+    ``probabilities(image)`` → float32 ``(H, W, C)`` softmax; ``train_ids(image)`` → uint8 ``(H, W)``.
+    ``mode="sliding"`` averages the softmax of ``window``×``window`` crops overlapping by ``overlap``
+    (images smaller than a window are padded with the mean colour, as in the authors' code).
+    """
+
+    def __init__(self, model: keras.Model, mode: str = "whole", window: int = 512, overlap: float = 0.33):
+        if mode not in MODES:
+            raise SrsegError(f"seg.eval.mode {mode!r}: must be one of {', '.join(MODES)}")
+        if not 0 <= overlap < 1:
+            raise SrsegError(f"seg.eval.overlap {overlap}: must be in [0, 1)")
+        self.model, self.mode, self.window, self.overlap = model, mode, int(window), float(overlap)
+        self._forward = tf.function(
+            lambda x: tf.nn.softmax(tf.cast(model(x, training=False), tf.float32), axis=-1),
+            input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)],
+        )
+
+    def batch_probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Softmax of the whole images of a ``(N, H, W, 3)`` batch."""
+        return self._forward(tf.convert_to_tensor(np.asarray(images, np.float32))).numpy()
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image, np.float32)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise SrsegError(f"expected an RGB image (H, W, 3), got shape {image.shape}")
+        if self.mode == "whole":
+            return self.batch_probabilities(image[None])[0]
+        return self._sliding(image)
+
+    def _sliding(self, image: np.ndarray) -> np.ndarray:
+        win = self.window
+        h, w = image.shape[:2]
+        ph, pw = max(win - h, 0), max(win - w, 0)
+        if ph or pw:  # pad symmetrically with the mean colour (normalises to 0)
+            pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
+            image = np.pad(image - np.float32(IMAGENET_MEAN), pads) + np.float32(IMAGENET_MEAN)
+        H, W = image.shape[:2]
+        stride = max(1, math.ceil(win * (1 - self.overlap)))
+        ys = _starts(H, win, stride)
+        xs = _starts(W, win, stride)
+        acc = None
+        count = np.zeros((H, W, 1), np.float32)
+        for y in ys:
+            for x in xs:
+                p = self.batch_probabilities(image[None, y : y + win, x : x + win])[0]
+                if acc is None:
+                    acc = np.zeros((H, W, p.shape[-1]), np.float32)
+                acc[y : y + win, x : x + win] += p
+                count[y : y + win, x : x + win] += 1
+        probs = acc / count
+        return probs[ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+
+    def train_ids(self, image: np.ndarray) -> np.ndarray:
+        return np.argmax(self.probabilities(image), axis=-1).astype(np.uint8)
+
+
+def _starts(length: int, win: int, stride: int) -> list[int]:
+    """Window origins covering ``[0, length)``; the last window is flush with the end."""
+    if length <= win:
+        return [0]
+    n = math.ceil((length - win) / stride) + 1
+    return sorted({min(i * stride, length - win) for i in range(n)})
+
+
+def to_label_ids(train_ids: np.ndarray) -> np.ndarray:
+    """trainIds → Cityscapes labelIds (the format of prediction PNGs for the official evaluation)."""
+    return TRAIN_TO_ID[train_ids]
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = "models/seg/hr.keras",
+                 mode: str = "whole", window: int = 512, overlap: float = 0.33) -> tuple[Path, Path]:
+    """Segment one image: write ``OUT_PREFIX_labelIds.png`` and ``OUT_PREFIX_color.png`` (Cityscapes palette).
+
+    Both files are encoded before either is written, and each is written atomically.
+    """
+    image = read_image(input, "RGB")
+    net = model if isinstance(model, keras.Model) else load_model(model)
+    train_ids = Predictor(net, mode, window, overlap).train_ids(image)
+    prefix = str(out_prefix)
+    outputs = {
+        Path(f"{prefix}_labelIds.png"): png_bytes(to_label_ids(train_ids)),
+        Path(f"{prefix}_color.png"): png_bytes(colorize(train_ids)),
+    }
+    for path, data in outputs.items():
+        with atomic_file(path, "wb") as fh:
+            fh.write(data)
+    return tuple(outputs)  # type: ignore[return-value]
