@@ -99,12 +99,12 @@ class SegTrainParams(_Section):
     poly_power: PosFloat = 0.9
     weight_decay: Annotated[float, Field(ge=0)] = 1e-4
     batch: PosInt = 8
-    crop: PosInt = 192
+    crop: PosInt = 160
     scale_min: PosFloat = 0.5
-    scale_max: PosFloat = 2.0
-    epochs: PosInt = 20
-    steps_per_epoch: PosInt = 50
-    class_weights: Literal["none", "enet"] = "none"
+    scale_max: PosFloat = 1.5
+    epochs: PosInt = 11
+    steps_per_epoch: PosInt = 100
+    class_weights: Literal["none", "enet"] = "enet"
 
     @model_validator(mode="after")
     def _scale_range(self) -> "SegTrainParams":

@@ -28,6 +28,8 @@ saved ``.keras`` files without ``custom_objects`` once this module is imported.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +74,7 @@ class BackboneSpec:
 PRESETS: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec("bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), (64, 64, 128), 512, 256),
     "resnet101": BackboneSpec("bottleneck", (3, 4, 23, 3), (64, 128, 256, 512), (64, 64, 128), 512, 256),
-    # CPU default: ResNet-18-style basic blocks at reduced width.
+    # CPU default: basic blocks (a ResNet-10-like depth) at reduced width; ~0.87M parameters.
     "small": BackboneSpec("basic", (1, 1, 2, 1), (32, 48, 96, 128), (16, 16, 32), 96, 48),
 }
 
@@ -253,15 +255,8 @@ def inference_model(model: keras.Model) -> keras.Model:
     return model
 
 
-def num_classes_of(model: keras.Model) -> int:
-    return int(model.output_shape[-1] if not isinstance(model.output_shape, dict) else model.output_shape["seg"][-1])
-
-
 def save_model(model: keras.Model, path: str | Path) -> None:
     """Save the inference model as ``.keras`` atomically (temp file in the same folder, then rename)."""
-    import os
-    import tempfile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".keras", dir=path.parent)

@@ -170,8 +170,3 @@ def train_dataset(
     ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
-
-def as_numpy_batch(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """The first batch as numpy arrays (for tests and inspection)."""
-    x, y = next(iter(ds))
-    return x.numpy(), y.numpy()

@@ -204,8 +204,9 @@ def train_pspnet(
 ) -> dict[str, Any]:
     """Train a PSPNet with ``params.seg`` on ``train``, validate on ``val`` each epoch, save ``model_out``.
 
-    DVCLive logs ``loss`` (and its parts) and ``val_miou`` / ``val_pacc`` per epoch into
-    ``live_dir`` (replaced atomically at the end). Returns a summary dict.
+    DVCLive logs ``train/loss`` (and ``train/loss_main``, ``train/loss_aux``) and ``val/miou``,
+    ``val/pacc`` per epoch into ``live_dir`` (replaced atomically at the end). Returns
+    ``{"history", "train_seconds", "val_miou", "val_pacc"}`` (the last epoch's validation).
     """
     from dvclive import Live
 
@@ -215,7 +216,7 @@ def train_pspnet(
     total_steps = tp.epochs * tp.steps_per_epoch
     global_batch = tp.batch
     if global_batch % strategy.num_replicas_in_sync:
-        raise ValueError(f"seg.train.batch {global_batch} is not a multiple of {strategy.num_replicas_in_sync} replicas")
+        raise SrsegError(f"seg.train.batch {global_batch}: must be a multiple of the {strategy.num_replicas_in_sync} replicas")
     dataset = train_dataset(train, batch=global_batch, crop=tp.crop, scale_min=tp.scale_min,
                             scale_max=tp.scale_max, seed=params.seed)
     counts = label_counts(train)  # also checks every label file before any training
@@ -234,7 +235,7 @@ def train_pspnet(
     start = time.perf_counter()
     with atomic_dir(live_dir) as live_tmp:
         live = Live(dir=str(live_tmp), dvcyaml=None, save_dvc_exp=False)
-        best: dict[str, float] = {}
+        last: dict[str, float] = {}
 
         def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
             for k in ("loss", "loss_main", "loss_aux"):
@@ -245,7 +246,7 @@ def train_pspnet(
                 m = evaluate_pairs(predictor, val)
                 live.log_metric("val/miou", m["miou"])
                 live.log_metric("val/pacc", m["pacc"])
-                best.update(val_miou=m["miou"], val_pacc=m["pacc"])
+                last.update(val_miou=m["miou"], val_pacc=m["pacc"])
                 msg += f", val mIoU {m['miou']:.3f} PACC {m['pacc']:.3f}"
             live.next_step()
             log.info(msg)
@@ -256,4 +257,4 @@ def train_pspnet(
         live.summary["train_seconds"] = round(seconds, 1)
         live.end()
         save_model(model, model_out)
-    return {"history": history, "train_seconds": seconds, **best}
+    return {"history": history, "train_seconds": seconds, **last}
