@@ -1,23 +1,19 @@
 """Stage `super_resolve@s`: DCSCN ×s of data/lr/x{s} → data/sr/x{s} (val; train if s in seg.retrain_scales)
 and metrics/sr/x{s}.json (Y-PSNR/SSIM of bicubic and SR on val)."""
 
-import argparse
-
-from srseg.cli import stage
+from srseg.cli import parse_scale, stage
 from srseg.params import load_params
 
 
 @stage
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=int, required=True)
-    args = parser.parse_args()
+    scale = parse_scale(__doc__)
     params = load_params()
 
     from srseg.sr.pipeline import super_resolve_tree
 
-    m = super_resolve_tree(params, args.scale)
-    print(f"data/sr/x{args.scale}: val Y-PSNR SR {m['sr']['psnr_y']:.2f} dB vs bicubic {m['bicubic']['psnr_y']:.2f} dB "
+    m = super_resolve_tree(params, scale)
+    print(f"data/sr/x{scale}: val Y-PSNR SR {m['sr']['psnr_y']:.2f} dB vs bicubic {m['bicubic']['psnr_y']:.2f} dB "
           f"({m['sr']['n_images']} images)")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from srseg.io import save_keras
 from srseg.models.dcscn import (
     PRESETS, DcscnConfig, ModelError, PixelShuffle, build_dcscn, load_model, model_config,
 )
@@ -94,10 +97,27 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     model = build_dcscn(cfg)
     lr = np.random.default_rng(3).random((1, 6, 5, 1), np.float32) * 255
     path = tmp_path / "m.keras"
-    model.save(path)
+    save_keras(model, path)
     again = load_model(path)
     assert model_config(again) == cfg
     np.testing.assert_allclose(_run(again, lr), _run(model, lr), atol=1e-5)
+
+
+def test_saved_models_are_byte_reproducible(tmp_path: Path) -> None:
+    """No save time or memory address in the archive: equal weights give equal files (and dvc.lock md5s)."""
+    import keras
+
+    def seeded() -> object:  # a new model object (new shared-object addresses) with the same weights
+        keras.utils.set_random_seed(0)
+        return build_dcscn(DcscnConfig.from_preset("c-dcscn", 2, l2=1e-4))
+
+    save_keras(seeded(), tmp_path / "a.keras")
+    with zipfile.ZipFile(tmp_path / "a.keras") as zf:
+        assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert "date_saved" not in json.loads(zf.read("metadata.json"))
+    save_keras(seeded(), tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]  # no temporaries left
 
 
 def test_bad_presets_and_models(tmp_path: Path) -> None:

@@ -30,6 +30,13 @@ def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def parse_scale(description: str | None) -> int:
+    """The ``--scale S`` argument of a per-scale stage script (``degrade``, ``pretrain_sr``, …)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--scale", type=int, required=True, help="scale factor, one of `scales` in params.yaml")
+    return parser.parse_args().scale
+
+
 def _scales(text: str) -> list[int]:
     try:
         scales = [int(s) for s in text.split(",") if s.strip()]

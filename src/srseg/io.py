@@ -65,6 +65,51 @@ def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
             os.unlink(tmp)
 
 
+# Fixed zip entry time for saved models, so the same weights give the same bytes (and the same dvc.lock md5).
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def save_keras(model: Any, path: str | Path) -> None:
+    """Save a Keras model as ``.keras`` atomically and byte-reproducibly.
+
+    Keras stamps the save time into the zip entries and ``metadata.json``, and numbers shared objects in
+    ``config.json`` by their memory address; the archive is rewritten with a fixed entry time, without
+    ``date_saved`` (Keras does not read it back) and with ``shared_object_id`` renumbered in order of
+    appearance (only equality between ids matters to the loader), entries in Keras' order.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, raw = tempfile.mkstemp(prefix=f".{path.stem}.raw-", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(raw)
+        with zipfile.ZipFile(raw) as src, atomic_file(path, "wb") as fh, zipfile.ZipFile(fh, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta.pop("date_saved", None)
+                    data = json.dumps(meta, sort_keys=True).encode()
+                elif info.filename == "config.json":
+                    data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
+                entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+                entry.compress_type = info.compress_type
+                entry.external_attr = 0o644 << 16
+                dst.writestr(entry, data)
+    finally:
+        os.unlink(raw)
+
+
+def _renumber_shared_ids(node: Any, ids: dict[Any, int]) -> Any:
+    """``node`` with every ``shared_object_id`` replaced by 0, 1, 2, … in order of first appearance."""
+    if isinstance(node, dict):
+        return {k: ids.setdefault(v, len(ids)) if k == "shared_object_id" else _renumber_shared_ids(v, ids)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared_ids(v, ids) for v in node]
+    return node
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically, with sorted keys for stable diffs."""
     with atomic_file(path) as fh:

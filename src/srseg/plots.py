@@ -128,7 +128,7 @@ def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
             _scale_axis(ax, scales)
             ax.margins(y=0.12)
         ax1.set_title("Pixel accuracy (PACC)")
-        ax2.set_title("Mean IoU (19 classes)")
+        ax2.set_title("Mean IoU (Cityscapes protocol)")
         fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
         fig.suptitle("Graph 2 — segmentation before and after super-resolution", fontweight="bold")
     return fig

@@ -28,8 +28,6 @@ saved ``.keras`` files without ``custom_objects`` once this module is imported.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +37,7 @@ import tensorflow as tf
 from keras import layers
 
 from srseg.errors import SrsegError
+from srseg.io import save_keras
 
 #: ImageNet statistics on the 0..255 scale (the convention of the paper's Caffe / PyTorch code).
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -256,17 +255,8 @@ def inference_model(model: keras.Model) -> keras.Model:
 
 
 def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save the inference model as ``.keras`` atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        inference_model(model).save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Save the inference model (main logits only) as ``.keras``, atomically and byte-reproducibly."""
+    save_keras(inference_model(model), path)
 
 
 def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:

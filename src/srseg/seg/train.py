@@ -254,7 +254,6 @@ def train_pspnet(
         history = fit(model, dataset, criterion, optimizer, epochs=tp.epochs, steps_per_epoch=tp.steps_per_epoch,
                       strategy=strategy, on_epoch_end=on_epoch_end)
         seconds = time.perf_counter() - start
-        live.summary["train_seconds"] = round(seconds, 1)
         live.end()
         save_model(model, model_out)
     return {"history": history, "train_seconds": seconds, **last}

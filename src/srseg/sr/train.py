@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from srseg.errors import SrsegError
+from srseg.io import save_keras
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.params import Params, PretrainParams
 
@@ -52,17 +52,6 @@ def build_training_model(params: Params, scale: int, cache_dir: str | Path = "da
         load_checkpoint_weights(model, prefix)
         log.info("x%d: initialised from %s", scale, prefix)
     return model
-
-
-def _save_atomic(model: Any, out: Path) -> None:
-    """Save to a temporary ``.keras`` beside ``out`` and rename it over ``out``."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def validate(upscaler: Any, hrs: list[np.ndarray], scale: int) -> float:
@@ -162,5 +151,5 @@ def train_sr(params: Params, scale: int, out: str | Path, metrics_dir: str | Pat
             summary["val_psnr"] = val
             summary["patches_per_s"] = p.steps * p.batch / max(time.perf_counter() - t0, 1e-9)
     summary["seconds"] = time.perf_counter() - t0
-    _save_atomic(model, Path(out))
+    save_keras(model, out)
     return summary
