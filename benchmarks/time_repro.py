@@ -1,8 +1,8 @@
 """Wall time of the whole default pipeline, per stage, from a fresh clone (the ≤ 10-minute budget).
 
-Clones the committed HEAD of this repository into a temporary folder (nothing of this checkout's data,
-DVC cache or models comes along), runs ``dvc repro --force`` there and prints each stage's wall time and
-the total. ``--force`` because the clone holds the committed cache-free outputs (metrics, plots): when the
+Clones a commit of this repository (HEAD unless ``--rev``) into a temporary folder (nothing of this
+checkout's data, DVC cache or models comes along), runs ``dvc repro --force`` there and prints each stage's
+wall time and the total. ``--force`` because the clone holds the committed cache-free outputs (metrics, plots): when the
 re-run reproduces them exactly, plain ``dvc repro`` skips ``summarize`` and ``plots`` and the total would
 miss them. Run it on an otherwise idle machine; with ``--keep``, ``git status`` / ``dvc metrics diff`` in
 the clone show whether it reproduced the committed results.
