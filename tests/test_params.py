@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from srseg.errors import ParamsError
-from srseg.params import load_params, validate
+from srseg.params import Params, load_params, validate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,8 @@ def test_repo_params_are_valid_and_match_schema_defaults() -> None:
     assert p.scales == [2, 3, 4]
     assert p.crop_multiple == 12
     assert p.data.source == "synthetic"
+    # A key left out of a user's params.yaml means the committed default, not some other value.
+    assert p.model_dump() == Params().model_dump()
 
 
 @pytest.mark.parametrize(

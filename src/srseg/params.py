@@ -102,7 +102,7 @@ class SegTrainParams(_Section):
     crop: PosInt = 160
     scale_min: PosFloat = 0.5
     scale_max: PosFloat = 1.5
-    epochs: PosInt = 11
+    epochs: PosInt = 8
     steps_per_epoch: PosInt = 100
     class_weights: Literal["none", "enet"] = "enet"
 
