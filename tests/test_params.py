@@ -98,3 +98,15 @@ def test_check_params_cli(tmp_path: Path) -> None:
     assert proc.stderr.strip() == (
         "error: params.yaml: data.source: must be one of synthetic, camvid or cityscapes (got 'kitti')"
     )
+
+
+def test_param_choices_match_the_model_presets() -> None:
+    """params.yaml's allowed presets/upsamplers are the models' own tables (the schema cannot import Keras)."""
+    from typing import get_args
+
+    from srseg.models import dcscn, pspnet
+    from srseg.params import SegParams, SrParams
+
+    assert set(get_args(SrParams.model_fields["preset"].annotation)) == set(dcscn.PRESETS)
+    assert set(get_args(SrParams.model_fields["upsampler"].annotation)) == set(dcscn.UPSAMPLERS)
+    assert set(get_args(SegParams.model_fields["preset"].annotation)) == set(pspnet.PRESETS)

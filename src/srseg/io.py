@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -157,11 +158,18 @@ def read_label(path: str | Path) -> np.ndarray:
     return read_image(path, "L")
 
 
+def png_bytes(arr: np.ndarray) -> bytes:
+    """A uint8 (H, W) or (H, W, 3) array encoded as PNG (fast compression: these are pipeline files)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", optimize=False, compress_level=1)
+    return buf.getvalue()
+
+
 def write_png(path: str | Path, arr: np.ndarray) -> None:
     """Write a uint8 array as PNG (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(path, optimize=False, compress_level=1)
+    path.write_bytes(png_bytes(arr))
 
 
 def check_same_size(image: np.ndarray, label: np.ndarray, label_path: str | Path) -> None:

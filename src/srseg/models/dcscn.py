@@ -28,15 +28,14 @@ training).  L2 weight decay (``l2``) is on every convolution kernel, as ``l2 · 
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import keras
 import numpy as np
 from keras import layers
 
-from srseg.errors import SrsegError
+from srseg.errors import SrsegError, first_line
 
 
 class ModelError(SrsegError):
@@ -50,6 +49,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "c-dcscn": dict(layers=7, filters=32, min_filters=8, gamma=1.2, nin_a=24, nin_b=8),
 }
 UPSAMPLERS = ("pixel_shuffle", "transposed")
+
+
+def preset_sizes(preset: str) -> dict[str, Any]:
+    """The architecture sizes of a preset; ModelError naming the allowed presets for an unknown one."""
+    if preset not in PRESETS:
+        raise ModelError(f"unknown DCSCN preset {preset!r} (allowed: {', '.join(PRESETS)})")
+    return PRESETS[preset]
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,7 @@ class DcscnConfig:
     @classmethod
     def from_preset(cls, preset: str, scale: int, **overrides: Any) -> "DcscnConfig":
         """The ``dcscn`` / ``c-dcscn`` architecture at ``scale`` (training options as keyword overrides)."""
-        if preset not in PRESETS:
-            raise ModelError(f"unknown DCSCN preset {preset!r} (allowed: {', '.join(PRESETS)})")
-        return cls(scale=scale, preset=preset, **{**PRESETS[preset], **overrides})
+        return cls(scale=scale, preset=preset, **{**preset_sizes(preset), **overrides})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DcscnConfig":
@@ -99,9 +103,6 @@ class DcscnConfig:
         """True when both have the same weights' shapes (training options and preset name ignored)."""
         keys = ("scale", "layers", "filters", "min_filters", "nin_a", "nin_b", "upsampler")
         return all(getattr(self, k) == getattr(other, k) for k in keys) and self.feature_filters() == other.feature_filters()
-
-    def with_training(self, dropout_keep: float, l2: float) -> "DcscnConfig":
-        return replace(self, dropout_keep=dropout_keep, l2=l2)
 
     # --- derived sizes -------------------------------------------------------------------------
     def feature_filters(self) -> list[int]:
@@ -267,11 +268,7 @@ def load_model(path: Any) -> keras.Model:
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types for bad archives
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path}: cannot load model ({msg})") from None
+        raise ModelError(f"{path}: cannot load model ({first_line(exc)})") from None
     model_config(model)
     return model
 
-
-def count_params(model: keras.Model) -> int:
-    return int(sum(math.prod(w.shape) for w in model.trainable_weights))

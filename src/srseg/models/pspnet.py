@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from srseg.errors import SrsegError
+from srseg.errors import SrsegError, first_line
 from srseg.io import save_keras
 
 #: ImageNet statistics on the 0..255 scale (the convention of the paper's Caffe / PyTorch code).
@@ -267,8 +266,8 @@ def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad archive
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SrsegError(f"{path}: cannot load segmentation model ({type(exc).__name__}: {msg[:200]})") from None
+        msg = first_line(exc)[:200]
+        raise SrsegError(f"{path}: cannot load segmentation model ({type(exc).__name__}: {msg})") from None
     model = inference_model(model)
     shape = model.output_shape
     if not (isinstance(shape, tuple) and len(shape) == 4):
@@ -279,6 +278,3 @@ def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:
         raise SrsegError(f"{path}: model takes {model.input_shape[-1]}-channel input, expected RGB")
     return model
 
-
-def count_params(model: keras.Model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.weights))

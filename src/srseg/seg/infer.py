@@ -8,10 +8,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from srseg.errors import SrsegError
-from srseg.io import atomic_file, read_image
+from srseg.io import atomic_file, png_bytes, read_image
 from srseg.labels import TRAIN_TO_ID, colorize
 from srseg.models.pspnet import IMAGENET_MEAN, load_model
 
@@ -87,14 +86,6 @@ def _starts(length: int, win: int, stride: int) -> list[int]:
 def to_label_ids(train_ids: np.ndarray) -> np.ndarray:
     """trainIds → Cityscapes labelIds (the format of prediction PNGs for the official evaluation)."""
     return TRAIN_TO_ID[train_ids]
-
-
-def png_bytes(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = "models/seg/hr.keras",

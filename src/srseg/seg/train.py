@@ -28,21 +28,16 @@ import tensorflow as tf
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir
 from srseg.labels import IGNORE, NUM_CLASSES
-from srseg.models.pspnet import build_pspnet, count_params, inference_model, save_model
+from srseg.models.pspnet import build_pspnet, inference_model, save_model
 from srseg.params import Params, SegTrainParams
 from srseg.seg.data import Pairs, label_counts, train_dataset
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
+from srseg.seeding import set_determinism
 
 log = logging.getLogger(__name__)
 
 Criterion = Callable[[tf.Tensor, Any], tuple[tf.Tensor, dict[str, tf.Tensor]]]
-
-
-def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy, TensorFlow and Keras, and make TF ops deterministic (process-wide)."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,9 +222,10 @@ def train_pspnet(
         model = build_pspnet(NUM_CLASSES, seg.preset, aux=seg.aux_weight > 0, dropout=seg.dropout)
         optimizer = make_optimizer(tp, total_steps)
     criterion = pspnet_criterion(seg.aux_weight, class_weights)
-    predictor = Predictor(inference_model(model), "whole")
+    infer_model = inference_model(model)
+    predictor = Predictor(infer_model, "whole")
     log.info("PSPNet %s: %d parameters; %d steps of %d×%d crops, batch %d, %s lr %g, on %d images",
-             seg.preset, count_params(inference_model(model)), total_steps, tp.crop, tp.crop, global_batch,
+             seg.preset, infer_model.count_params(), total_steps, tp.crop, tp.crop, global_batch,
              tp.optimizer, tp.lr, len(train.images))
 
     start = time.perf_counter()

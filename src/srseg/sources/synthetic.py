@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from srseg.io import write_png
 from srseg.labels import colorize, label_id, to_train_ids
 from srseg.params import Params
 from srseg.sources import RawSample
@@ -1648,7 +1649,5 @@ def render_sample_figure(path: str | Path, seed: int = 0, split: str = "val", in
     image, label_ids = render_scene(scene_rng(seed, split, index), width, height)
     gap = np.full((height, 4, 3), 255, np.uint8)
     figure = np.concatenate([image, gap, colorize(to_train_ids(label_ids))], axis=1)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(figure).save(path)
-    return path
+    write_png(path, figure)
+    return Path(path)

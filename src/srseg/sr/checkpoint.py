@@ -22,8 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from srseg.errors import SrsegError
-from srseg.models.dcscn import PRESETS, DcscnConfig, ModelError, build_dcscn, feature_filters, model_config
+from srseg.errors import SrsegError, first_line
+from srseg.models.dcscn import (
+    PRESETS,
+    DcscnConfig,
+    ModelError,
+    build_dcscn,
+    feature_filters,
+    model_config,
+    preset_sizes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +56,7 @@ class CheckpointError(ModelError):
 
 def release_name(preset: str, scale: int) -> str:
     """The authors' checkpoint prefix (file name without ``.ckpt.*``) of a preset at a scale."""
-    if preset not in PRESETS:
-        raise ModelError(f"unknown DCSCN preset {preset!r} (allowed: {', '.join(PRESETS)})")
-    p = PRESETS[preset]
+    p = preset_sizes(preset)
     name = f"dcscn_L{p['layers']}_F{p['filters']}to{p['min_filters']}"
     if p["gamma"] != 1.5:
         name += f"_G{p['gamma']:2.2f}"
@@ -122,8 +128,7 @@ def read_variables(prefix: str | Path) -> dict[str, np.ndarray]:
             if not re.search(r"/Adam(_\d+)?$", n) and not n.startswith("beta") and n != "global_step"
         }
     except Exception as exc:  # tf raises NotFoundError/DataLossError/... for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{prefix}: cannot read checkpoint ({first})") from None
+        raise CheckpointError(f"{prefix}: cannot read checkpoint ({first_line(exc)})") from None
     if not out:
         raise CheckpointError(f"{prefix}: checkpoint has no variables")
     return out
@@ -201,26 +206,27 @@ def load_checkpoint_weights(model: Any, prefix: str | Path, variables: dict[str,
     """Copy a checkpoint into a DCSCN Keras model; one CheckpointError naming the first misfit."""
     cfg = model_config(model)
     v = read_variables(prefix) if variables is None else variables
-    try:
-        ck_desc = _describe(config_from_variables(v, prefix))
-    except CheckpointError:
-        ck_desc = "an unsupported architecture"
-    what = f"the {cfg.preset or 'DCSCN'} model ({_describe(cfg)})"
+
+    def misfit(detail: str) -> CheckpointError:
+        try:  # what the checkpoint is, worked out only for the message
+            ck_desc = _describe(config_from_variables(v, prefix))
+        except CheckpointError:
+            ck_desc = "an unsupported architecture"
+        what = f"the {cfg.preset or 'DCSCN'} model ({_describe(cfg)})"
+        return CheckpointError(f"{prefix}: does not fit {what}: {detail} (checkpoint is {ck_desc})")
+
     assignments = []
     for layer_name, names in _weight_map(cfg):
         layer = model.get_layer(layer_name)
-        current = layer.get_weights()
         values = []
-        for name, cur in zip(names, current):
+        for name, weight in zip(names, layer.weights):
+            shape = tuple(weight.shape)
             if name not in v:
-                raise CheckpointError(f"{prefix}: does not fit {what}: variable {name} missing (checkpoint is {ck_desc})")
+                raise misfit(f"variable {name} missing")
             val = v[name]
-            if val.size != cur.size or val.shape[-1] != cur.shape[-1]:
-                raise CheckpointError(
-                    f"{prefix}: does not fit {what}: {name} is {list(val.shape)}, the model needs "
-                    f"{list(cur.shape)} (checkpoint is {ck_desc})"
-                )
-            values.append(val.reshape(cur.shape))
+            if val.size != math.prod(shape) or val.shape[-1] != shape[-1]:
+                raise misfit(f"{name} is {list(val.shape)}, the model needs {list(shape)}")
+            values.append(val.reshape(shape))
         assignments.append((layer, values))
     for layer, values in assignments:
         layer.set_weights(values)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from srseg.degrade import upscale, upscale_float
+from srseg.degrade import downscale, upscale, upscale_float
 from srseg.errors import ImageError, SrsegError
 from srseg.io import atomic_file, read_image
 from srseg.metrics.sr import rgb_to_y, y_scores_from_y
@@ -171,7 +171,7 @@ def model_scores(upscaler: Upscaler, hr: np.ndarray, scale: int, self_ensemble: 
     if h % scale or w % scale:
         raise ImageError(f"HR size {w}x{h} is not a multiple of scale {scale}")
     if hr.ndim == 2:  # grey: uint8 resizes like the reference code's mode-L images
-        lr_u8 = np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.Resampling.BICUBIC))
+        lr_u8 = downscale(hr, scale)
         lr_y, bic_y = lr_u8.astype(np.float32), upscale(lr_u8, scale).astype(np.float32)
         y_hr = hr.astype(np.float64)
     else:

@@ -25,6 +25,7 @@ from srseg.errors import SrsegError
 from srseg.io import save_keras
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.params import Params, PretrainParams
+from srseg.seeding import set_determinism
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +91,7 @@ def train_sr(params: Params, scale: int, out: str | Path, metrics_dir: str | Pat
     if scale not in params.scales:
         raise SrsegError(f"--scale {scale}: not in params scales {params.scales}")
     p = params.sr.pretrain
-    keras.utils.set_random_seed(params.seed)
-    tf.config.experimental.enable_op_determinism()
+    set_determinism(params.seed)
 
     train_refs, val_refs = pretrain_images(p, cache_dir)
     val_hr = load_val_images(val_refs, scale)
