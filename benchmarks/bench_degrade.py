@@ -16,7 +16,7 @@ import numpy as np
 
 from srseg.degrade import crop_to_multiple, downscale, upscale
 from srseg.metrics.sr import y_scores
-from srseg.srbench import list_images
+from srseg.io import list_images
 from srseg.io import read_image
 
 

@@ -57,36 +57,21 @@ def _child(cfg: dict[str, Any]) -> dict[str, Any]:
         best = min(times[1:])
         return {**cfg, "lr_size": [w, h], "seconds": best, "cpu_seconds": min(cpu[1:]), "mp_per_s": h * w * s * s / best / 1e6,
                 "rss_model_mb": rss_before, "peak_rss_mb": _rss_mb(), "overlap_used": max(cfg["overlap"], up.radius)}
-    # training throughput, the pretrain_sr step (patch 48, batch 20)
+    # training throughput of the pretrain_sr recipe's step (patch 48, batch 20) in the one training loop
     import keras
-    import tensorflow as tf
 
     from srseg.sr.data import ImageRef, PatchSampler, patch_dataset
+    from srseg.training.loop import fit
+    from srseg.training.losses import mse_criterion
 
     keras.utils.set_random_seed(0)
     model = build_dcscn(DcscnConfig.from_preset(cfg["preset"], s, dropout_keep=0.8, l2=1e-4))
     opt = keras.optimizers.Adam(2e-3, epsilon=1e-8, global_clipnorm=5.0)
-    weights = model.trainable_variables
-
-    @tf.function
-    def step(lr: Any, bic: Any, hr: Any) -> Any:
-        with tf.GradientTape() as tape:
-            pred = model([lr, bic], training=True)
-            loss = tf.reduce_mean(tf.square(pred - hr)) + tf.add_n(model.losses)
-        opt.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        return loss
-
     img = (rng.random((256, 256, 3)) * 255).astype(np.uint8)
-    batches = iter(patch_dataset(PatchSampler([ImageRef("random", lambda: img)], s, cfg["patch"], 0), cfg["batch"]))
-    for _ in range(3):
-        (a, b), c = next(batches)
-        step(a, b, c)
-    t = time.perf_counter()
-    for _ in range(cfg["steps"]):
-        (a, b), c = next(batches)
-        loss = step(a, b, c)
-    float(loss)
-    dt = time.perf_counter() - t
+    data = patch_dataset(PatchSampler([ImageRef("random", lambda: img)], s, cfg["patch"], 0), cfg["batch"])
+    n = cfg["steps"]
+    epochs = fit(model, data, mse_criterion, opt, steps=2 * n, steps_per_epoch=n)  # epoch 1 traces and warms up
+    dt = epochs[1]["epoch_seconds"]
     return {**cfg, "seconds": dt, "patches_per_s": cfg["steps"] * cfg["batch"] / dt, "peak_rss_mb": _rss_mb()}
 
 

@@ -1,16 +1,17 @@
 """Stage `degrade@s`: bicubic LR (÷s) and bicubic-upscaled-back (×s) copies of every HR image."""
 
-from srseg.cli import parse_scale, stage
+from srseg.entry import stage, stage_args
 from srseg.degrade import degrade_tree
-from srseg.params import load_params
+from srseg.params import check_scale, load_params
+from srseg.paths import REPO
 
 
 @stage
 def main() -> None:
-    scale = parse_scale(__doc__)
-    params = load_params()
-    degrade_tree("data/raw", scale, lr_out=f"data/lr/x{scale}", bicubic_out=f"data/bicubic/x{scale}",
-                 allowed_scales=params.scales)
+    args = stage_args(__doc__, scale=True)
+    load_params()  # validated before any work, though degrade reads no param
+    scale = check_scale(args.scale)
+    degrade_tree(REPO.raw, scale, lr_out=REPO.lr(scale), bicubic_out=REPO.bicubic(scale))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,20 @@
-"""Stage `evaluate_seg_hr` / `evaluate_seg@kind-scale`: the HR PSPNet on a variant's val images.
+"""Stage `evaluate_{method}@…`: a method's segmenter on its val images (srseg.methods) →
+data/pred/seed{k}/<variant> (labelIds PNGs) and metrics/seg/seed{k}/<variant>.json; <variant> is hr or <method>_x<s>."""
 
-`--variant hr | bicubic_x{s} | sr_x{s}` → data/pred/<variant> (labelIds PNGs) and metrics/seg/<variant>.json.
-"""
-
-import argparse
-
-from srseg.cli import stage
+from srseg.entry import stage, stage_args
 from srseg.params import load_params
 
 
 @stage
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--variant", required=True, help="hr, bicubic_x<scale> or sr_x<scale>")
-    args = parser.parse_args()
+    args = stage_args(__doc__, method=True, scale=None, seed=True)
     params = load_params()
-    from srseg.seg.pipeline import run_evaluate_seg
+    from srseg import runtime
 
-    run_evaluate_seg(params, args.variant)
+    runtime.configure(params.runtime.threads)
+    from srseg.seg.pipeline import run_evaluate
+
+    run_evaluate(params, args.method, args.scale, args.seed)
 
 
 if __name__ == "__main__":

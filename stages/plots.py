@@ -1,13 +1,14 @@
 """Stage `plots`: the figures under plots/figures/ and report.md."""
 
-from srseg.cli import stage
+from srseg.entry import stage
 from srseg.params import load_params
-from srseg.plots import run
+from srseg.paths import REPO
+from srseg.results.plots import run
 
 
 @stage
 def main() -> None:
-    run(load_params())
+    run(load_params(), REPO)
 
 
 if __name__ == "__main__":

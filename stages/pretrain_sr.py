@@ -1,20 +1,22 @@
-"""Stage `pretrain_sr@s`: pretrain DCSCN ×s on `sr.pretrain.source` → models/sr/x{s}.keras + DVCLive logs."""
+"""Stage `pretrain_sr@s-k`: pretrain DCSCN ×s on `sr.pretrain.source` for training seed k → models/sr/seed{k}/x{s}.keras
+and its DVCLive log."""
 
-from srseg.cli import parse_scale, stage
+from srseg.entry import stage, stage_args
 from srseg.params import load_params
+from srseg.paths import REPO
 
 
 @stage
 def main() -> None:
-    scale = parse_scale(__doc__)
+    args = stage_args(__doc__, scale=True, seed=True)
     params = load_params()
+    from srseg import runtime
 
+    runtime.configure(params.runtime.threads)
     from srseg.sr.train import train_sr
 
-    summary = train_sr(params, scale, out=f"models/sr/x{scale}.keras", metrics_dir=f"metrics/train/sr_x{scale}",
-                       cache_dir="data/downloads")
-    print(f"models/sr/x{scale}.keras: val PSNR {summary['val_psnr']:.2f} dB "
-          f"(bicubic {summary['val_psnr_bicubic']:.2f} dB), {summary['seconds']:.0f}s")
+    s = train_sr(params, args.scale, args.seed, REPO)
+    print(f"{s['model']}: val PSNR {s['val_psnr']:.2f} dB (bicubic {s['val_psnr_bicubic']:.2f} dB), {s['seconds']:.0f}s")
 
 
 if __name__ == "__main__":

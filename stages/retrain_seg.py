@@ -1,17 +1,20 @@
-"""Stage `retrain_seg@S`: the train_seg recipe on the SR ×S train images → models/seg/sr_xS.keras,
-scored on SR and HR val (data/pred/retrain_xS/{on_sr,on_hr}, metrics/seg/retrain_xS.json)."""
+"""Stage `retrain_seg@s-k`: the train_seg recipe on the SR ×s train images of seed k →
+models/seg/seed{k}/retrain_sr_x{s}.keras (validated on SR ×s val)."""
 
-from srseg.cli import parse_scale, stage
+from srseg.entry import stage, stage_args
 from srseg.params import load_params
 
 
 @stage
 def main() -> None:
-    scale = parse_scale(__doc__)
+    args = stage_args(__doc__, scale=True, seed=True)
     params = load_params()
+    from srseg import runtime
+
+    runtime.configure(params.runtime.threads)
     from srseg.seg.pipeline import run_retrain_seg
 
-    run_retrain_seg(params, scale)
+    run_retrain_seg(params, args.scale, args.seed)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Stage `summarize`: metrics/summary.json and the plot series under plots/series/."""
 
-from srseg.cli import stage
+from srseg.entry import stage
 from srseg.params import load_params
-from srseg.summary import run
+from srseg.paths import REPO
+from srseg.results.summary import run
 
 
 @stage
 def main() -> None:
-    params = load_params()
-    run(params.scales, params.seg.retrain_scales)
+    run(load_params(), REPO)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,23 @@
-"""Stage `super_resolve@s`: DCSCN ×s of data/lr/x{s} → data/sr/x{s} (val; train if s in seg.retrain_scales)
-and metrics/sr/x{s}.json (Y-PSNR/SSIM of bicubic and SR on val)."""
+"""Stage `super_resolve@s-k`: the ×s SR model of seed k on data/lr/x{s} → data/sr/seed{k}/x{s} (val; train too if s is
+in seg.retrain_scales) and metrics/sr/seed{k}/x{s}.json (Y-PSNR/SSIM of bicubic and SR on val)."""
 
-from srseg.cli import parse_scale, stage
+from srseg.entry import stage, stage_args
 from srseg.params import load_params
+from srseg.paths import REPO
 
 
 @stage
 def main() -> None:
-    scale = parse_scale(__doc__)
+    args = stage_args(__doc__, scale=True, seed=True)
     params = load_params()
+    from srseg import runtime
 
+    runtime.configure(params.runtime.threads)
     from srseg.sr.pipeline import super_resolve_tree
 
-    m = super_resolve_tree(params, scale)
-    print(f"data/sr/x{scale}: val Y-PSNR SR {m['sr']['psnr_y']:.2f} dB vs bicubic {m['bicubic']['psnr_y']:.2f} dB "
-          f"({m['sr']['n_images']} images)")
+    m = super_resolve_tree(params, args.scale, args.seed, REPO)
+    print(f"{REPO.sr(args.scale, args.seed)}: val Y-PSNR SR {m['sr']['psnr_y']:.2f} dB vs bicubic "
+          f"{m['bicubic']['psnr_y']:.2f} dB ({m['sr']['n_images']} images)")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,20 @@
-"""Stage `train_seg`: PSPNet on the HR train split of data/raw → models/seg/hr.keras (or `seg.weights`)."""
+"""Stage `train_seg@k`: PSPNet on the HR train split of data/raw for training seed k → models/seg/seed{k}/hr.keras
+(or `seg.weights`)."""
 
-from srseg.cli import stage
+from srseg.entry import stage, stage_args
 from srseg.params import load_params
 
 
 @stage
 def main() -> None:
+    args = stage_args(__doc__, seed=True)
     params = load_params()
+    from srseg import runtime
+
+    runtime.configure(params.runtime.threads)
     from srseg.seg.pipeline import run_train_seg
 
-    run_train_seg(params)
+    run_train_seg(params, args.seed)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_downscale_is_antialiased_bicubic() -> None:
 
 
 def test_degrade_tree_writes_same_names_and_sizes(tiny_tree: Path, tmp_path: Path) -> None:
-    n = degrade_tree(tiny_tree, 3, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2, 3])
+    n = degrade_tree(tiny_tree, 3, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic")
     assert n == 3
     for split in ("train", "val"):
         for s in list_samples(tiny_tree, split):
@@ -57,7 +57,7 @@ def test_degrade_tree_names_bad_image_and_leaves_nothing(tiny_tree: Path, tmp_pa
     victim = list_samples(tiny_tree, "val")[0].image(tiny_tree)
     victim.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     with pytest.raises(ImageError, match=str(victim)):
-        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2])
+        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
 
 
@@ -65,9 +65,15 @@ def test_degrade_tree_refuses_hr_not_multiple(tiny_tree: Path, tmp_path: Path) -
     s = list_samples(tiny_tree, "train")[0]
     write_png(s.image(tiny_tree), np.zeros((35, 48, 3), np.uint8))
     with pytest.raises(ImageError, match="not a multiple of 2"):
-        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2])
+        degrade_tree(tiny_tree, 2, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic")
 
 
-def test_degrade_tree_scale_must_be_in_params(tiny_tree: Path, tmp_path: Path) -> None:
-    with pytest.raises(SrsegError, match="--scale 5"):
-        degrade_tree(tiny_tree, 5, lr_out=tmp_path / "lr", bicubic_out=tmp_path / "bic", allowed_scales=[2, 3])
+def test_scale_check() -> None:
+    from srseg.params import check_scale
+
+    assert check_scale(3) == 3
+    for bad in (1, 0, -2, True, 2.0):
+        with pytest.raises(SrsegError, match=f"--scale {bad}: must be an integer >= 2"):
+            check_scale(bad)  # type: ignore[arg-type]
+    with pytest.raises(SrsegError, match=r"--scale 5: not in params scales \[2, 3\]"):
+        check_scale(5, [2, 3])

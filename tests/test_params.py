@@ -28,6 +28,13 @@ def test_repo_params_are_valid_and_match_schema_defaults() -> None:
     assert p.model_dump() == Params().model_dump()
 
 
+def _merge(base: dict, patch: dict) -> dict:
+    out = dict(base)
+    for k, v in patch.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
 @pytest.mark.parametrize(
     ("patch", "key", "allowed"),
     [
@@ -42,19 +49,19 @@ def test_repo_params_are_valid_and_match_schema_defaults() -> None:
         ({"sr": {"preset": "edsr"}}, "sr.preset", "c-dcscn"),
         ({"seg": {"retrain_scales": [5]}}, "seg.retrain_scales", "subset of scales"),
         ({"data": {"sourcee": "synthetic"}}, "data.sourcee", "unknown key"),
+        ({"seg": {"eval": {"overlap": 1.0}}}, "seg.eval.overlap", "< 1"),
+        ({"data": {"camvid": {"sha256": "abc123"}}}, "data.camvid.sha256", "64 hex digits"),
+        ({"seeds": []}, "seeds", "non-empty list of distinct integers >= 0"),
+        ({"seeds": [0, 0]}, "seeds", "distinct"),
+        ({"seeds": [-1]}, "seeds.0", ">= 0"),
+        ({"seeds": [1.5]}, "seeds.0", "integer"),
+        ({"runtime": {"threads": 0}}, "runtime.threads", ">= 1"),
+        ({"runtime": {"precision": {"seg": "bf16"}}}, "runtime.precision.seg", "mixed_bfloat16"),
+        ({"runtime": {"distribute": "horovod"}}, "runtime.distribute", "multi_worker"),
     ],
 )
 def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) -> None:
-    raw = _defaults()
-    for top, val in patch.items():
-        if isinstance(val, dict) and isinstance(raw.get(top), dict):
-            for k, v in val.items():
-                if isinstance(v, dict):
-                    raw[top][k].update(v)
-                else:
-                    raw[top][k] = v
-        else:
-            raw[top] = val
+    raw = _merge(_defaults(), patch)
     with pytest.raises(ParamsError) as info:
         validate(raw)
     msg = str(info.value)
@@ -70,6 +77,14 @@ def test_not_yaml_and_not_mapping(tmp_path: Path) -> None:
         load_params(bad)
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ParamsError, match="mapping"):
+        load_params(bad)
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two equal keys; DVC refuses the file, and so does srseg, naming both lines."""
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: 0\nscales: [2, 3]\nseg:\n  dropout: 0.1\n  dropout: 0.2\n")
+    with pytest.raises(ParamsError, match=r"not valid YAML: duplicate key 'dropout' \(line 5; first on line 4\)"):
         load_params(bad)
 
 

@@ -77,3 +77,31 @@ def test_repro_through_degrade(tmp_path: Path) -> None:
     victim.unlink()
     out = _dvc(repo, "status", "degrade").stdout
     assert "degrade@4" in out and "degrade@2" not in out, out
+
+
+def _files(repo: Path) -> dict[str, bytes]:
+    """Every result file (check_params' own marker aside: DVC removes a stage's output before running it)."""
+    return {str(p.relative_to(repo)): p.read_bytes() for d in ("data", "metrics") for p in sorted((repo / d).rglob("*"))
+            if p.is_file() and p.name != "params.ok"}
+
+
+def test_bad_params_delete_nothing(tmp_path: Path) -> None:
+    """A bad value fails the first stage (check_params) before DVC removes any output: every file stays."""
+    repo = _copy_repo(tmp_path / "repo", **TINY)
+    _dvc(repo, "repro", "degrade")
+    before = _files(repo)
+    assert len([f for f in before if f.startswith("data/raw/")]) == 15
+    text = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(text.replace("seed: 0", "seed: -1", 1))
+    bindir = Path(sys.executable).parent
+    proc = subprocess.run([str(bindir / "dvc"), "repro"], cwd=repo, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+    assert proc.returncode != 0
+    assert "error: params.yaml: seed: must be a number >= 0 (got -1)" in proc.stdout + proc.stderr
+    assert _files(repo) == before
+    # Put right again, only the check comes back (re-run or restored from DVC's run cache): its marker is the
+    # same, so nothing downstream is stale.
+    (repo / "params.yaml").write_text(text)
+    out = _dvc(repo, "repro", "degrade").stdout
+    assert "Running stage 'download'" not in out and "Running stage 'degrade" not in out, out
+    assert (repo / "data" / "params.ok").is_file() and _files(repo) == before

@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import functools
-import logging
-import sys
-from collections.abc import Callable
-from typing import Any
 
-from srseg.errors import SrsegError
+from srseg.entry import stage
+from srseg.params import TILE
+from srseg.paths import REPO
 
 
-def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``fn`` as a program: SrsegError → one line on stderr and exit status 2, no traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-        try:
-            return fn(*args, **kwargs)
-        except SrsegError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-
-    return wrapper
-
-
-def parse_scale(description: str | None) -> int:
-    """The ``--scale S`` argument of a per-scale stage script (``degrade``, ``pretrain_sr``, …)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--scale", type=int, required=True, help="scale factor, one of `scales` in params.yaml")
-    return parser.parse_args().scale
+def _scale(text: str) -> int:
+    try:
+        scale = int(text)
+    except ValueError:
+        scale = 0
+    if scale < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {text!r}")
+    return scale
 
 
 def _scales(text: str) -> list[int]:
@@ -48,7 +30,7 @@ def _scales(text: str) -> list[int]:
 
 
 def _cmd_sr_bench(args: argparse.Namespace) -> None:
-    from srseg.srbench import run_sr_bench
+    from srseg.sr.bench import run_sr_bench
 
     run_sr_bench(
         images=args.images, scales=args.scales, json_out=args.json,
@@ -61,7 +43,7 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
 
     upscale_file(
         args.input, args.output, scale=args.scale, model=args.model, dcscn_checkpoint=args.dcscn_checkpoint,
-        tile=args.tile, self_ensemble=args.self_ensemble,
+        tile=args.tile, self_ensemble=args.self_ensemble, overwrite=args.overwrite,
     )
 
 
@@ -94,17 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upscale", help="super-resolve one image (colour or grey, any size)")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--scale", type=int, required=True)
-    p.add_argument("--model", help="an srseg SR model (.keras); default models/sr/x{scale}.keras")
+    p.add_argument("--scale", type=_scale, required=True, help="scale factor (2, 3, 4, …)")
+    p.add_argument("--model", help=f"an srseg SR model (.keras); default {REPO.sr_model(2, 0).parent}/x<scale>.keras")
     p.add_argument("--dcscn-checkpoint", help="folder or prefix of the DCSCN authors' TF checkpoints")
-    p.add_argument("--tile", type=int, default=512, help="LR tile side (bounded memory; result is the same)")
+    p.add_argument("--tile", type=int, default=TILE, help="LR tile side (bounds memory; the result is the same)")
     p.add_argument("--self-ensemble", action="store_true", help="8x geometric self-ensemble")
+    p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be the INPUT file itself")
     p.set_defaults(func=_cmd_upscale)
 
     p = sub.add_parser("segment", help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png")
     p.add_argument("input")
     p.add_argument("out_prefix")
-    p.add_argument("--model", default="models/seg/hr.keras", help="an srseg PSPNet (.keras)")
+    p.add_argument("--model", default=str(REPO.seg_model("hr", 0)), help="an srseg PSPNet (.keras)")
     p.set_defaults(func=_cmd_segment)
 
     p = sub.add_parser("check-params", help="validate params.yaml and exit")

@@ -42,6 +42,13 @@ def upscale(lr: np.ndarray, scale: int) -> np.ndarray:
     return _resize(lr, (w * scale, h * scale))
 
 
+def downscale_float(y: np.ndarray, scale: int) -> np.ndarray:
+    """Pillow bicubic ÷scale of a float single-channel image (antialiased, unrounded)."""
+    h, w = y.shape[:2]
+    im = Image.fromarray(np.asarray(y, dtype=np.float32), mode="F")
+    return np.asarray(im.resize((w // scale, h // scale), Image.Resampling.BICUBIC), dtype=np.float32)
+
+
 def upscale_float(lr: np.ndarray, scale: int) -> np.ndarray:
     """Bicubic ×scale of a float32 single-channel image, without rounding (the DCSCN global skip)."""
     h, w = lr.shape[:2]
@@ -49,15 +56,11 @@ def upscale_float(lr: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(im.resize((w * scale, h * scale), Image.Resampling.BICUBIC), dtype=np.float32)
 
 
-def degrade_tree(
-    hr_root: str | Path, scale: int, lr_out: str | Path, bicubic_out: str | Path, allowed_scales: list[int]
-) -> int:
+def degrade_tree(hr_root: str | Path, scale: int, lr_out: str | Path, bicubic_out: str | Path) -> int:
     """Write LR and bicubic-back images of every split of ``hr_root`` (Cityscapes layout, same names).
 
     Both outputs are replaced atomically; returns the number of images.
     """
-    if scale not in allowed_scales:
-        raise SrsegError(f"--scale {scale}: not in params scales {allowed_scales}")
     samples = [s for split in splits_present(hr_root) for s in list_samples(hr_root, split)]
     if not samples:
         raise SrsegError(f"{hr_root}: no splits found (run the download stage first)")

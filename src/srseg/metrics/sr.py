@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import structural_similarity
 
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
+from srseg.degrade import downscale, upscale
+
+Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
 
 
 def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
@@ -18,7 +20,12 @@ def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb, dtype=np.float64)
     if rgb.ndim == 2:
         return rgb
-    return 16.0 + rgb[..., :3] @ _Y_WEIGHTS
+    return 16.0 + rgb[..., :3] @ Y_WEIGHTS
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """Float32 Y of an RGB image, or the grey value of a single-channel one (the SR networks' input)."""
+    return rgb_to_y(image).astype(np.float32)
 
 
 def shave(arr: np.ndarray, border: int) -> np.ndarray:
@@ -60,3 +67,8 @@ def mean_scores(pairs: list[tuple[float, float]]) -> dict[str, float | int]:
     """Mean of per-image (PSNR, SSIM) as the JSON entry ``{"psnr_y", "ssim_y", "n_images"}``."""
     arr = np.asarray(pairs, dtype=np.float64).reshape(-1, 2)
     return {"psnr_y": float(arr[:, 0].mean()), "ssim_y": float(arr[:, 1].mean()), "n_images": len(pairs)}
+
+
+def bicubic_scores(hr: np.ndarray, scale: int) -> tuple[float, float]:
+    """(PSNR, SSIM) of the bicubic down-up round trip of an HR image already cropped to ``scale``."""
+    return y_scores(hr, upscale(downscale(hr, scale), scale), scale)

@@ -1,1 +1,2 @@
-"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`) and the segmentation network."""
+"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`) and its authors' released weights
+(:mod:`.dcscn_release`), the luma/colour layer of SR outputs (:mod:`.ycbcr`), and PSPNet (:mod:`.pspnet`)."""

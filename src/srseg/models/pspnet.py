@@ -147,64 +147,66 @@ class ResizeLike(layers.Layer):
 # --------------------------------------------------------------------------------------------
 
 
-def _conv_bn(x, filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, relu: bool = True, name: str):
+def _conv_bn(x, filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, relu: bool = True, name: str,
+             sync_bn: bool = False):
     x = layers.Conv2D(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+    # synchronized: batch statistics over all replicas, so N replicas train like one (multi-GPU / multi-worker)
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync_bn, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
 
-def _basic_block(x, width: int, stride: int, dilation: int, name: str):
+def _basic_block(x, width: int, stride: int, dilation: int, name: str, sync_bn: bool = False):
     """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut (He et al. 2016, Fig. 5 left)."""
     shortcut = x
     if stride != 1 or x.shape[-1] != width:
-        shortcut = _conv_bn(x, width, 1, stride=stride, relu=False, name=f"{name}_proj")
-    y = _conv_bn(x, width, 3, stride=stride, dilation=dilation, name=f"{name}_a")
-    y = _conv_bn(y, width, 3, dilation=dilation, relu=False, name=f"{name}_b")
+        shortcut = _conv_bn(x, width, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
+    y = _conv_bn(x, width, 3, stride=stride, dilation=dilation, name=f"{name}_a", sync_bn=sync_bn)
+    y = _conv_bn(y, width, 3, dilation=dilation, relu=False, name=f"{name}_b", sync_bn=sync_bn)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def _bottleneck_block(x, width: int, stride: int, dilation: int, name: str):
+def _bottleneck_block(x, width: int, stride: int, dilation: int, name: str, sync_bn: bool = False):
     """1×1 reduce → 3×3 (stride / dilation) → 1×1 expand ×4, with shortcut (He et al. 2016, Fig. 5 right)."""
     out = 4 * width
     shortcut = x
     if stride != 1 or x.shape[-1] != out:
-        shortcut = _conv_bn(x, out, 1, stride=stride, relu=False, name=f"{name}_proj")
-    y = _conv_bn(x, width, 1, name=f"{name}_a")
-    y = _conv_bn(y, width, 3, stride=stride, dilation=dilation, name=f"{name}_b")
-    y = _conv_bn(y, out, 1, relu=False, name=f"{name}_c")
+        shortcut = _conv_bn(x, out, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
+    y = _conv_bn(x, width, 1, name=f"{name}_a", sync_bn=sync_bn)
+    y = _conv_bn(y, width, 3, stride=stride, dilation=dilation, name=f"{name}_b", sync_bn=sync_bn)
+    y = _conv_bn(y, out, 1, relu=False, name=f"{name}_c", sync_bn=sync_bn)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def resnet_backbone(x, spec: BackboneSpec):
+def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False):
     """Dilated ResNet on a normalised image tensor → (stage-4 features, stage-5 features), both at 1/8."""
-    x = _conv_bn(x, spec.stem[0], 3, stride=2, name="stem1")
-    x = _conv_bn(x, spec.stem[1], 3, name="stem2")
-    x = _conv_bn(x, spec.stem[2], 3, name="stem3")
+    x = _conv_bn(x, spec.stem[0], 3, stride=2, name="stem1", sync_bn=sync_bn)
+    x = _conv_bn(x, spec.stem[1], 3, name="stem2", sync_bn=sync_bn)
+    x = _conv_bn(x, spec.stem[2], 3, name="stem3", sync_bn=sync_bn)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     block = _bottleneck_block if spec.block == "bottleneck" else _basic_block
     feats = []
     for s, (depth, width, stride, dilation) in enumerate(zip(spec.depths, spec.widths, STAGE_STRIDES, STAGE_DILATIONS)):
         for b in range(depth):
-            x = block(x, width, stride if b == 0 else 1, dilation, name=f"conv{s + 2}_{b + 1}")
+            x = block(x, width, stride if b == 0 else 1, dilation, name=f"conv{s + 2}_{b + 1}", sync_bn=sync_bn)
         feats.append(x)
     return feats[2], feats[3]
 
 
-def pyramid_pooling_module(x, bins: tuple[int, ...] = PPM_BINS, name: str = "ppm"):
+def pyramid_pooling_module(x, bins: tuple[int, ...] = PPM_BINS, name: str = "ppm", *, sync_bn: bool = False):
     """Fig. 3(c): pool to each bin size, 1×1 conv to C/len(bins), upsample, concat with the input."""
     reduced = x.shape[-1] // len(bins)
     branches = [x]
     for b in bins:
         y = AdaptivePool2D(b, name=f"{name}_pool{b}")(x)
-        y = _conv_bn(y, reduced, 1, name=f"{name}_{b}")
+        y = _conv_bn(y, reduced, 1, name=f"{name}_{b}", sync_bn=sync_bn)
         branches.append(ResizeLike(name=f"{name}_up{b}")(y, x))
     return layers.Concatenate(name=f"{name}_concat")(branches)
 
 
-def seg_head(x, channels: int, num_classes: int, dropout: float, name: str):
+def seg_head(x, channels: int, num_classes: int, dropout: float, name: str, *, sync_bn: bool = False):
     """3×3 conv → BN → ReLU → dropout → 1×1 conv to logits (at the feature map's resolution)."""
-    x = _conv_bn(x, channels, 3, name=f"{name}_conv")
+    x = _conv_bn(x, channels, 3, name=f"{name}_conv", sync_bn=sync_bn)
     x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return layers.Conv2D(num_classes, 1, name=f"{name}_cls")(x)
 
@@ -221,26 +223,29 @@ def build_pspnet(
     aux: bool = False,
     dropout: float = 0.1,
     name: str | None = None,
+    sync_bn: bool = False,
 ) -> keras.Model:
     """PSPNet for RGB 0..255 inputs of any size.
 
     With ``aux=False`` the model outputs logits ``(N, H, W, num_classes)``; with ``aux=True`` it
     outputs ``{"seg": logits, "aux": aux_logits}`` (both at input size) for training, and
-    :func:`inference_model` gives the single-output model to save.
+    :func:`inference_model` gives the single-output model to save. ``sync_bn`` synchronises batch statistics
+    across the replicas of a distribution strategy (for training on several replicas).
     """
     if preset not in PRESETS:
         raise SrsegError(f"PSPNet preset {preset!r}: must be one of {', '.join(PRESETS)}")
     spec = PRESETS[preset]
     image = keras.Input((None, None, 3), name="image")
     x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="normalize")(image)
-    c4, c5 = resnet_backbone(x, spec)
-    logits = seg_head(pyramid_pooling_module(c5), spec.head, num_classes, dropout, name="head")
+    c4, c5 = resnet_backbone(x, spec, sync_bn=sync_bn)
+    logits = seg_head(pyramid_pooling_module(c5, sync_bn=sync_bn), spec.head, num_classes, dropout, name="head",
+                      sync_bn=sync_bn)
     logits = ResizeLike(name="seg")(logits, image)
     logits = layers.Activation("linear", dtype="float32", name="seg_logits")(logits)
     name = name or f"pspnet_{preset}"
     if not aux:
         return keras.Model(image, logits, name=name)
-    aux_logits = seg_head(c4, spec.aux_head, num_classes, dropout, name="aux")
+    aux_logits = seg_head(c4, spec.aux_head, num_classes, dropout, name="aux", sync_bn=sync_bn)
     aux_logits = ResizeLike(name="aux_up")(aux_logits, image)
     aux_logits = layers.Activation("linear", dtype="float32", name="aux_logits")(aux_logits)
     return keras.Model(image, {"seg": logits, "aux": aux_logits}, name=name)

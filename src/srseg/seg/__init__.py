@@ -1,2 +1,2 @@
-"""Semantic segmentation with PSPNet: data pipelines (:mod:`.data`), training (:mod:`.train`),
-inference (:mod:`.infer`) and the Cityscapes-protocol evaluation (:mod:`.evaluate`)."""
+"""Semantic segmentation with PSPNet: data pipelines (:mod:`.data`), the training recipe (:mod:`.train`),
+inference (:mod:`.infer`), the Cityscapes-protocol evaluation (:mod:`.evaluate`) and the stages (:mod:`.pipeline`)."""

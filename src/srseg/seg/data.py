@@ -77,7 +77,7 @@ def split_pairs(image_root: str | Path, label_root: str | Path, split: str, what
     for s in samples:
         img, lbl = s.image(image_root), s.label_train_ids(label_root)
         if not lbl.is_file():
-            raise ImageError(f"{lbl}: label not found (data/raw is incomplete; re-run the download stage)")
+            raise ImageError(f"{lbl}: label not found ({label_root} is incomplete; re-run the download stage)")
         if _size(img) != _size(lbl):
             (iw, ih), (lw, lh) = _size(img), _size(lbl)
             raise ImageError(f"{img}: image size {iw}x{ih} does not match its label {lw}x{lh}")

@@ -7,7 +7,6 @@ One function serves every variant (HR, bicubic, SR images; HR- or SR-trained mod
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from srseg.errors import ImageError, SrsegError
+from srseg.errors import ImageError
 from srseg.io import read_image, read_label, write_png
 from srseg.labels import to_train_ids
 from srseg.layout import Sample, list_samples
@@ -25,23 +24,6 @@ from srseg.seg.infer import Predictor, to_label_ids
 
 #: Whole images are batched (same size only) up to this many pixels per forward pass.
 BATCH_PIXELS = 1 << 21
-
-VARIANT_RE = re.compile(r"^(hr|(bicubic|sr)_x(\d+))$")
-
-
-def variant_root(variant: str, scales: list[int]) -> tuple[str, str]:
-    """``(image root, description)`` of an evaluation variant: ``hr``, ``bicubic_x{s}`` or ``sr_x{s}``."""
-    m = VARIANT_RE.match(variant)
-    if not m:
-        raise SrsegError(f"--variant {variant!r}: must be hr, bicubic_x<scale> or sr_x<scale>")
-    if variant == "hr":
-        return "data/raw", "HR"
-    kind, scale = m.group(2), int(m.group(3))
-    if scale not in scales:
-        raise SrsegError(f"--variant {variant}: scale {scale} is not in params scales {scales}")
-    what = {"bicubic": f"bicubic ×{scale} (degrade@{scale})", "sr": f"SR ×{scale} (super_resolve@{scale})"}[kind]
-    return f"data/{kind}/x{scale}", what
-
 
 def predict_batches(predictor: Predictor, images: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
     """trainIds of each image, in order; whole-image mode batches consecutive same-size images."""

@@ -12,7 +12,8 @@ import tensorflow as tf
 from srseg.errors import SrsegError
 from srseg.io import atomic_file, png_bytes, read_image
 from srseg.labels import TRAIN_TO_ID, colorize
-from srseg.models.pspnet import IMAGENET_MEAN, load_model
+from srseg.models.pspnet import load_model
+from srseg.paths import REPO
 
 MODES = ("whole", "sliding")
 
@@ -21,8 +22,8 @@ class Predictor:
     """Wraps a segmentation model with one traced forward pass for every input size.
 
     ``probabilities(image)`` → float32 ``(H, W, C)`` softmax; ``train_ids(image)`` → uint8 ``(H, W)``.
-    ``mode="sliding"`` averages the softmax of ``window``×``window`` crops overlapping by ``overlap``
-    (images smaller than a window are padded with the mean colour, as in the authors' code).
+    ``mode="sliding"`` averages the softmax of ``window``×``window`` crops overlapping by ``overlap``; the window
+    is clipped to the image (an image smaller than the window is predicted whole).
     """
 
     def __init__(self, model: keras.Model, mode: str = "whole", window: int = 512, overlap: float = 0.33):
@@ -49,27 +50,23 @@ class Predictor:
         return self._sliding(image)
 
     def _sliding(self, image: np.ndarray) -> np.ndarray:
-        win = self.window
+        """Softmax averaged over ``window``-sided crops; a side longer than the image is clipped to it, so a
+        window that covers the image is exactly whole-image inference (padding would feed the model borders
+        that no real image has)."""
         h, w = image.shape[:2]
-        ph, pw = max(win - h, 0), max(win - w, 0)
-        if ph or pw:  # pad symmetrically with the mean colour (normalises to 0)
-            pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
-            image = np.pad(image - np.float32(IMAGENET_MEAN), pads) + np.float32(IMAGENET_MEAN)
-        H, W = image.shape[:2]
-        stride = max(1, math.ceil(win * (1 - self.overlap)))
-        ys = _starts(H, win, stride)
-        xs = _starts(W, win, stride)
+        win_h, win_w = min(self.window, h), min(self.window, w)
+        ys = _starts(h, win_h, max(1, math.ceil(win_h * (1 - self.overlap))))
+        xs = _starts(w, win_w, max(1, math.ceil(win_w * (1 - self.overlap))))
         acc = None
-        count = np.zeros((H, W, 1), np.float32)
+        count = np.zeros((h, w, 1), np.float32)
         for y in ys:
             for x in xs:
-                p = self.batch_probabilities(image[None, y : y + win, x : x + win])[0]
+                p = self.batch_probabilities(image[None, y : y + win_h, x : x + win_w])[0]
                 if acc is None:
-                    acc = np.zeros((H, W, p.shape[-1]), np.float32)
-                acc[y : y + win, x : x + win] += p
-                count[y : y + win, x : x + win] += 1
-        probs = acc / count
-        return probs[ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+                    acc = np.zeros((h, w, p.shape[-1]), np.float32)
+                acc[y : y + win_h, x : x + win_w] += p
+                count[y : y + win_h, x : x + win_w] += 1
+        return acc / count
 
     def train_ids(self, image: np.ndarray) -> np.ndarray:
         return np.argmax(self.probabilities(image), axis=-1).astype(np.uint8)
@@ -88,7 +85,7 @@ def to_label_ids(train_ids: np.ndarray) -> np.ndarray:
     return TRAIN_TO_ID[train_ids]
 
 
-def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = "models/seg/hr.keras",
+def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = REPO.seg_model("hr", 0),
                  mode: str = "whole", window: int = 512, overlap: float = 0.33) -> tuple[Path, Path]:
     """Segment one image: write ``OUT_PREFIX_labelIds.png`` and ``OUT_PREFIX_color.png`` (Cityscapes palette).
 

@@ -1,37 +1,35 @@
-"""The segmentation stages as functions of a repository root (the stage scripts call these).
+"""The segmentation stages as functions of the pipeline's :class:`srseg.paths.Paths` (the stage scripts call these).
 
-* :func:`run_train_seg` — ``train_seg``: PSPNet on the HR train split → ``models/seg/hr.keras``
-  (or a user's ``seg.weights`` file, checked and copied).
-* :func:`run_evaluate_seg` — ``evaluate_seg_hr`` / ``evaluate_seg@…``: the HR model on a variant's val
-  images → ``data/pred/<variant>`` and ``metrics/seg/<variant>.json``.
-* :func:`run_retrain_seg` — ``retrain_seg@S``: the same recipe on the SR ×S train images →
-  ``models/seg/sr_xS.keras``, scored on SR and HR val.
+* :func:`run_train_seg` — ``train_seg@{seed}``: PSPNet on the HR train split (or a user's ``seg.weights`` file,
+  checked and copied).
+* :func:`run_retrain_seg` — ``retrain_seg@{scale}-{seed}``: the same recipe on the train images of a degraded
+  variant (SR ×s), validated on that variant.
+* :func:`run_evaluate` — ``evaluate_{method}@…``: a method's segmenter on its val images → predictions and scores.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import tensorflow as tf
-
+from srseg import methods
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir, write_json
 from srseg.labels import NUM_CLASSES
-from srseg.models.pspnet import load_model, save_model
-from srseg.params import Params
+from srseg.params import Params, check_scale
+from srseg.paths import REPO, Paths, variant
 from srseg.seg.data import split_pairs
-from srseg.seg.evaluate import evaluate_pairs, evaluate_split, variant_root
+from srseg.seg.evaluate import evaluate_split
 from srseg.seg.infer import Predictor
 
 log = logging.getLogger(__name__)
 
-RAW = "data/raw"
-HR_MODEL = "models/seg/hr.keras"
+RetrainOn = Literal["sr"]
+_RETRAIN_IMAGES = {"sr": ("retrain_sr", "SR ×{s} (super_resolve@{s}-{k})")}
 
 
-def predictor_for(params: Params, model) -> Predictor:
+def predictor_for(params: Params, model: Any) -> Predictor:
     ev = params.seg.eval
     return Predictor(model, ev.mode, ev.window, ev.overlap)
 
@@ -40,79 +38,63 @@ def _short(m: dict[str, Any]) -> str:
     return f"mIoU {m['miou']:.4f}, PACC {m['pacc']:.4f}, mAcc {m['macc']:.4f} on {m['n_images']} images"
 
 
-def run_train_seg(params: Params, root: str | Path = ".", strategy: tf.distribute.Strategy | None = None) -> dict[str, Any]:
-    """Stage ``train_seg``."""
-    root = Path(root)
-    raw = root / RAW
-    model_out = root / HR_MODEL
-    live_dir = root / "metrics/train/seg_hr"
-    val = split_pairs(raw, raw, "val", "HR")
+def run_train_seg(params: Params, seed: int, paths: Paths = REPO, strategy: Any = None) -> Any:
+    """Stage ``train_seg@{seed}``: ``models/seg/seed{k}/hr.keras`` and its training log."""
+    from srseg.seg.train import summary_line, train_pspnet, use_weights
+
+    model_out, live_dir = paths.seg_model("hr", seed), paths.train_log("seg_hr", seed)
+    val = split_pairs(paths.raw, paths.raw, "val", "HR")
     if params.seg.weights:
-        return _use_weights(params, Path(params.seg.weights), val, model_out, live_dir)
-    from srseg.seg.train import train_pspnet
-
-    train = split_pairs(raw, raw, "train", "HR")
-    summary = train_pspnet(params, train, val, model_out, live_dir, strategy=strategy)
-    log.info("%s: val mIoU %.4f, PACC %.4f after %.0f s", model_out, summary.get("val_miou", float("nan")),
-             summary.get("val_pacc", float("nan")), summary["train_seconds"])
-    return summary
+        history = use_weights(Path(params.seg.weights), val, model_out, live_dir)
+    else:
+        train = split_pairs(paths.raw, paths.raw, "train", "HR")
+        history = train_pspnet(params, train, val, model_out, live_dir, seed=seed, strategy=strategy)
+    log.info("%s: %s", model_out, summary_line(history))
+    return history
 
 
-def _use_weights(params: Params, weights: Path, val, model_out: Path, live_dir: Path) -> dict[str, Any]:
-    """``seg.weights``: check the user's model (19 classes, RGB), copy it, log its val scores once."""
-    from dvclive import Live
+def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr", paths: Paths = REPO,
+                    strategy: Any = None) -> Any:
+    """Stage ``retrain_seg@{scale}-{seed}``: the ``train_seg`` recipe on the ×``scale`` ``on`` train images."""
+    from srseg.seg.train import summary_line, train_pspnet
 
-    model = load_model(weights, NUM_CLASSES)
-    m = evaluate_pairs(Predictor(model, "whole"), val)
-    with atomic_dir(live_dir) as tmp:
-        live = Live(dir=str(tmp), dvcyaml=None, save_dvc_exp=False)
-        live.log_metric("val/miou", m["miou"])
-        live.log_metric("val/pacc", m["pacc"])
-        live.summary["weights"] = str(weights)
-        live.end()
-        save_model(model, model_out)
-    log.info("%s: using %s (%s)", model_out, weights, _short(m))
-    return {"weights": str(weights), "val_miou": m["miou"], "val_pacc": m["pacc"]}
+    check_scale(scale)
+    name, what = _RETRAIN_IMAGES[on]
+    what = what.format(s=scale, k=seed)
+    images = paths.sr(scale, seed)
+    if not images.is_dir():
+        raise SrsegError(f"{images}: no such folder; the {what} images are missing")
+    train = split_pairs(images, paths.raw, "train", what)
+    val = split_pairs(images, paths.raw, "val", what)
+    model_name = variant(name, scale)
+    model_out = paths.seg_model(model_name, seed)
+    history = train_pspnet(params, train, val, model_out, paths.train_log(f"seg_{model_name}", seed), seed=seed,
+                           strategy=strategy)
+    log.info("%s: %s", model_out, summary_line(history))
+    return history
 
 
-def run_evaluate_seg(params: Params, variant: str, root: str | Path = ".") -> dict[str, Any]:
-    """Stage ``evaluate_seg_hr`` / ``evaluate_seg@<kind>-<scale>``."""
-    root = Path(root)
-    rel, what = variant_root(variant, params.scales)
-    image_root = root / rel
+def run_evaluate(params: Params, method: str, scale: int | None, seed: int, paths: Paths = REPO) -> dict[str, Any]:
+    """Stage ``evaluate_{method}@…``: the method's segmenter on its val images → predictions and scores."""
+    from srseg.models.pspnet import load_model
+
+    m = methods.get(method)
+    if m.scales is None:
+        if scale is not None:
+            raise SrsegError(f"--method {method}: takes no --scale")
+    else:
+        if scale is None:
+            raise SrsegError(f"--method {method}: needs --scale")
+        check_scale(scale)
+    image_root = m.image_root(paths, scale, seed)
+    name = m.variant(scale)
+    what = m.label if scale is None else f"{m.label} ×{scale}"
     if not image_root.is_dir():
-        raise SrsegError(f"{image_root}: no such folder; the {what} images of variant {variant} are missing")
-    model = load_model(root / HR_MODEL, NUM_CLASSES)
-    predictor = predictor_for(params, model)
-    with atomic_dir(root / "data/pred" / variant) as tmp:
-        metrics = evaluate_split(predictor, image_root, root / RAW, tmp, "val", what)
-    write_json(root / "metrics/seg" / f"{variant}.json", metrics)
-    log.info("%s: %s", variant, _short(metrics))
-    return metrics
-
-
-def run_retrain_seg(params: Params, scale: int, root: str | Path = ".",
-                    strategy: tf.distribute.Strategy | None = None) -> dict[str, Any]:
-    """Stage ``retrain_seg@S``: train on SR ×S train images, score on SR and HR val."""
-    if scale not in params.seg.retrain_scales:
-        raise SrsegError(f"--scale {scale}: not in params seg.retrain_scales {params.seg.retrain_scales}")
-    from srseg.seg.train import train_pspnet
-
-    root = Path(root)
-    raw, sr = root / RAW, root / f"data/sr/x{scale}"
-    what = f"SR ×{scale} (super_resolve@{scale})"
-    if not sr.is_dir():
-        raise SrsegError(f"{sr}: no such folder; the {what} images are missing")
-    train = split_pairs(sr, raw, "train", what)
-    val = split_pairs(sr, raw, "val", what)
-    model_out = root / f"models/seg/sr_x{scale}.keras"
-    summary = train_pspnet(params, train, val, model_out, root / f"metrics/train/seg_sr_x{scale}")
-    model = load_model(model_out, NUM_CLASSES)
-    predictor = predictor_for(params, model)
-    with atomic_dir(root / f"data/pred/retrain_x{scale}") as tmp:
-        on_sr = evaluate_split(predictor, sr, raw, tmp / "on_sr", "val", what)
-        on_hr = evaluate_split(predictor, raw, raw, tmp / "on_hr", "val", "HR")
-    metrics = {"sr_model_on_sr": on_sr, "sr_model_on_hr": on_hr}
-    write_json(root / f"metrics/seg/retrain_x{scale}.json", metrics)
-    log.info("retrain ×%d (%.0f s): on SR %s; on HR %s", scale, summary["train_seconds"], _short(on_sr), _short(on_hr))
+        raise SrsegError(f"{image_root}: no such folder; the images of {name} (made by the {m.stage} stage) are "
+                         f"missing")
+    predictor = predictor_for(params, load_model(m.model_path(paths, scale, seed), NUM_CLASSES))
+    with atomic_dir(paths.predictions(name, seed)) as tmp:
+        metrics = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what)
+    write_json(paths.seg_metrics(name, seed), metrics)
+    log.info("%s (seed %d): %s", name, seed, _short(metrics))
     return metrics

@@ -1,2 +1,2 @@
-"""Super-resolution with DCSCN: the authors' checkpoints (:mod:`.checkpoint`), inference (:mod:`.infer`),
-pretraining data (:mod:`.data`) and training (:mod:`.train`), and the ``super_resolve`` stage (:mod:`.pipeline`)."""
+"""Super-resolution with luma networks: pretraining data (:mod:`.data`) and training (:mod:`.train`), tiled
+inference (:mod:`.infer`), the ``super_resolve`` stage (:mod:`.pipeline`) and ``srseg sr-bench`` (:mod:`.bench`)."""

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from srseg.degrade import crop_to_multiple, upscale_float
+from srseg.degrade import crop_to_multiple, downscale_float, upscale_float
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_dir, extract_archive, read_image
+from srseg.io import atomic_dir, extract_archive, list_images, read_image
+from srseg.metrics.sr import luma
 from srseg.params import PretrainParams
-from srseg.srbench import list_images
-from srseg.sr.infer import dihedral, downscale_float, luma
+from srseg.sr.infer import dihedral
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _div2k_folder(name: str, root: Path | None, cache_dir: Path) -> Path:
     return target / name
 
 
-def pretrain_images(p: PretrainParams, cache_dir: str | Path = "data/downloads") -> tuple[list[ImageRef], list[ImageRef]]:
+def pretrain_images(p: PretrainParams, cache_dir: str | Path) -> tuple[list[ImageRef], list[ImageRef]]:
     """(train, val) image references of ``sr.pretrain.source``."""
     cache_dir = Path(cache_dir)
     if p.source == "skimage":
@@ -206,18 +206,19 @@ class PatchSampler:
 
 
 def patch_dataset(sampler: PatchSampler, batch: int) -> Any:
-    """An endless ``tf.data`` pipeline of ((lr, bicubic), hr) batches from ``sampler`` (prefetched)."""
+    """An endless ``tf.data`` pipeline of ``({"lr", "bicubic"}, hr)`` batches from ``sampler`` (prefetched)."""
     import tensorflow as tf
 
     p, s = sampler.patch, sampler.scale
 
-    def gen() -> Iterator[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
+    def gen() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
         while True:
             lr, bic, hr = sampler.batch(batch)
-            yield (lr, bic), hr
+            yield {"lr": lr, "bicubic": bic}, hr
 
     spec = (
-        (tf.TensorSpec((batch, p // s, p // s, 1), tf.float32), tf.TensorSpec((batch, p, p, 1), tf.float32)),
+        {"lr": tf.TensorSpec((batch, p // s, p // s, 1), tf.float32),
+         "bicubic": tf.TensorSpec((batch, p, p, 1), tf.float32)},
         tf.TensorSpec((batch, p, p, 1), tf.float32),
     )
     return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)

@@ -1,0 +1,44 @@
+"""What every entry point shares (the stage scripts and the ``srseg`` command): one-line errors, stage arguments."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from srseg.errors import SrsegError
+
+
+def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` as a program: SrsegError → one line on stderr and exit status 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        try:
+            return fn(*args, **kwargs)
+        except SrsegError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper
+
+
+def stage_args(description: str | None, *, scale: bool | None = False, seed: bool = False,
+               method: bool = False) -> argparse.Namespace:
+    """The arguments of a stage script: ``--scale S`` (required when ``scale`` is True, optional when None),
+    ``--seed K`` (a training seed, one of ``seeds``) and ``--method M`` (a registered method)."""
+    parser = argparse.ArgumentParser(description=description)
+    if method:
+        parser.add_argument("--method", required=True, help="a method of srseg.methods (e.g. bicubic, sr)")
+    if scale is not False:
+        parser.add_argument("--scale", type=int, required=scale is True, help="scale factor, one of `scales`")
+    if seed:
+        parser.add_argument("--seed", type=int, required=True, help="training seed, one of `seeds`")
+    return parser.parse_args()

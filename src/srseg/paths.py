@@ -1,0 +1,114 @@
+"""Every pipeline path, by scale, seed and method: the one copy of the layout that ``dvc.yaml`` spells out.
+
+Stage scripts and library functions take their paths from a :class:`Paths` (rooted at the repository, or at a
+temporary folder in tests); ``tests/test_paths.py`` checks ``dvc.yaml`` against it. The layout::
+
+    data/params.ok                     check_params: params.yaml is valid (every stage runs after it)
+    data/raw/                          download: HR images and labels (Cityscapes layout)
+    data/downloads/                    download caches (archives, checkpoints)
+    data/lr/x{s}/ data/bicubic/x{s}/   degrade@{s}
+    models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k}
+    data/{method}/seed{k}/x{s}/        images a method makes (super_resolve@{s}-{k}: method ``sr``)
+    models/seg/seed{k}/{name}.keras    segmentation models (train_seg: ``hr``; retrain_seg: ``retrain_sr_x{s}``)
+    data/pred/seed{k}/{variant}/       predictions of an evaluated variant (``hr`` or ``{method}_x{s}``)
+    metrics/seg/seed{k}/{variant}.json its scores; metrics/sr/seed{k}/x{s}.json SR quality
+    metrics/train/seed{k}/{name}/      DVCLive training logs
+    metrics/summary.json plots/series/ plots/figures/ report.md    summarize, plots
+
+Per-seed outputs sit one level below a folder per kind, so a stage that reads every seed (``summarize``) can
+list that folder as one dep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def variant(method: str, scale: int | None) -> str:
+    """Name of an evaluated variant: ``hr`` (no scale) or ``{method}_x{scale}``."""
+    return method if scale is None else f"{method}_x{scale}"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The pipeline's files under ``root``."""
+
+    root: Path = Path(".")
+
+    def _p(self, *parts: str) -> Path:
+        return Path(self.root, *parts)
+
+    # --- data ---------------------------------------------------------------------------------------
+    @property
+    def params_ok(self) -> Path:
+        """Written by the first stage once params.yaml validates; its content never depends on the values."""
+        return self._p("data", "params.ok")
+
+    @property
+    def raw(self) -> Path:
+        return self._p("data", "raw")
+
+    @property
+    def downloads(self) -> Path:
+        return self._p("data", "downloads")
+
+    @property
+    def data_metrics(self) -> Path:
+        return self._p("metrics", "data.json")
+
+    def lr(self, scale: int) -> Path:
+        return self._p("data", "lr", f"x{scale}")
+
+    def bicubic(self, scale: int) -> Path:
+        return self._p("data", "bicubic", f"x{scale}")
+
+    def method_images(self, method: str, scale: int, seed: int) -> Path:
+        """Images a trained method writes (HR size, Cityscapes image layout), e.g. ``data/sr/seed0/x4``."""
+        return self._p("data", method, f"seed{seed}", f"x{scale}")
+
+    def sr(self, scale: int, seed: int) -> Path:
+        return self.method_images("sr", scale, seed)
+
+    # --- models and training logs ---------------------------------------------------------------------
+    def sr_model(self, scale: int, seed: int) -> Path:
+        return self._p("models", "sr", f"seed{seed}", f"x{scale}.keras")
+
+    def seg_model(self, name: str, seed: int) -> Path:
+        """A segmentation model: ``hr`` (train_seg) or ``retrain_sr_x{s}`` and the like."""
+        return self._p("models", "seg", f"seed{seed}", f"{name}.keras")
+
+    def train_log(self, name: str, seed: int) -> Path:
+        """DVCLive folder of a training stage, e.g. ``metrics/train/seed0/seg_hr``."""
+        return self._p("metrics", "train", f"seed{seed}", name)
+
+    # --- evaluation -----------------------------------------------------------------------------------
+    def predictions(self, variant_name: str, seed: int) -> Path:
+        return self._p("data", "pred", f"seed{seed}", variant_name)
+
+    def seg_metrics(self, variant_name: str, seed: int) -> Path:
+        return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.json")
+
+    def sr_metrics(self, scale: int, seed: int) -> Path:
+        return self._p("metrics", "sr", f"seed{seed}", f"x{scale}.json")
+
+    # --- results --------------------------------------------------------------------------------------
+    @property
+    def summary(self) -> Path:
+        return self._p("metrics", "summary.json")
+
+    @property
+    def series(self) -> Path:
+        return self._p("plots", "series")
+
+    @property
+    def figures(self) -> Path:
+        return self._p("plots", "figures")
+
+    @property
+    def report(self) -> Path:
+        return self._p("report.md")
+
+
+#: The repository's own layout (paths relative to the working directory, where DVC runs the stages).
+REPO = Paths()

@@ -1,0 +1,430 @@
+"""Stage `plots`: the book's graphs and Table 4 as PNGs under ``plots/figures/``, plus ``report.md``.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg canvas (no pyplot state,
+no display needed) in one shared style: Okabe–Ito colours (bicubic orange, SR blue, HR black),
+scale factors written ×2/×3/×4, about 800 px wide so they read at README width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from srseg.errors import SrsegError
+from srseg.io import atomic_dir, check_same_size, read_image, read_label
+from srseg.labels import ID_TO_TRAIN, IGNORE, TRAIN_NAMES, TRAIN_PALETTE, colorize
+from srseg.layout import Sample, list_samples
+from srseg.methods import BICUBIC, HR, SR
+from srseg.params import Params
+from srseg.paths import Paths
+from srseg.results.summary import CLASS_IOU_CSV, SCALES_CSV, read_csv, read_metrics, scale_key
+
+DPI = 110
+WIDTH = 7.5  # inches: 825 px at DPI, about the width of a README column
+
+PACC_C, MIOU_C = "#0072B2", "#009E73"
+TABLE4_DPI = 140
+TABLE4_MAX_CROP = 160  # default zoom side (HR px): a third of the height, but no more than about a cell's pixels
+SMALL_CLASSES = ("pole", "traffic light", "traffic sign", "person", "rider", "motorcycle", "bicycle")
+
+STYLE: dict[str, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9.5,
+    "ytick.labelsize": 9.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 7,
+    "savefig.dpi": DPI,
+    "savefig.facecolor": "white",
+}
+
+FIGURE_NAMES = {
+    "psnr": "psnr_vs_scale.png",
+    "pacc": "pacc_vs_scale.png",
+    "gain": "pacc_gain.png",
+    "table4": "table4.png",
+    "retrain": "retrain.png",
+    "class_iou": "class_iou_delta.png",
+}
+
+
+def xs(scale: int) -> str:
+    """Scale factor label: ``4`` → ``"×4"``."""
+    return f"×{scale}"
+
+
+def _signed(v: float, digits: int = 1) -> str:
+    """``+1.2`` / ``−0.3`` with a real minus sign."""
+    return f"{v:+.{digits}f}".replace("-", "−")
+
+
+def _scale_axis(ax: Any, scales: Sequence[int]) -> None:
+    ax.set_xticks(list(scales), [xs(s) for s in scales])
+    ax.set_xlabel("downscaling factor")
+    pad = 0.3 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
+    ax.set_xlim(min(scales) - pad, max(scales) + pad)
+    ax.grid(axis="x", visible=False)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    # No "Software" metadata: the PNG bytes then depend only on the data, which keeps git diffs honest.
+    fig.savefig(path, dpi=fig.dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.08)
+    return path
+
+
+def _col(rows: list[dict[str, Any]], key: str, factor: float = 1.0) -> list[float]:
+    """A column as floats (None → NaN, so lines break at gaps instead of lying)."""
+    return [np.nan if r[key] is None else r[key] * factor for r in rows]
+
+
+def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 1: Y-PSNR (dB) of bicubic and SR vs scale, SSIM in a second panel."""
+    scales = [r["scale"] for r in rows]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        for ax, key, label in ((ax1, "psnr", "Y-PSNR (dB)"), (ax2, "ssim", "Y-SSIM")):
+            ax.plot(scales, _col(rows, f"{key}_bicubic"), "o-", color=BICUBIC, label="bicubic")
+            ax.plot(scales, _col(rows, f"{key}_sr"), "s-", color=SR, label="SR (DCSCN)")
+            ax.set_ylabel(label)
+            _scale_axis(ax, scales)
+        for r in rows:
+            ax1.annotate(f"{_signed(r['psnr_gain_db'], 2)} dB", (r["scale"], max(r["psnr_sr"], r["psnr_bicubic"])),
+                         textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8.5, color=SR,
+                         bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
+        ax1.margins(y=0.18)
+        ax1.set_title("PSNR on the luma channel")
+        ax2.set_title("SSIM on the luma channel")
+        fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+        fig.suptitle("Graph 1 — super-resolution quality vs downscaling factor", fontweight="bold")
+    return fig
+
+
+def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 2: PACC (%) of the HR-trained PSPNet on bicubic-LR and SR vs scale, HR as reference; mIoU beside."""
+    scales = [r["scale"] for r in rows]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        for ax, key, label in ((ax1, "pacc", "pixel accuracy (%)"), (ax2, "miou", "mean IoU (%)")):
+            ax.axhline(rows[0][f"{key}_hr"] * 100, color=HR, ls="--", lw=1.3, label="HR (no downscaling)")
+            ax.plot(scales, _col(rows, f"{key}_bicubic", 100), "o-", color=BICUBIC, label="bicubic LR")
+            ax.plot(scales, _col(rows, f"{key}_sr", 100), "s-", color=SR, label="SR (DCSCN)")
+            ax.set_ylabel(label)
+            _scale_axis(ax, scales)
+            ax.margins(y=0.12)
+        ax1.set_title("Pixel accuracy (PACC)")
+        ax2.set_title("Mean IoU (Cityscapes protocol)")
+        fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+        fig.suptitle("Graph 2 — segmentation before and after super-resolution", fontweight="bold")
+    return fig
+
+
+def fig_gain(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale; negative bars stay negative."""
+    scales = [r["scale"] for r in rows]
+    x = np.arange(len(scales))
+    w = 0.36
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.4), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        values: list[float] = []
+        series = (("pacc_gain_pct", PACC_C, "pixel accuracy"), ("miou_gain_pct", MIOU_C, "mean IoU"))
+        for i, (key, color, label) in enumerate(series):
+            v = np.array(_col(rows, key))
+            values.extend(v[np.isfinite(v)].tolist())
+            bars = ax.bar(x + (i - 0.5) * w, np.nan_to_num(v), w, color=color, label=label)
+            for b, val in zip(bars, v, strict=True):
+                known = bool(np.isfinite(val))
+                below = known and val < 0  # label negative bars under their end
+                ax.annotate(f"{_signed(val, 2)} %" if known else "n/a",
+                            (b.get_x() + b.get_width() / 2, val if known else 0.0), textcoords="offset points",
+                            xytext=(0, -3 if below else 3), va="top" if below else "bottom", ha="center",
+                            fontsize=8.5)
+        ax.axhline(0, color="black", lw=0.9)
+        lo, hi = min([0.0, *values]), max([0.0, *values])
+        span = max(hi - lo, 0.5)
+        ax.set_ylim(lo - 0.18 * span if lo < 0 else -0.05 * span, hi + 0.18 * span if hi > 0 else 0.05 * span)
+        ax.set_xticks(x, [xs(s) for s in scales])
+        ax.set_xlabel("downscaling factor")
+        ax.set_ylabel("gain of SR over bicubic (%)")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="best")
+        ax.set_title("Graph 3 — relative gain of SR over bicubic (below 0: SR is worse)", fontweight="bold")
+    return fig
+
+
+def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure:
+    """Per-class IoU change SR − bicubic (percentage points) as a heat map centred at 0; nulls hatched."""
+    idx = {(r["class"], r["scale"]): r["delta"] for r in rows}
+    grid = np.array([[np.nan if idx.get((c, s)) is None else idx[(c, s)] * 100 for s in scales]
+                     for c in TRAIN_NAMES])
+    finite = grid[np.isfinite(grid)]
+    lim = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.5)
+    with matplotlib.rc_context(STYLE | {"axes.grid": False}):
+        fig = Figure(figsize=(min(WIDTH, 3.2 + 0.9 * len(scales)), 6.4), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="white")
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                ax.text(j, i, _signed(v), ha="center", va="center", fontsize=8,
+                        color="white" if abs(v) > 0.6 * lim else "black")
+            else:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", ec="0.6", lw=0))
+        ax.set_xticks(range(len(scales)), [xs(s) for s in scales])
+        ax.set_yticks(range(len(TRAIN_NAMES)), TRAIN_NAMES)
+        ax.set_xlabel("downscaling factor")
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.03)
+        cb.set_label("IoU change, SR − bicubic (pp)")
+        ax.set_title("Per-class IoU change from SR\n(blue: SR better; hatched: class absent)", fontsize=10.5)
+    return fig
+
+
+def _value_labels(ax: Any, labels: list[tuple[int, float, str]], min_gap_pt: float = 10.0) -> None:
+    """Value labels beside points (left of category 0, right of the others), pushed apart to ``min_gap_pt``.
+
+    Call after the axis limits are final: data units are converted to points with the axes' current size.
+    """
+    lo, hi = ax.get_ylim()
+    fig_w, fig_h = ax.figure.get_size_inches()
+    pt_per_unit = 0.7 * fig_h * 72 / max(hi - lo, 1e-9)  # constrained layout gives the axes about 70 % of the height
+    for x in sorted({a for a, _, _ in labels}):
+        prev = -np.inf
+        for _, v, color in sorted((lb for lb in labels if lb[0] == x), key=lambda lb: lb[1]):
+            pos = max(v * pt_per_unit, prev + min_gap_pt)
+            prev = pos
+            ax.annotate(f"{v:.1f}", (x, v), textcoords="offset points",
+                        xytext=(-9 if x == 0 else 9, pos - v * pt_per_unit),
+                        ha="right" if x == 0 else "left", va="center", fontsize=8.5, color=color)
+
+
+def fig_retrain(summary: dict[str, Any], retrain_scales: Sequence[int]) -> Figure | None:
+    """Book §18: HR-trained vs SR-trained PSPNet evaluated on HR and SR val (PACC and mIoU panels)."""
+    if not retrain_scales:
+        return None
+    evals = ["hr"] + [f"sr{s}" for s in retrain_scales]
+    ev_label = {"hr": "HR val", **{f"sr{s}": f"SR {xs(s)} val" for s in retrain_scales}}
+    # model → {eval: metrics}
+    models: dict[str, dict[str, dict[str, float]]] = {"HR-trained": {"hr": summary["hr"]}}
+    for s in retrain_scales:
+        r = summary[f"retrain_x{s}"]
+        models["HR-trained"][f"sr{s}"] = r["hr_model_on_sr"]
+        models[f"SR {xs(s)}-trained"] = {"hr": r["sr_model_on_hr"], f"sr{s}": r["sr_model_on_sr"]}
+    colors = [HR, SR, "#D55E00", "#009E73", "#CC79A7", "#56B4E9"]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.4), dpi=DPI, layout="constrained")
+        axes = fig.subplots(1, 2)
+        for ax, key, label in ((axes[0], "pacc", "pixel accuracy (%)"), (axes[1], "miou", "mean IoU (%)")):
+            labels: list[tuple[int, float, str]] = []
+            for k, (name, res) in enumerate(models.items()):
+                pts = [(evals.index(e), res[e][key] * 100) for e in evals if e in res]
+                px, py = zip(*pts, strict=True)
+                ax.plot(px, py, marker=markers[k % 6], color=colors[k % 6], label=name)
+                labels += [(a, b, colors[k % 6]) for a, b in pts]
+            ax.set_xticks(range(len(evals)), [ev_label[e] for e in evals])
+            ax.set_xlim(-0.45, len(evals) - 0.55)
+            ax.set_xlabel("evaluated on")
+            ax.set_ylabel(label)
+            ax.margins(y=0.15)
+            ax.autoscale_view()
+            _value_labels(ax, labels)
+            ax.grid(axis="x", visible=False)
+        axes[0].set_title("Pixel accuracy (PACC)")
+        axes[1].set_title("Mean IoU")
+        axes[0].legend(loc="best")
+        fig.suptitle("Retraining PSPNet on super-resolved images (book §18)", fontweight="bold")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- Table 4
+
+
+def small_object_crop(
+    train_ids: np.ndarray, side: int, classes: Sequence[str] = SMALL_CLASSES
+) -> tuple[int, int, int, int]:
+    """The ``side``×``side`` window (y0, x0, h, w) with the most small-class pixels in a trainId map.
+
+    Without small-class pixels it takes the window with the most class boundaries (the busiest part).
+    """
+    h, w = train_ids.shape
+    ch, cw = min(side, h), min(side, w)
+    ids = [TRAIN_NAMES.index(c) for c in classes]
+    mask = np.isin(train_ids, ids)
+    if not mask.any():
+        mask = np.zeros_like(mask)
+        mask[:, 1:] |= train_ids[:, 1:] != train_ids[:, :-1]
+        mask[1:, :] |= train_ids[1:, :] != train_ids[:-1, :]
+    integral = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    counts = integral[ch:, cw:] - integral[:-ch, cw:] - integral[ch:, :-cw] + integral[:-ch, :-cw]
+    if counts.max() == 0:
+        return (h - ch) // 2, (w - cw) // 2, ch, cw
+    # Equally good windows usually hold the same objects: take the one that centres them.
+    best = np.argwhere(counts == counts.max())
+    y0, x0 = best[0]
+    ys, xs_ = np.nonzero(mask[y0: y0 + ch, x0: x0 + cw])
+    target = np.array([y0 + ys.mean() - ch / 2, x0 + xs_.mean() - cw / 2])
+    y0, x0 = best[np.argmin(((best - target) ** 2).sum(1))]
+    return int(y0), int(x0), ch, cw
+
+
+def _prediction(sample: Sample, paths: Paths, variant: str, seed: int, ref: np.ndarray) -> np.ndarray:
+    path = sample.prediction(paths.predictions(variant, seed))
+    pred = ID_TO_TRAIN[read_label(path)]
+    check_same_size(ref, pred, path)
+    return pred
+
+
+def _pacc(pred: np.ndarray, gt: np.ndarray) -> float:
+    valid = gt != IGNORE
+    return float((pred[valid] == gt[valid]).mean()) if valid.any() else float("nan")
+
+
+def table4_sample(raw: Path, index: int) -> Sample:
+    """The ``index``-th image of the sorted val list (``plots.table4_image``)."""
+    samples = list_samples(raw, "val")
+    if index >= len(samples):
+        raise SrsegError(f"params.yaml: plots.table4_image: must be < {len(samples)}, the number of val images "
+                         f"(got {index})")
+    return samples[index]
+
+
+def fig_table4(scales: Sequence[int], paths: Paths, seed: int, index: int = 0, crop: int | None = None) -> Figure:
+    """Table 4: one val image, HR and bicubic/SR at every scale, image and segmentation, zoomed on small objects."""
+    sample = table4_sample(paths.raw, index)
+    hr = read_image(sample.image(paths.raw))
+    gt_path = sample.label_train_ids(paths.raw)
+    gt = read_label(gt_path)
+    check_same_size(hr, gt, gt_path)
+    columns: list[tuple[str, np.ndarray, np.ndarray]] = [("HR", hr, _prediction(sample, paths, "hr", seed, hr))]
+    for s in scales:
+        for kind, root in (("bicubic", paths.bicubic(s)), ("SR", paths.sr(s, seed))):
+            path = sample.image(root)
+            img = read_image(path)
+            check_same_size(hr, img, path)
+            columns.append((f"{kind}\n{xs(s)}", img, _prediction(sample, paths, f"{kind.lower()}_x{s}", seed, hr)))
+
+    h, w = gt.shape
+    y0, x0, ch, cw = small_object_crop(gt, crop or max(16, min(h // 3, TABLE4_MAX_CROP)))
+    win = (slice(y0, y0 + ch), slice(x0, x0 + cw))
+    present = set(np.unique(gt[win]).tolist())
+    for _, _, pred in columns:
+        present |= set(np.unique(pred[win]).tolist())
+    present.discard(IGNORE)
+    legend_cols = 7
+    legend_h = 0.2 + 0.2 * -(-len(present) // legend_cols)
+
+    # Manual layout (inches, from the top): constrained layout shrinks small image grids unpredictably.
+    ncol = len(columns) + 1  # first column: the ground-truth crop
+    left, right, gap, gt_gap = 0.3, 0.05, 0.06, 0.16
+    cell_w = (WIDTH - left - right - (ncol - 2) * gap - gt_gap) / ncol
+    cell_h = cell_w * ch / cw
+    over_w = (WIDTH - left - right - 0.15) / 2
+    over_h = over_w * h / w
+    rows_in = [0.42, 0.25, over_h, 0.12, 0.25, 0.42, cell_h, 0.08, cell_h, 0.42, legend_h]
+    height = sum(rows_in)
+    tops = np.cumsum([0.0, *rows_in])  # top edge of each band
+
+    def add_axes(x: float, band: int, wd: float, ht: float) -> Any:
+        return fig.add_axes((x / WIDTH, 1 - (tops[band] + ht) / height, wd / WIDTH, ht / height))
+
+    with matplotlib.rc_context(STYLE | {"axes.grid": False, "axes.spines.top": True, "axes.spines.right": True}):
+        fig = Figure(figsize=(WIDTH, height), dpi=TABLE4_DPI)
+        # Upscaled crops show their pixels; crops larger than their cell are filtered rather than aliased.
+        interp = "nearest" if cw <= cell_w * TABLE4_DPI else "antialiased"
+        fig.text(0.5, 1 - 0.2 / height, "Table 4 — example val image, bicubic vs SR at each downscaling factor",
+                 ha="center", va="center", fontsize=11.5, fontweight="bold")
+        overview = ((hr, f"HR image (val #{index}: {sample.id})"), (colorize(gt), "ground truth"))
+        for k, (arr, title) in enumerate(overview):
+            ax = add_axes(left + k * (over_w + 0.15), 2, over_w, over_h)
+            ax.imshow(arr, interpolation="antialiased", aspect="auto")
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), cw, ch, fill=False, ec="#FFD700", lw=1.8))
+            ax.set_title(title, fontsize=9, pad=3)
+            ax.set_axis_off()
+        fig.text(0.5, 1 - (tops[4] + 0.12) / height,
+                 "zoom on the yellow box (PACC below each segmentation: whole image)", ha="center", va="center",
+                 fontsize=9, style="italic")
+        for j in range(ncol):
+            x = left + j * (cell_w + gap) + (gt_gap - gap if j else 0)
+            if j == 0:
+                a_seg = add_axes(x, 8, cell_w, cell_h)
+                a_seg.imshow(colorize(gt[win]), interpolation="nearest", aspect="auto")
+                a_seg.set_title("ground truth", fontsize=8.5, pad=3)
+                cells = [a_seg]
+            else:
+                label, img, pred = columns[j - 1]
+                a_img, a_seg = add_axes(x, 6, cell_w, cell_h), add_axes(x, 8, cell_w, cell_h)
+                a_img.imshow(img[win], interpolation=interp, aspect="auto")
+                a_seg.imshow(colorize(pred[win]), interpolation="nearest", aspect="auto")
+                a_img.set_title(label, fontsize=9.5, pad=3, color=SR if label.startswith("SR") else "black")
+                a_seg.set_xlabel(f"PACC\n{_pacc(pred, gt) * 100:.1f} %", fontsize=8.5, labelpad=2)
+                cells = [a_img, a_seg]
+            for a in cells:
+                a.set_xticks([])
+                a.set_yticks([])
+        for band, text in ((6, "image"), (8, "segmentation")):
+            fig.text(0.55 * left / WIDTH, 1 - (tops[band] + cell_h / 2) / height, text, rotation=90,
+                     ha="center", va="center", fontsize=9.5)
+        handles = [Patch(fc=TRAIN_PALETTE[t] / 255, ec="0.5", lw=0.5, label=TRAIN_NAMES[t]) for t in sorted(present)]
+        fig.legend(handles=handles, loc="center", bbox_to_anchor=(0.5, legend_h / 2 / height),
+                   ncol=min(len(handles), legend_cols) or 1, fontsize=8, frameon=False, handlelength=1.2,
+                   columnspacing=1.0)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------- the stage
+
+
+def make_figures(out_dir: Path, summary: dict[str, Any], params: Params, paths: Paths) -> dict[str, Path]:
+    """Draw every figure into ``out_dir``; return {figure key: path} (``retrain`` only with retrain scales)."""
+    scales, retrain_scales, seed = params.scales, params.seg.retrain_scales, params.seeds[0]
+    rows = read_csv(paths.series / SCALES_CSV)
+    by_scale = {r["scale"]: r for r in rows}
+    stale = [s for s in scales if s not in by_scale]
+    if stale:
+        raise SrsegError(f"{paths.series / SCALES_CSV}: no rows for scales {stale} (re-run the summarize stage)")
+    stale = [scale_key(s) for s in scales if scale_key(s) not in summary]
+    stale += [f"retrain_x{s}" for s in retrain_scales if f"retrain_x{s}" not in summary]
+    if stale:
+        raise SrsegError(f"{paths.summary}: no entries {stale} (re-run the summarize stage)")
+    rows = [by_scale[s] for s in scales]
+    figures: dict[str, Figure | None] = {
+        "psnr": fig_psnr(rows),
+        "pacc": fig_pacc(rows),
+        "gain": fig_gain(rows),
+        "class_iou": fig_class_iou_delta(read_csv(paths.series / CLASS_IOU_CSV), scales),
+        "retrain": fig_retrain(summary, retrain_scales),
+        "table4": fig_table4(scales, paths, seed, params.plots.table4_image, params.plots.table4_crop),
+    }
+    return {k: _save(f, out_dir / FIGURE_NAMES[k]) for k, f in figures.items() if f is not None}
+
+
+def run(params: Params, paths: Paths) -> dict[str, Path]:
+    """The plots stage: figures into ``paths.figures`` (atomically), then the report."""
+    from srseg.results.report import write_report
+
+    summary = read_metrics(paths.summary, "summarize")
+    with atomic_dir(paths.figures) as tmp:
+        tmp.chmod(0o755)  # mkdtemp makes it private; this folder is committed and read by everyone
+        made = make_figures(tmp, summary, params, paths)
+    figures = {k: paths.figures / p.name for k, p in made.items()}
+    write_report(paths.report, summary, params, figures, read_csv(paths.series / CLASS_IOU_CSV))
+    return figures

@@ -1,0 +1,97 @@
+"""How TensorFlow runs: thread count, determinism and seeding, precision policy, distribution strategy.
+
+Results are byte-identical only for the same params **and thread count** on the same machine (oneDNN splits
+reductions by thread), so the thread count is a param (``runtime.threads``), applied by :func:`configure` before
+TensorFlow starts its thread pools and recorded in the summary. Every TensorFlow stage calls :func:`configure`
+first; training stages also call :func:`set_determinism` with their seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from srseg.errors import SrsegError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
+
+
+def configure(threads: int) -> None:
+    """Use ``threads`` intra-op and inter-op threads (must run before TensorFlow executes any op)."""
+    import tensorflow as tf
+
+    cfg = tf.config.threading
+    try:
+        cfg.set_intra_op_parallelism_threads(threads)
+        cfg.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TF already initialised (several stages run in one test process)
+        now = (cfg.get_intra_op_parallelism_threads(), cfg.get_inter_op_parallelism_threads())
+        if now != (threads, threads):
+            log.warning("TensorFlow already runs with %s intra/inter-op threads; runtime.threads %d not applied",
+                        now, threads)
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras, and make TF ops deterministic (process-wide)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def precision(policy: str) -> Iterator[None]:
+    """Build models under a Keras mixed-precision ``policy``; restores the previous global policy on exit.
+
+    ``mixed_bfloat16`` computes in bfloat16 with float32 variables (oneDNN uses AMX / AVX-512 BF16 where the CPU
+    has them, emulates them where not); ``mixed_float16`` is for GPUs and needs loss scaling
+    (:func:`wrap_optimizer`). Models keep float32 outputs (their last layers are float32).
+    """
+    import keras
+
+    if policy not in PRECISIONS:
+        raise SrsegError(f"precision {policy!r}: must be one of {', '.join(PRECISIONS)}")
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def wrap_optimizer(optimizer: Any, policy: str) -> Any:
+    """``optimizer`` with dynamic loss scaling under ``mixed_float16`` (float16 gradients underflow otherwise)."""
+    import keras
+
+    return keras.optimizers.LossScaleOptimizer(optimizer) if policy == "mixed_float16" else optimizer
+
+
+def strategy(kind: str) -> Any:
+    """The ``tf.distribute`` strategy of ``runtime.distribute``.
+
+    ``auto``: MirroredStrategy over the visible GPUs when there are several, else the default strategy;
+    ``none``: the default strategy; ``mirrored``: MirroredStrategy over every visible GPU (or the logical CPUs
+    when there is no GPU); ``multi_worker``: MultiWorkerMirroredStrategy configured by the ``TF_CONFIG``
+    environment variable (one process per worker, each with its own ``dvc``-free launch of the stage).
+    """
+    import tensorflow as tf
+
+    if kind not in STRATEGIES:
+        raise SrsegError(f"runtime.distribute {kind!r}: must be one of {', '.join(STRATEGIES)}")
+    gpus = tf.config.list_logical_devices("GPU")
+    if kind == "none" or (kind == "auto" and len(gpus) < 2):
+        return tf.distribute.get_strategy()
+    if kind in ("auto", "mirrored"):
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if not os.environ.get("TF_CONFIG"):
+        raise SrsegError("runtime.distribute: multi_worker needs the TF_CONFIG environment variable "
+                         "(cluster and task of this worker)")
+    return tf.distribute.MultiWorkerMirroredStrategy()

@@ -1,0 +1,18 @@
+"""Stage `check_params`: validate the whole params.yaml before any other stage runs (every stage depends on its
+output), so a bad value stops `dvc repro` before DVC removes any stage's outputs."""
+
+from srseg.entry import stage
+from srseg.io import atomic_file
+from srseg.params import load_params
+from srseg.paths import REPO
+
+
+@stage
+def main() -> None:
+    load_params()
+    with atomic_file(REPO.params_ok) as fh:  # the same bytes for every valid params.yaml
+        fh.write("params.yaml: valid\n")
+
+
+if __name__ == "__main__":
+    main()

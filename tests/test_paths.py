@@ -1,0 +1,116 @@
+"""dvc.yaml spells out srseg.paths: every stage's outputs and data deps are what the library reads and writes, for
+every matrix item, and every registered method has its evaluation stage."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from srseg import methods
+from srseg.params import Params, load_params
+from srseg.paths import Paths
+from tests.dvc_graph import REPO, rendered_stages
+
+
+def _s(p: Path) -> str:
+    return p.as_posix()
+
+
+def expected(params: Params) -> dict[str, dict[str, list[str]]]:
+    """{stage: {"outs", "metrics", "plots", "data"}} from srseg.paths and srseg.methods (data: non-code deps)."""
+    P = Paths()
+    exp: dict[str, dict[str, list[str]]] = {
+        "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
+        "download": {"outs": [P.raw], "metrics": [P.data_metrics], "plots": [], "data": [P.params_ok]},
+        "summarize": {"outs": [P.series], "metrics": [P.summary], "plots": [],
+                      "data": [Path("metrics/sr"), Path("metrics/seg")]},
+        "plots": {"outs": [P.figures, P.report], "metrics": [], "plots": [],
+                  "data": [P.summary, P.series, P.raw, Path("data/bicubic"), Path("data/sr"), Path("data/pred")]},
+    }
+    for s in params.scales:
+        exp[f"degrade@{s}"] = {"outs": [P.lr(s), P.bicubic(s)], "metrics": [], "plots": [], "data": [P.raw]}
+    for k in params.seeds:
+        for s in params.scales:
+            log = P.train_log(f"sr_x{s}", k)
+            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k)], "metrics": [log / "metrics.json"],
+                                           "plots": [log / "plots"], "data": [P.params_ok]}
+            exp[f"super_resolve@{s}-{k}"] = {"outs": [P.sr(s, k)], "metrics": [P.sr_metrics(s, k)], "plots": [],
+                                             "data": [P.sr_model(s, k), P.raw, P.lr(s)]}
+        log = P.train_log("seg_hr", k)
+        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k)], "metrics": [log / "metrics.json"],
+                                 "plots": [log / "plots"], "data": [P.raw]}
+        for s in params.seg.retrain_scales:
+            log = P.train_log(f"seg_retrain_sr_x{s}", k)
+            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k)],
+                                           "metrics": [log / "metrics.json"], "plots": [log / "plots"],
+                                           "data": [P.raw, P.sr(s, k)]}
+        for m, s in methods.active(params):
+            name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"
+            data = [P.raw] + ([] if m.images == "raw" else [m.image_root(P, s, k)]) + [m.model_path(P, s, k)]
+            exp[name] = {"outs": [P.predictions(m.variant(s), k)], "metrics": [P.seg_metrics(m.variant(s), k)],
+                         "plots": [], "data": data}
+    return {name: {key: [_s(p) for p in v] for key, v in e.items()} for name, e in exp.items()}
+
+
+def _check(repo: Path) -> None:
+    params = load_params(repo / "params.yaml")
+    stages = rendered_stages(repo)
+    exp = expected(params)
+    assert sorted(stages) == sorted(exp)
+    for name, e in exp.items():
+        got = stages[name]
+        for key in ("outs", "metrics", "plots"):
+            assert got[key] == e[key], (name, key)
+        data = [d for d in got["deps"] if not d.startswith(("src/", "stages/"))]
+        assert data == e["data"], (name, data)
+
+
+def test_dvc_yaml_follows_srseg_paths() -> None:
+    _check(REPO)
+
+
+def test_matrices_follow_other_params(tmp_path: Path) -> None:
+    """Other scales, seeds and retrain scales re-plan every matrix stage with the same paths."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy2(REPO / "dvc.yaml", repo)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw.update(scales=[2, 4, 8], seeds=[0, 3])
+    raw["seg"]["retrain_scales"] = [2, 8]
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    _check(repo)
+    assert "evaluate_retrain_sr_on_hr@8-3" in rendered_stages(repo)
+
+
+def test_params_are_checked_before_any_stage() -> None:
+    """Every stage runs after check_params (directly or through its inputs), so a bad params.yaml stops `dvc
+    repro` before DVC removes any output."""
+    stages = rendered_stages()
+    producer = {o: n for n, s in stages.items() for o in s["outs"] + s["metrics"] + s["plots"]}
+
+    def upstream(name: str, seen: set[str]) -> set[str]:
+        for dep in stages[name]["deps"]:
+            for out, stage in producer.items():
+                if (dep == out or dep.startswith(out + "/") or out.startswith(dep + "/")) and stage not in seen:
+                    seen.add(stage)
+                    upstream(stage, seen)
+        return seen
+
+    for name in stages:
+        if name != "check_params":
+            assert "check_params" in upstream(name, set()), f"{name} can run before check_params"
+
+
+@pytest.mark.parametrize("method", sorted(methods.METHODS))
+def test_every_method_has_its_evaluation_stage(method: str) -> None:
+    m = methods.get(method)
+    stages = rendered_stages()
+    cmds = [s["cmd"] for n, s in stages.items() if n.split("@")[0] == m.eval_stage]
+    assert cmds, f"no {m.eval_stage} stage in dvc.yaml"
+    assert all(f"--method {m.name} " in c for c in cmds)
