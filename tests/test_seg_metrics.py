@@ -11,7 +11,7 @@ import pytest
 
 from srseg.errors import ImageError
 from srseg.labels import IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID
-from srseg.metrics.seg import SegMeter, confusion_matrix, scores
+from srseg.metrics.seg import SegMeter, confusion_matrix, pacc_miou, scores
 
 
 def test_confusion_matrix_by_hand() -> None:
@@ -142,3 +142,23 @@ def test_miou_equals_official_cityscapes_evaluation(tmp_path: Path, monkeypatch)
 
     written = np.unique(np.concatenate([np.asarray(Image.open(p)).ravel() for p in preds]))
     assert set(written.tolist()) <= set(TRAIN_TO_ID[:NUM_CLASSES].tolist())
+
+
+@pytest.mark.parametrize("num_classes", [NUM_CLASSES, 70])
+def test_pacc_miou_of_a_stack_equals_scores_matrix_by_matrix(num_classes: int) -> None:
+    rng = np.random.default_rng(3)
+    c = num_classes
+    cms = rng.integers(0, 1000, (300, c, c + 1)) * (rng.random((300, c, c + 1)) < rng.random((300, 1, 1)))
+    absent = rng.random((300, c)) < rng.random((300, 1))  # classes absent from gt and prediction: NaN IoU
+    cms[np.broadcast_to(absent[:, :, None], cms.shape)] = 0
+    cms[:, :, :c][np.broadcast_to(absent[:, None, :], (300, c, c))] = 0
+    cms[0] = 0  # no labelled pixels: both NaN
+    pacc, miou = pacc_miou(cms)
+    assert pacc.shape == miou.shape == (300,) and np.isnan(pacc[0]) and np.isnan(miou[0])
+    for i in range(1, 300):
+        s = scores(cms[i], names=[str(k) for k in range(c)])
+        # the same floats, not approximately (NaN where no class is defined)
+        np.testing.assert_array_equal([pacc[i], miou[i]], [s["pacc"], s["miou"]])
+        iou = np.array([np.nan if v is None else v for v in s["iou"].values()])
+        if not np.isnan(iou).all():
+            assert miou[i] == iou[~np.isnan(iou)].mean()

@@ -43,24 +43,61 @@ def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int = NUM_CL
 def scores(cm: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
     """``{"pacc", "miou", "macc", "iou": {name: float | None}}`` from a :func:`confusion_matrix`."""
     cm = np.asarray(cm, dtype=np.int64)
-    c = cm.shape[0]
-    names = names or TRAIN_NAMES[:c]
-    tp = np.diag(cm[:, :c]).astype(np.float64)
-    gt_total = cm.sum(axis=1).astype(np.float64)  # TP + FN (includes predictions outside the classes)
-    pred_total = cm[:, :c].sum(axis=0).astype(np.float64)  # TP + FP over labelled pixels
+    names = names or TRAIN_NAMES[:cm.shape[0]]
+    iou, acc, pacc = _class_scores(cm)
+    return {
+        "pacc": float(pacc),
+        "miou": float(_mean_defined(iou)),
+        "macc": float(_mean_defined(acc)),
+        "iou": {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, iou)},
+    }
+
+
+def pacc_miou(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PACC and mIoU of a confusion matrix or of a stack ``(..., C, C + 1)``, vectorised over the leading axes.
+
+    The same arithmetic as :func:`scores` (one matrix gives bit-identical values); NaN where undefined.
+    """
+    iou, _, pacc = _class_scores(np.asarray(cms, dtype=np.int64))
+    return pacc, _mean_defined(iou)
+
+
+def _class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class IoU and accuracy ``(..., C)`` (NaN where the denominator is 0) and PACC ``(...)``."""
+    c = cm.shape[-2]
+    tp = np.diagonal(cm[..., :c], axis1=-2, axis2=-1).astype(np.float64)
+    gt_total = cm.sum(axis=-1).astype(np.float64)  # TP + FN (includes predictions outside the classes)
+    pred_total = cm[..., :c].sum(axis=-2).astype(np.float64)  # TP + FP over labelled pixels
     denom = gt_total + pred_total - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(denom > 0, tp / np.maximum(denom, 1), np.nan)
         acc = np.where(gt_total > 0, tp / np.maximum(gt_total, 1), np.nan)
-    labelled = gt_total.sum()
-    valid_iou = iou[~np.isnan(iou)]
-    valid_acc = acc[~np.isnan(acc)]
-    return {
-        "pacc": float(tp.sum() / labelled) if labelled else math.nan,
-        "miou": float(valid_iou.mean()) if valid_iou.size else math.nan,
-        "macc": float(valid_acc.mean()) if valid_acc.size else math.nan,
-        "iou": {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, iou)},
-    }
+        labelled = gt_total.sum(axis=-1)
+        pacc = np.where(labelled > 0, tp.sum(axis=-1) / np.maximum(labelled, 1), np.nan)
+    return iou, acc, pacc
+
+
+def _mean_defined(x: np.ndarray) -> np.ndarray:
+    """Mean over the last axis of the non-NaN values (NaN when none), vectorised over the leading axes.
+
+    Rows are grouped by which values are defined and each group averages its compacted values, so a
+    row's mean is the same float as ``row[~isnan(row)].mean()`` (a zero-filled sum would differ in the
+    last bits from that, and from earlier results of :func:`scores`).
+    """
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.full(flat.shape[0], np.nan)
+    defined = ~np.isnan(flat)
+    if defined.shape[1] < 63:  # one int64 key per row: much faster than np.unique(..., axis=0)
+        keys = defined.astype(np.int64) @ (np.int64(1) << np.arange(defined.shape[1], dtype=np.int64))
+        _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+        patterns = defined[first]
+    else:
+        patterns, group = np.unique(defined, axis=0, return_inverse=True)
+    for k, keep in enumerate(patterns):
+        if keep.any():
+            rows = group.ravel() == k
+            out[rows] = np.ascontiguousarray(flat[rows][:, keep]).mean(axis=1)  # row-wise pairwise sums
+    return out.reshape(x.shape[:-1])
 
 
 class SegMeter:
