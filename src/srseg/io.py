@@ -1,4 +1,4 @@
-"""File helpers: atomic outputs, image reading with clear errors, safe archive extraction."""
+"""File helpers: atomic outputs, image reading with clear errors (archives: :mod:`srseg.archive`)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from srseg.errors import DownloadError, ImageError, SrsegError
+from srseg.errors import ImageError, SrsegError
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -192,56 +191,3 @@ def check_same_size(image: np.ndarray, label: np.ndarray, label_path: str | Path
             f"{label_path}: label size {label.shape[1]}x{label.shape[0]} does not match "
             f"its image {image.shape[1]}x{image.shape[0]}"
         )
-
-
-def _safe_member(dest: Path, name: str) -> Path:
-    """Resolve an archive member under ``dest``; refuse absolute paths and '..' traversal."""
-    pure = PurePosixPath(name.replace("\\", "/"))
-    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
-    target = (dest / pure).resolve()
-    if not target.is_relative_to(dest.resolve()):
-        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
-    return target
-
-
-def extract_archive(archive: str | Path, dest: str | Path, members: list[str] | None = None) -> list[Path]:
-    """Extract a zip or tar archive into ``dest``, refusing path traversal and links.
-
-    ``members`` restricts extraction to entries whose name starts with one of the prefixes.
-    Returns the extracted file paths.
-    """
-    archive, dest = Path(archive), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    keep = (lambda n: True) if members is None else (lambda n: any(n.startswith(p) for p in members))
-    out: list[Path] = []
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    target = _safe_member(dest, info.filename)
-                    if info.is_dir() or not keep(info.filename):
-                        continue
-                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise DownloadError(f"refusing symbolic link in archive: {info.filename!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.append(target)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                for m in tf.getmembers():
-                    target = _safe_member(dest, m.name)
-                    if m.isdir() or not keep(m.name):
-                        continue
-                    if not m.isfile():
-                        raise DownloadError(f"refusing non-regular archive entry: {m.name!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tf.extractfile(m) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.append(target)
-        else:
-            raise DownloadError(f"{archive}: not a zip or tar archive")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-        raise DownloadError(f"{archive}: corrupt archive ({exc})") from None
-    return out
