@@ -170,15 +170,38 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def read_instance_ids(path: str | Path) -> np.ndarray:
+    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+                raise ImageError(f"{path}: expected a 16-bit instance-id image, got mode {im.mode}")
+            arr = np.asarray(im)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: instance image not found") from None
+    except Exception as exc:
+        raise ImageError(f"{path}: cannot read instance image ({type(exc).__name__}: {exc})") from None
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
+        raise ImageError(f"{path}: instance ids outside 0..65535")
+    return arr.astype(np.uint16)
+
+
 def png_bytes(arr: np.ndarray) -> bytes:
-    """A uint8 (H, W) or (H, W, 3) array encoded as PNG (fast compression: these are pipeline files)."""
+    """A uint8 (H, W) or (H, W, 3) array, or a uint16 (H, W) one (16-bit grey, for instance ids), encoded as
+    PNG (fast compression: these are pipeline files)."""
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", optimize=False, compress_level=1)
+    arr = np.asarray(arr)
+    im = Image.fromarray(arr if arr.dtype == np.uint16 and arr.ndim == 2 else arr.astype(np.uint8, copy=False))
+    im.save(buf, format="PNG", optimize=False, compress_level=1)
     return buf.getvalue()
 
 
 def write_png(path: str | Path, arr: np.ndarray) -> None:
-    """Write a uint8 array as PNG (parents created)."""
+    """Write a uint8 (or 2-D uint16) array as PNG (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png_bytes(arr))

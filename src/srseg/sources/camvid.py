@@ -41,6 +41,11 @@ CamVid class      Cityscapes class    labelId  trainId
 The 8 other Cityscapes training classes (wall, traffic light, terrain, truck, bus, train,
 motorcycle, bicycle) never occur.
 
+Instances: CamVid has none. Instance ids (``instanceIds``) are approximated by the 8-connected components
+of each class with instances (:func:`srseg.instances.from_components`): touching people or cars become one
+instance, an object cut in two by an occluder (a pole) becomes two, and a "Bicyclist" (person and bicycle
+labelled together) is one rider instance. ``metrics/data.json`` reports them as "connected components".
+
 Ids: a file ``<seq>_<frame>.png`` becomes city ``<seq>`` and id ``<seq>_000000_<frame>`` with the
 frame zero-padded to 6 digits, e.g. ``0001TP_006690.png`` → ``0001TP_000000_006690``,
 ``0016E5_07959.png`` → ``0016E5_000000_007959``, and the test split's ``Seq05VD_f00000.png`` →
@@ -58,6 +63,7 @@ from pathlib import Path, PurePosixPath
 from srseg.archive import archive_names, extract_archive
 from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError, ImageError, SrsegError
+from srseg.instances import from_components
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import camvid_to_label_ids
 from srseg.params import Params
@@ -90,7 +96,8 @@ def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
             camvid = read_label(label_path)
             check_same_size(image, camvid, label_path)
             label_ids = camvid_to_label_ids(camvid, str(label_path))
-            yield RawSample(split, city, sid, image, label_ids, origin=str(label_path))
+            instance_ids = from_components(label_ids, str(label_path))
+            yield RawSample(split, city, sid, image, label_ids, str(label_path), instance_ids, "connected components")
 
 
 def _local_root(path: str) -> Path:
