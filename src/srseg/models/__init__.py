@@ -1,1 +1,2 @@
-"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`) and the segmentation network."""
+"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`), the PSPNet segmentation network
+(:mod:`.pspnet`) and the joint SR + segmentation network (:mod:`.joint`)."""
