@@ -44,6 +44,7 @@ class Method:
     scales: ScaleList | None
     group: Literal["reference", "chain", "retrain"]
     baseline: str | None = None
+    quality: bool = False
     upper_bound: bool = False
 
     @property
@@ -60,6 +61,12 @@ class Method:
     def variant(self, scale: int | None) -> str:
         return variant(self.name, scale)
 
+    def label_at(self, scale: int | None) -> str:
+        """The label of the variant at ``scale``: ``{s}`` in the label is the scale, else `` ×s`` is appended."""
+        if scale is None:
+            return self.label
+        return self.label.format(s=scale) if "{s}" in self.label else f"{self.label} ×{scale}"
+
     def image_root(self, paths: Paths, scale: int | None, seed: int) -> Path:
         """The folder (Cityscapes image layout) of the images the segmenter predicts."""
         if self.images == "raw":
@@ -72,6 +79,10 @@ class Method:
             "sr": lambda: paths.sr(scale, seed),
             "own": lambda: paths.method_images(self.name, scale, seed),
         }[self.images]()
+
+    def quality_path(self, paths: Paths, scale: int, seed: int) -> Path:
+        """Its images' Y-PSNR/SSIM record (written by the stage that makes or, for bicubic, degrades them)."""
+        return paths.image_quality(self.variant(scale), None if self.images == "bicubic" else seed)
 
     def model_path(self, paths: Paths, scale: int | None, seed: int) -> Path:
         """The segmentation model that predicts this method's images."""
@@ -116,10 +127,10 @@ def active(params: Params) -> Iterator[tuple[Method, int | None]]:
 register(Method("hr", "HR (no downscaling)", HR, "o", stage="download", images="raw", segmenter="hr",
                 scales=None, group="reference"))
 register(Method("bicubic", "bicubic LR", BICUBIC, "o", stage="degrade", images="bicubic", segmenter="hr",
-                scales="scales", group="chain"))
+                scales="scales", group="chain", quality=True))
 register(Method("sr", "SR (DCSCN)", SR, "s", stage="super_resolve", images="sr", segmenter="hr",
-                scales="scales", group="chain", baseline="bicubic"))
-register(Method("retrain_sr", "PSPNet retrained on SR, on SR val", "#D55E00", "^", stage="retrain_seg",
+                scales="scales", group="chain", baseline="bicubic", quality=True))
+register(Method("retrain_sr", "SR ×{s}-trained PSPNet on SR ×{s} val", "#D55E00", "^", stage="retrain_seg",
                 images="sr", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain", baseline="sr"))
-register(Method("retrain_sr_on_hr", "PSPNet retrained on SR, on HR val", "#CC79A7", "v", stage="retrain_seg",
+register(Method("retrain_sr_on_hr", "SR ×{s}-trained PSPNet on HR val", "#CC79A7", "v", stage="retrain_seg",
                 images="raw", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain", baseline="hr"))

@@ -142,6 +142,40 @@ class SegParams(_Section):
     retrain_scales: list[Annotated[int, Field(strict=True)]] = [4]
 
 
+class ObjectsParams(_Section):
+    """Object-level evaluation (srseg.metrics.objects): connected components of the segmentation as detections."""
+
+    classes: list[str] = ["person", "rider", "car", "bicycle"]
+    size_bins: list[float] = [0.0, 32.0, 128.0, 512.0, math.inf]  # HR pixel areas, lo <= area < hi
+    iou: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_size: NonNegInt = 0  # instances below this many pixels are ignored (Cityscapes' own evaluation: 100)
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v: list[str]) -> list[str]:
+        from cityscapesscripts.helpers.labels import labels
+
+        allowed = [lb.name for lb in labels if lb.hasInstances]
+        if not v or len(set(v)) != len(v) or any(c not in allowed for c in v):
+            raise ValueError(f"must be distinct Cityscapes classes with instances ({', '.join(allowed)})")
+        return v
+
+    @field_validator("size_bins")
+    @classmethod
+    def _bins(cls, v: list[float]) -> list[float]:
+        if len(v) < 2 or v[0] != 0 or v[-1] != math.inf or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("must rise strictly from 0 to .inf, e.g. [0, 32, 128, 512, .inf]")
+        return v
+
+
+class StatsParams(_Section):
+    """The uncertainty of every comparison: a paired bootstrap over val images (srseg.results.stats)."""
+
+    resamples: Annotated[int, Field(strict=True, ge=100)] = 2000
+    seed: NonNegInt = 0
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+
+
 class PlotsParams(_Section):
     """Figures of the plots stage."""
 
@@ -172,6 +206,8 @@ class Params(_Section):
     data: DataParams = DataParams()
     sr: SrParams = SrParams()
     seg: SegParams = SegParams()
+    objects: ObjectsParams = ObjectsParams()
+    stats: StatsParams = StatsParams()
     plots: PlotsParams = PlotsParams()
 
     @field_validator("scales")

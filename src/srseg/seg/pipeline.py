@@ -17,6 +17,8 @@ from srseg import methods
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir, write_json
 from srseg.labels import NUM_CLASSES
+from srseg.metrics.objects import ObjectSpec
+from srseg.metrics.seg import save_per_image
 from srseg.params import Params, check_scale
 from srseg.paths import REPO, Paths, variant
 from srseg.seg.data import split_pairs
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 
 RetrainOn = Literal["sr"]
 _RETRAIN_IMAGES = {"sr": ("retrain_sr", "SR ×{s} (super_resolve@{s}-{k})")}
+
+
+def object_spec(params: Params) -> ObjectSpec:
+    """The object-level evaluation of ``params.objects``."""
+    o = params.objects
+    return ObjectSpec(tuple(o.classes), tuple(o.size_bins), o.iou, o.min_size)
 
 
 def predictor_for(params: Params, model: Any) -> Predictor:
@@ -88,13 +96,18 @@ def run_evaluate(params: Params, method: str, scale: int | None, seed: int, path
         check_scale(scale)
     image_root = m.image_root(paths, scale, seed)
     name = m.variant(scale)
-    what = m.label if scale is None else f"{m.label} ×{scale}"
+    what = m.label_at(scale)
     if not image_root.is_dir():
         raise SrsegError(f"{image_root}: no such folder; the images of {name} (made by the {m.stage} stage) are "
                          f"missing")
     predictor = predictor_for(params, load_model(m.model_path(paths, scale, seed), NUM_CLASSES))
     with atomic_dir(paths.predictions(name, seed)) as tmp:
-        metrics = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what)
+        meter, objects = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what,
+                                        objects=object_spec(params))
+    metrics = {**meter.result(), "objects": None if objects is None else objects.result()}
+    records = {} if objects is None else {f"objects_{k}": v for k, v in objects.per_image().items()}
+    save_per_image(paths.seg_per_image(name, seed), *meter.per_image(), records=records)
     write_json(paths.seg_metrics(name, seed), metrics)
-    log.info("%s (seed %d): %s", name, seed, _short(metrics))
+    log.info("%s (seed %d): %s%s", name, seed, _short(metrics), "" if objects is None else
+             f", pedestrian recall {metrics['objects']['pedestrian_recall']}")
     return metrics
