@@ -48,6 +48,24 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
             exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json"],
                                            "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.sr(s, k)]}
+        for s in params.combine.scales:
+            log = P.train_log(f"seg_retrain_bicubic_x{s}", k)
+            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json"],
+                                               "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.bicubic(s)]}
+            for method, stage, extra in (("ft_sr", "finetune_sr", []), ("task_sr", "task_sr", [P.seg_model("hr", k)]),
+                                         ("sft_sr", "sft_sr", [P.seg_model("hr", k),
+                                                               P.seg_model(f"retrain_bicubic_x{s}", k)]),
+                                         ("sft_oracle", "sft_oracle", [])):
+                log = P.train_log(f"{method}_x{s}", k)
+                exp[f"{stage}@{s}-{k}"] = {
+                    "outs": [P.method_sr_model(method, s, k), P.method_images(method, s, k),
+                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json"],
+                    "metrics": [], "plots": [log / "plots"],
+                    "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k)] + extra}
+            log = P.train_log(f"seg_joint_x{s}", k)
+            exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
+                                                    log / "metrics.json"], "metrics": [], "plots": [log / "plots"],
+                                           "data": [P.raw, P.lr(s)]}
         for m, s in methods.active(params):
             name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"
             data = [P.raw] + ([] if m.images == "raw" else [m.image_root(P, s, k)]) + [m.model_path(P, s, k)]
@@ -89,6 +107,7 @@ def test_matrices_follow_other_params(tmp_path: Path) -> None:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw.update(scales=[2, 4, 8], seeds=[0, 3])
     raw["seg"]["retrain_scales"] = [2, 8]
+    raw["combine"]["scales"] = [4, 8]
     (repo / "params.yaml").write_text(yaml.safe_dump(raw))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)

@@ -44,6 +44,7 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
     upscale_file(
         args.input, args.output, scale=args.scale, model=args.model, dcscn_checkpoint=args.dcscn_checkpoint,
         tile=args.tile, self_ensemble=args.self_ensemble, overwrite=args.overwrite,
+        segmentation_assisted=args.segmentation_assisted, seg_model=args.seg_model,
     )
 
 
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=TILE, help="LR tile side (bounds memory; the result is the same)")
     p.add_argument("--self-ensemble", action="store_true", help="8x geometric self-ensemble")
     p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be the INPUT file itself")
+    p.add_argument("--segmentation-assisted", action="store_true",
+                   help="segment the input first and condition the SR on the class maps (needs a conditioned "
+                        f"model; default {REPO.method_sr_model('sft_sr', 4, 0).parent}/sft_sr_x<scale>.keras)")
+    p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
     p.set_defaults(func=_cmd_upscale)
 
     p = sub.add_parser("segment", help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png")

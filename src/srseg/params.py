@@ -142,6 +142,54 @@ class SegParams(_Section):
     retrain_scales: list[Annotated[int, Field(strict=True)]] = [4]
 
 
+class FinetuneParams(_Section):
+    """The SR fine-tunes on the study's train split: the plain control, task-driven SR and the conditioned SR all
+    use these, so only their criterion or conditioning differs."""
+
+    steps: NonNegInt = 300
+    steps_per_epoch: PosInt = 100
+    patch: PosInt = 96  # HR patch side (cut to a multiple of the scale)
+    batch: PosInt = 8
+    lr: PosFloat = 1e-4
+    clipnorm: PosFloat = 5.0
+
+
+class TaskParams(_Section):
+    """Task-driven SR (research task 2): MSE + lambda_task·CE(PSPNet(SR)) + lambda_feat·L1(PSPNet features)."""
+
+    lambda_task: Annotated[float, Field(ge=0)] = 100.0
+    lambda_feat: Annotated[float, Field(ge=0)] = 0.0
+
+
+class JointParams(_Section):
+    """The joint SR + segmentation model (research task 4, DSRL-style): CE + w_sr·MSE + w_fa·FA."""
+
+    w_sr: Annotated[float, Field(ge=0)] = 1.0
+    w_fa: Annotated[float, Field(ge=0)] = 1.0
+    fa_grid: PosInt = 16
+    sr_residual: bool = True
+
+
+class SftParams(_Section):
+    """Segmentation-assisted SR (research task 3): DCSCN conditioned on segmentation maps of the LR image."""
+
+    mode: Literal["sft", "concat"] = "sft"
+    segmenter: Literal["hr", "retrain_bicubic"] = "hr"  # whose softmax on the bicubic image is the condition
+    hidden: PosInt = 32
+    depth: PosInt = 2
+    features: PosInt = 16
+
+
+class CombineParams(_Section):
+    """Combining SR and segmentation, at each of ``scales`` (a subset of the study's scales)."""
+
+    scales: list[Annotated[int, Field(strict=True)]] = [4]
+    finetune: FinetuneParams = FinetuneParams()
+    task: TaskParams = TaskParams()
+    joint: JointParams = JointParams()
+    sft: SftParams = SftParams()
+
+
 class ObjectsParams(_Section):
     """Object-level evaluation (srseg.metrics.objects): connected components of the segmentation as detections."""
 
@@ -206,6 +254,7 @@ class Params(_Section):
     data: DataParams = DataParams()
     sr: SrParams = SrParams()
     seg: SegParams = SegParams()
+    combine: CombineParams = CombineParams()
     objects: ObjectsParams = ObjectsParams()
     stats: StatsParams = StatsParams()
     plots: PlotsParams = PlotsParams()
@@ -226,11 +275,9 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _retrain_subset(self) -> "Params":
-        extra = [s for s in self.seg.retrain_scales if s not in self.scales]
-        if extra:
-            raise ParamsError(
-                f"seg.retrain_scales: must be a subset of scales {self.scales} (got {self.seg.retrain_scales})"
-            )
+        for key, sub in (("seg.retrain_scales", self.seg.retrain_scales), ("combine.scales", self.combine.scales)):
+            if any(s not in self.scales for s in sub) or len(set(sub)) != len(sub):
+                raise ParamsError(f"{key}: must be distinct scales out of scales {self.scales} (got {sub})")
         return self
 
     @property

@@ -7,7 +7,7 @@ temporary folder in tests); ``tests/test_paths.py`` checks ``dvc.yaml`` against 
     data/raw/                          download: HR images and labels (Cityscapes layout)
     data/downloads/                    download caches (archives, checkpoints)
     data/lr/x{s}/ data/bicubic/x{s}/   degrade@{s} (and metrics/sr/bicubic_x{s}.json: their Y-PSNR/SSIM)
-    models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k}
+    models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k} (…/{method}_x{s}.keras: the fine-tuned SR methods)
     data/{method}/seed{k}/x{s}/        images a method makes (super_resolve@{s}-{k}: method ``sr``)
     models/seg/seed{k}/{name}.keras    segmentation models (train_seg: ``hr``; retrain_seg: ``retrain_sr_x{s}``)
     data/pred/seed{k}/{variant}/       predictions of an evaluated variant (``hr`` or ``{method}_x{s}``)
@@ -75,6 +75,10 @@ class Paths:
     # --- models and training logs ---------------------------------------------------------------------
     def sr_model(self, scale: int, seed: int) -> Path:
         return self._p("models", "sr", f"seed{seed}", f"x{scale}.keras")
+
+    def method_sr_model(self, method: str, scale: int, seed: int) -> Path:
+        """An SR model a method fine-tunes, e.g. ``models/sr/seed0/task_sr_x4.keras``."""
+        return self._p("models", "sr", f"seed{seed}", f"{variant(method, scale)}.keras")
 
     def seg_model(self, name: str, seed: int) -> Path:
         """A segmentation model: ``hr`` (train_seg) or ``retrain_sr_x{s}`` and the like."""

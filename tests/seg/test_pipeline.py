@@ -15,6 +15,7 @@ import pytest
 from srseg.errors import ImageError, SrsegError
 from srseg.io import read_label, write_png
 from srseg.labels import ID_TO_TRAIN, TRAIN_NAMES, VALID_IDS
+from srseg.metrics.seg import load_per_image, scores
 from srseg.layout import Sample, list_samples
 from srseg.params import validate
 from srseg.paths import Paths
@@ -84,7 +85,10 @@ def test_evaluate_hr(trained: Path) -> None:
     paths = Paths(trained)
     metrics = run_evaluate(_params(), "hr", None, 0, paths)
     on_disk = json.loads(paths.seg_metrics("hr", 0).read_text())
-    assert set(on_disk) == {"pacc", "miou", "macc", "n_images", "iou"} and on_disk["n_images"] == 2
+    assert set(on_disk) == {"pacc", "miou", "macc", "n_images", "iou", "objects"} and on_disk["n_images"] == 2
+    assert on_disk["objects"] is None  # this tree has no instance ground truth: no object-level scores
+    ids, cms = load_per_image(paths.seg_per_image("hr", 0))
+    assert len(ids) == 2 and scores(cms.sum(0))["miou"] == on_disk["miou"]  # the per-image matrices sum to it
     assert set(on_disk["iou"]) == set(TRAIN_NAMES) and on_disk["iou"]["train"] in (None, 0.0)
     assert on_disk["miou"] == pytest.approx(metrics["miou"])
     for s in list_samples(trained / "data/raw", "val"):

@@ -21,10 +21,20 @@ from srseg.errors import SrsegError
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import ID_TO_TRAIN, IGNORE, TRAIN_NAMES, TRAIN_PALETTE, colorize
 from srseg.layout import Sample, list_samples
+from srseg import methods
 from srseg.methods import BICUBIC, HR, SR
 from srseg.params import Params
 from srseg.paths import Paths
-from srseg.results.summary import CLASS_IOU_CSV, OBJECTS_CSV, RETRAIN_CSV, SCALES_CSV, read_csv, read_metrics
+from srseg.results.summary import (
+    CLASS_IOU_CSV,
+    CLASS_PSNR_CSV,
+    METHODS_CSV,
+    OBJECTS_CSV,
+    RETRAIN_CSV,
+    SCALES_CSV,
+    read_csv,
+    read_metrics,
+)
 
 DPI = 110
 WIDTH = 7.5  # inches: 825 px at DPI, about the width of a README column
@@ -60,6 +70,9 @@ FIGURE_NAMES = {
     "retrain": "retrain.png",
     "class_iou": "class_iou_delta.png",
     "pedestrians": "pedestrian_recall.png",
+    "methods": "methods.png",
+    "tradeoff": "psnr_vs_miou.png",
+    "class_psnr": "class_psnr_delta.png",
 }
 
 
@@ -233,34 +246,126 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
     return fig
 
 
-def fig_retrain(rows: list[dict[str, Any]]) -> Figure | None:
-    """Book §18 as a dot plot with 95 % intervals: the HR-trained PSPNet on HR and on SR val, and the retrained
-    PSPNet(s); the axis is zoomed to the data (bars from 0 would hide gaps of a few points)."""
-    if not rows:
-        return None
-    colors = [HR, SR, "#D55E00", "#CC79A7", "#009E73", "#56B4E9", BICUBIC]
+def _method(variant_name: str) -> methods.Method:
+    """The registered method of a variant name (``sr_x4`` → ``sr``)."""
+    return methods.get(variant_name if variant_name == "hr" else variant_name.rsplit("_x", 1)[0])
+
+
+def fig_dots(rows: list[dict[str, Any]], title: str, hr: dict[str, Any] | None = None) -> Figure:
+    """A dot plot of PACC and mIoU (with 95 % intervals) per labelled row, on zoomed axes (bars from 0 would hide
+    gaps of a few points), in each method's registry colour; ``hr`` adds the HR reference as a dashed line with
+    its band."""
     y = np.arange(len(rows))[::-1]
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH, 1.3 + 0.42 * len(rows)), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(WIDTH, 1.4 + 0.42 * len(rows)), dpi=DPI, layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         for ax, key, label in ((axes[0], "pacc", "pixel accuracy (%)"), (axes[1], "miou", "mean IoU (%)")):
+            if hr is not None:
+                ax.axvline(hr[key] * 100, color=HR, ls="--", lw=1.2, label="HR images, HR-trained PSPNet")
+                if hr.get(f"{key}_ci95"):
+                    ax.axvspan(*(x * 100 for x in hr[f"{key}_ci95"]), color=HR, alpha=0.08, lw=0)
             for k, r in enumerate(rows):
                 v = r[key] * 100
                 lo = v if r[f"{key}_lo"] is None else r[f"{key}_lo"] * 100
                 hi = v if r[f"{key}_hi"] is None else r[f"{key}_hi"] * 100
-                color = colors[k % len(colors)]
-                ax.errorbar([v], [y[k]], xerr=[[v - lo], [hi - v]], fmt="o", color=color, capsize=3.5,
+                color = _method(r["variant"]).colour
+                ax.errorbar([v], [y[k]], xerr=[[v - lo], [hi - v]], fmt="D" if r.get("upper_bound") else "o",
+                            mfc="white" if r.get("upper_bound") else color, color=color, capsize=3.5,
                             elinewidth=1.3, markersize=6)
                 ax.annotate(f"{v:.1f}", (hi, y[k]), textcoords="offset points", xytext=(5, 0), va="center",
                             fontsize=8.5, color=color)
             ax.set_xlabel(label)
             ax.margins(x=0.18, y=0.12)
             ax.grid(axis="y", visible=False)
-        axes[0].set_yticks(y, [r["label"] for r in rows])
+        axes[0].set_yticks(y, [r["label"] for r in rows], fontsize=8.5)
         axes[0].set_title("Pixel accuracy (PACC)")
         axes[1].set_title("Mean IoU")
-        fig.suptitle("Retraining PSPNet on super-resolved images (book §18); bars: 95 % intervals",
-                     fontweight="bold")
+        if hr is not None:
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", frameon=False)
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def fig_retrain(rows: list[dict[str, Any]]) -> Figure | None:
+    """Book §18 (and its control): the HR-trained PSPNet on HR, SR and bicubic val, and the PSPNets retrained on
+    SR or bicubic images, with 95 % intervals."""
+    if not rows:
+        return None
+    return fig_dots(rows, "Retraining PSPNet on degraded images (book §18); bars: 95 % intervals")
+
+
+def fig_methods(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Figure | None:
+    """Research tasks 2–4: every way of combining SR and segmentation at a combination scale, ranked by the
+    combined score (open diamonds: upper bounds), with the HR reference."""
+    if not rows:
+        return None
+    scales = sorted({r["scale"] for r in rows})
+    labelled = [{**r, "label": (f"{int(r['rank'])}. " if r["rank"] is not None else "bound: ") + r["label"]}
+                for r in rows]
+    title = ("Combining SR and segmentation at " + ", ".join(f"×{s}" for s in scales)
+             + " (ranked by the combined score; bars: 95 % intervals)")
+    return fig_dots(labelled, title, hr=summary["variants"]["hr"])
+
+
+def fig_tradeoff(rows: list[dict[str, Any]]) -> Figure | None:
+    """The trade-off the study worries about: Y-PSNR of the images a method's segmenter sees against its mIoU,
+    every method with an image, 95 % intervals on both axes."""
+    rows = [r for r in rows if r["psnr"] is not None and r["own_image"]]
+    if not rows:
+        return None
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 4.4), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        for r in rows:
+            m = _method(r["variant"])
+            color = m.colour
+            x, y = r["psnr"], r["miou"] * 100
+            xerr = [[x - (r["psnr_lo"] or x)], [(r["psnr_hi"] or x) - x]]
+            yerr = [[y - (r["miou_lo"] or r["miou"]) * 100], [(r["miou_hi"] or r["miou"]) * 100 - y]]
+            ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="D" if r["upper_bound"] else m.marker, color=color,
+                        mfc="white" if r["upper_bound"] else color, capsize=3, elinewidth=1.1, markersize=7,
+                        label=f"{r['label']}" + (" (upper bound)" if r["upper_bound"] and "upper" not in r["label"]
+                                                  else ""))
+        ax.set_xlabel("Y-PSNR of the images the segmenter sees (dB)")
+        ax.set_ylabel("mean IoU (%)")
+        ax.legend(loc="best", fontsize=7.5, frameon=True, framealpha=0.85)
+        ax.set_title("SR quality against segmentation: the trade-off (bars: 95 % intervals)", fontweight="bold")
+    return fig
+
+
+def fig_class_psnr(rows: list[dict[str, Any]]) -> Figure | None:
+    """Research task 3: per ground-truth class region, the Y-PSNR change of the combination methods against their
+    baseline (the plain fine-tune), with 95 % bootstrap intervals; the oracle is an upper bound."""
+    rows = [r for r in rows if r["delta_db"] is not None and r["baseline"].startswith("ft_sr_")]
+    if not rows:
+        return None
+    groups = list(dict.fromkeys((r["variant"], r["label"]) for r in rows))
+    classes = [c for c in TRAIN_NAMES if any(r["class"] == c for r in rows)]
+    y = np.arange(len(classes))[::-1]
+    h = 0.8 / len(groups)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 1.6 + 0.3 * len(classes)), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        for g, (variant_name, label) in enumerate(groups):
+            idx = {r["class"]: r for r in rows if r["variant"] == variant_name}
+            pos = y + (len(groups) / 2 - g - 0.5) * h
+            for c, py in zip(classes, pos):
+                r = idx.get(c)
+                if r is None:
+                    continue
+                lo, hi = r["delta_lo"], r["delta_hi"]
+                m = _method(variant_name)
+                ax.errorbar([r["delta_db"]], [py], xerr=[[r["delta_db"] - lo], [hi - r["delta_db"]]],
+                            fmt="D" if m.upper_bound else "o", mfc="white" if m.upper_bound else m.colour,
+                            color=m.colour, capsize=2.5, elinewidth=1.1, markersize=4.5,
+                            label=label if c == next(iter(idx)) else None)
+        ax.axvline(0, color="black", lw=0.9)
+        ax.set_yticks(y, classes)
+        ax.set_xlabel("Y-PSNR change over the class's pixels, against the plain SR fine-tune (dB)")
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="best", fontsize=8)
+        ax.set_title("Segmentation-assisted SR: PSNR change per class region (bars: 95 % intervals)",
+                     fontweight="bold", fontsize=10.5)
     return fig
 
 
@@ -460,6 +565,9 @@ def make_figures(out_dir: Path, summary: dict[str, Any], params: Params, paths: 
         "class_iou": fig_class_iou_delta(read_csv(paths.series / CLASS_IOU_CSV), scales),
         "retrain": fig_retrain(read_csv(paths.series / RETRAIN_CSV)),
         "pedestrians": fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), scales),
+        "methods": fig_methods(read_csv(paths.series / METHODS_CSV), summary),
+        "tradeoff": fig_tradeoff(read_csv(paths.series / METHODS_CSV)),
+        "class_psnr": fig_class_psnr(read_csv(paths.series / CLASS_PSNR_CSV)),
         "table4": fig_table4(scales, paths, seed, params.plots.table4_image, params.plots.table4_crop),
     }
     return {k: _save(f, out_dir / FIGURE_NAMES[k]) for k, f in figures.items() if f is not None}

@@ -16,7 +16,9 @@ import yaml
 
 from srseg import methods
 from srseg.io import atomic_file
+from srseg.labels import TRAIN_NAMES
 from srseg.paths import REPO
+from srseg.results.summary import ordered, retrain_rows
 
 FIGURE_CAPTIONS = {
     "psnr": "Graph 1 — Y-PSNR and Y-SSIM of bicubic and SR vs downscaling factor",
@@ -25,6 +27,9 @@ FIGURE_CAPTIONS = {
     "class_iou": "Per-class IoU change, SR − bicubic (percentage points)",
     "retrain": "Retraining PSPNet on SR images (book §18)",
     "pedestrians": "Pedestrian recall (person + rider instances found) vs downscaling factor, by instance size",
+    "methods": "Combining SR and segmentation (research tasks 2–4), ranked by the combined score",
+    "tradeoff": "Y-PSNR of the images each segmenter sees against its mIoU",
+    "class_psnr": "Segmentation-assisted SR (research task 3): Y-PSNR change per class region",
     "table4": "Table 4 — example val image and its segmentations",
 }
 
@@ -107,11 +112,12 @@ def reading(summary: dict[str, Any], params: Any) -> str:
         gap = c[f"bicubic_x{s}-vs-hr"]["pacc"]
         if gap is not None and excludes_zero(gap["ci95"]) and gap["diff"] < 0:
             share = (v[f"sr_x{s}"]["pacc"] - v[f"bicubic_x{s}"]["pacc"]) / -gap["diff"] * 100
-            closed.append(f"{share:.0f} % at ×{s}".replace("-", "−"))
+            closed.append(f"{share:.0f} % of the gap at ×{s}".replace("-", "−"))
     if closed:
         text.append(f"Where bicubic input is measurably below HR pixel accuracy ({pct(hr)}), SR recovers "
-                    f"{_and(closed)} of the gap (negative: SR widens it).")
-    for name, e in v.items():
+                    f"{_and(closed)} (negative: SR widens it).")
+    for name in ordered(v):
+        e = v[name]
         m = methods.get(e["method"])
         if m.group != "retrain" or not m.baseline or m.baseline == "hr":
             continue
@@ -132,11 +138,56 @@ def reading(summary: dict[str, Any], params: Any) -> str:
                     f"{summary['settings']['objects']['iou']}; on HR images "
                     f"{'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR against bicubic input: "
                     + "; ".join(parts) + ".")
+    text += combination_reading(summary)
     seeds = summary["settings"]["seeds"]
     if len(seeds) > 1:
         text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
                     "the intervals pool their images, and the tables give the spread across seeds.")
     return "\n\n".join(text)
+
+
+def _label(v: dict[str, Any], name: str) -> str:
+    return v[name]["label"] if name in v else name
+
+
+def combination_reading(summary: dict[str, Any]) -> list[str]:
+    """Sentences on the combination study: the ranking and its margin, and each method against its control."""
+    v, c = summary["variants"], summary["comparisons"]
+    text = []
+    for key, entry in summary.get("combined", {}).items():
+        rows = [r for r in entry["rows"] if not r["upper_bound"]]
+        if not rows:
+            continue
+        first = rows[0]
+        sentence = (f"At ×{key[1:]}, the combined score (½ · (PACC/PACC_HR + share of bicubic's luma error removed)) "
+                    f"ranks {first['label']} first ({first['score']:.3f}, 95 % CI {interval(first['score_ci95'])})")
+        margin = entry.get("margin")
+        if margin:
+            clear = excludes_zero(margin["ci95"])
+            sentence += (f"; its margin over {_label(v, margin['second'])} is {signed(margin['diff'], '', 3)} "
+                         f"(95 % CI {interval(margin['ci95'], 1, '', 3)}), "
+                         + ("which excludes zero: the ranking of the first two is measurable"
+                            if clear else "which contains zero: the first two are not measurably apart"))
+        text.append(sentence + ".")
+    for name in ordered(v):
+        e = v[name]
+        m = methods.get(e["method"])
+        if m.group != "combine" and m.name != "retrain_sr":
+            continue
+        for base in ([m.baseline] if m.baseline else []) + list(m.controls):
+            if base == "hr" or m.name == "retrain_sr" and base == "sr":
+                continue
+            comp = c.get(f"{name}-vs-{methods.get(base).variant(e['scale'])}")
+            if not comp:
+                continue
+            clauses = [_effect(comp[k], "", up="raises", down="lowers", what=label, relative=False, unit="pp",
+                               factor=100) for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
+            if comp.get("psnr_y"):
+                clauses.append(_effect(comp["psnr_y"], "", up="raises", down="lowers", what="Y-PSNR",
+                                       relative=False, unit="dB"))
+            bound = " (an upper bound: it is given the ground-truth labels)" if m.upper_bound else ""
+            text.append(f"{e['label']}{bound}, against {_label(v, comp['a'])}: " + "; ".join(clauses) + ".")
+    return text
 
 
 def used_params(params: Any) -> dict[str, Any]:
@@ -182,6 +233,50 @@ def _class_table(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str
             row += [pct(r.get("iou_bicubic"), 1), pct(r.get("iou_sr"), 1), cell]
         rows.append(row)
     return _table(header, rows)
+
+
+def combination_section(summary: dict[str, Any]) -> list[str]:
+    """The combination study's tables: every method per combination scale with its scores and the combined score,
+    and the segmentation-assisted SR per class region."""
+    v, c = summary["variants"], summary["comparisons"]
+    out: list[str] = []
+    for key, entry in summary.get("combined", {}).items():
+        s = key[1:]
+        rows = []
+        for r in entry["rows"]:
+            e = v[r["variant"]]
+            image = e if "psnr_y" in e else v.get(f"{methods.get(e['method']).images}_x{s}")
+            psnr = "n/a" if not image or "psnr_y" not in image else \
+                f"{image['psnr_y']:.2f} dB {interval(image.get('psnr_y_ci95'))}"
+            rows.append([str(r["rank"]) if "rank" in r else "bound", r["label"], _ci_cell(e, "pacc"),
+                         _ci_cell(e, "miou"), psnr, f"{r['score']:.3f} {interval(r['score_ci95'], 1, '', 3)}"])
+        out += [f"## Combining SR and segmentation at ×{s} (research tasks 2 and 4)", "",
+                "Every method that works from the LR image, on the same val images and evaluator; HR images with the "
+                f"HR-trained PSPNet score PACC {pct(v['hr']['pacc'])}, mIoU {pct(v['hr']['miou'])}. The combined "
+                "score is the study's \"average between PSNR and PACC\": ½ · (PACC / PACC_HR + 1 − MSE / "
+                "MSE_bicubic), the share of HR's pixel accuracy kept and the share of bicubic's luma error removed "
+                "(1 − 10^(−ΔPSNR/10), ΔPSNR the mean Y-PSNR gain over bicubic of the images the segmenter sees). "
+                "Upper bounds are shown, not ranked.", "",
+                _table(["rank", "method", "PACC [95 % CI]", "mIoU [95 % CI]", "Y-PSNR [95 % CI]",
+                        "combined score [95 % CI]"], rows, "llrrrr"), ""]
+    sft = [comp for comp in c.values() if comp.get("class_psnr") and v[comp["b"]]["method"].startswith("sft")]
+    if sft:
+        header = ["class"] + [f"{v[comp['b']]['label']}: Δ dB [95 % CI]" for comp in sft]
+        rows = []
+        for name in TRAIN_NAMES:
+            cells = []
+            for comp in sft:
+                d = comp["class_psnr"].get(name)
+                cells.append("n/a" if not d else f"{signed(d['diff'], '', 2)} {interval(d['ci95'])}"
+                             + (" *" if excludes_zero(d["ci95"]) else ""))
+            if any(x != "n/a" for x in cells):
+                rows.append([name] + cells)
+        out += ["## Segmentation-assisted SR (research task 3)", "",
+                "Y-PSNR over the pixels of each ground-truth class (pooled squared error over the val images, "
+                f"borders shaved), against {_label(v, sft[0]['a'])} (the same fine-tune without the maps); "
+                "* the interval excludes zero. The ORACLE is given the ground-truth labels: an upper bound, not a "
+                "method.", "", _table(header, rows), ""]
+    return out
 
 
 def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
@@ -231,8 +326,6 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
         ),
         "",
     ]
-    from srseg.results.summary import retrain_rows
-
     retrain = retrain_rows(summary)
     out += ["## Retraining on super-resolved images (book §18)", ""]
     if retrain:
@@ -255,7 +348,8 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
                 "even a perfect segmentation does not reach 100 %.", "",
                 _table(["variant", "all"] + [f"{b} px" for b in bins],
                        [[e["label"], rec(e, "pedestrian_recall")] + [rec(e, f"size_{b}") for b in bins]
-                        for e in v.values()]), ""]
+                        for e in (v[n] for n in ordered(v))]), ""]
+    out += combination_section(summary)
     out += ["## Every comparison", "",
             "Differences B − A in percentage points, [95 % CI], and the share of bootstrap resamples whose "
             "difference has the opposite sign.", "",
@@ -266,7 +360,7 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
                     for comp in c.values()], "llrrrr"), ""]
     if len(st["seeds"]) > 1:
         rows = []
-        for name, e in v.items():
+        for e in (v[n] for n in ordered(v)):
             sp = [e.get(f"{k}_seeds") for k in ("pacc", "miou")]
             rows.append([e["label"]] + [f"{pct(s['mean'])} ± {s['std'] * 100:.2f} pp {interval(s['ci95'], 100)}"
                                         if s else "n/a" for s in sp])

@@ -33,7 +33,7 @@ import numpy as np
 from srseg import methods
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir, write_json
-from srseg.labels import TRAIN_NAMES
+from srseg.labels import NUM_CLASSES, TRAIN_NAMES
 from srseg.methods import Method
 from srseg.metrics.objects import FIELDS as OBJECT_FIELDS
 from srseg.metrics.objects import PEDESTRIAN_CLASSES
@@ -46,6 +46,8 @@ SCALES_CSV = "scales.csv"
 CLASS_IOU_CSV = "class_iou_delta.csv"
 RETRAIN_CSV = "retrain.csv"
 OBJECTS_CSV = "pedestrians.csv"
+METHODS_CSV = "methods.csv"
+CLASS_PSNR_CSV = "class_psnr_delta.csv"
 
 SEG_KEYS = ("pacc", "miou")
 DECIMALS = 6  # rounding of stored numbers: stable diffs, far below any meaningful difference
@@ -63,6 +65,10 @@ SCALE_COLUMNS = [
 CLASS_COLUMNS = ["class", "train_id", "scale", "iou_hr", "iou_bicubic", "iou_sr", "delta", "delta_lo", "delta_hi"]
 RETRAIN_COLUMNS = ["scale", "variant", "label", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo", "miou_hi"]
 OBJECT_COLUMNS = ["method", "scale", "variant", "size", "recall", "recall_lo", "recall_hi"]
+METHOD_COLUMNS = ["scale", "variant", "label", "upper_bound", "own_image", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo",
+                  "miou_hi", "psnr", "psnr_lo", "psnr_hi", "score", "score_lo", "score_hi", "rank"]
+CLASS_PSNR_COLUMNS = ["scale", "variant", "baseline", "label", "class", "train_id", "psnr_baseline", "psnr",
+                      "delta_db", "delta_lo", "delta_hi"]
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -153,7 +159,8 @@ def load_variant(paths: Paths, m: Method, scale: int | None, seeds: Sequence[int
             if not isinstance(per, dict) or per.get("ids") != got_ids:
                 raise SrsegError(f"{qpath}: per_image ids differ from the segmentation's val images")
             quality.append({**_pick(q, ("psnr_y", "ssim_y"), qpath),
-                            "per_image": {k2: np.asarray(per[k2], np.float64) for k2 in ("psnr_y", "ssim_y")}})
+                            "per_image": {k2: np.asarray(per[k2], np.float64) for k2 in
+                                          ("psnr_y", "ssim_y", "class_sse", "class_pixels") if k2 in per}})
     if objects and len(objects) != len(seeds):
         raise SrsegError(f"{paths.seg_per_image(name, seeds[0])}: object counts in some seeds' files only")
     return Variant(m, scale, scores, ious, np.stack(cms), quality,  # type: ignore[arg-type]
@@ -171,14 +178,15 @@ def collect(params: Params, paths: Paths) -> dict[str, Variant]:
 
 
 def comparisons(variants: dict[str, Variant]) -> list[tuple[str, str]]:
-    """``(b, a)`` pairs: every method against its baseline at the same scale, then every variant against HR."""
+    """``(b, a)`` pairs: every method against its baseline (and controls) at the same scale, then every variant
+    against HR."""
     pairs = []
     for v in variants.values():
-        base = v.method.baseline
-        if base and base != "hr":
-            a = methods.get(base).variant(v.scale)
-            if a in variants:
-                pairs.append((v.name, a))
+        for base in ([v.method.baseline] if v.method.baseline else []) + list(v.method.controls):
+            if base != "hr":
+                a = methods.get(base).variant(v.scale)
+                if a in variants:
+                    pairs.append((v.name, a))
     pairs += [(v.name, "hr") for v in variants.values() if v.name != "hr"]
     return pairs
 
@@ -230,6 +238,22 @@ def bin_names(params: Params) -> list[str]:
     return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in zip(e, e[1:])]
 
 
+def _class_psnr_fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class: the PSNR of the pooled squared Y error over the class's pixels (records: SSE (C), pixels (C))."""
+    sse, n = sums[:, :NUM_CLASSES], sums[:, NUM_CLASSES:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        psnr = np.where((n > 0) & (sse > 0), 10 * np.log10(255.0**2 * n / np.maximum(sse, 1e-300)), np.nan)
+    return {name: psnr[:, c] for c, name in enumerate(TRAIN_NAMES)}
+
+
+def _class_records(v: Variant) -> np.ndarray | None:
+    """(N, 2C) per-image SSE and pixel counts per class, summed over seeds (None when not recorded)."""
+    if v.quality is None or any("class_sse" not in q["per_image"] for q in v.quality):
+        return None
+    return np.sum([np.concatenate([q["per_image"]["class_sse"], q["per_image"]["class_pixels"]], axis=1)
+                   for q in v.quality], axis=0)
+
+
 def _quality_records(v: Variant) -> np.ndarray:
     """(N, 2) per-image PSNR and SSIM summed over seeds."""
     assert v.quality is not None
@@ -251,6 +275,9 @@ def variant_entry(v: Variant, params: Params) -> dict[str, Any]:
     if v.quality is not None:
         for key in ("psnr_y", "ssim_y"):
             entry[key] = _r(float(np.mean([q[key] for q in v.quality])))
+        q = bootstrap_interval(_quality_records(v), _psnr_fn(len(v.quality) * v.cms.shape[1]), st.resamples, st.seed,
+                               st.confidence)["psnr_y"]
+        entry["psnr_y_ci95"] = None if q is None else [_r(q.low), _r(q.high)]
     if v.objects is not None:
         iv = bootstrap_interval(v.objects.sum(axis=0), object_fn(params), st.resamples, st.seed, st.confidence)
         entry["objects"] = {name: None if i is None else {"value": _r(i.point), "ci95": [_r(i.low), _r(i.high)]}
@@ -288,6 +315,12 @@ def comparison_entry(b: Variant, a: Variant, params: Params) -> dict[str, Any]:
         assert q is not None
         out["psnr_y"] = {"diff": _r(q.diff.point), "ci95": [_r(q.diff.low), _r(q.diff.high)],
                          "p_opposite": _r(q.diff.p_opposite)}
+        ra, rb = _class_records(a), _class_records(b)
+        if ra is not None and rb is not None:
+            cp = paired_bootstrap(ra, rb, _class_psnr_fn, st.resamples, st.seed, st.confidence)
+            out["class_psnr"] = {name: None if x is None else {"a": _r(x.a), "b": _r(x.b), "diff": _r(x.diff.point),
+                                                               "ci95": [_r(x.diff.low), _r(x.diff.high)]}
+                                 for name, x in cp.items()}
     return out
 
 
@@ -301,6 +334,75 @@ def class_iou_intervals(b: Variant, a: Variant, params: Params) -> dict[str, tup
 
     comp = paired_bootstrap(a.cms.sum(axis=0), b.cms.sum(axis=0), fn, st.resamples, st.seed, st.confidence)
     return {n: None if comp[n] is None else (comp[n].diff.low, comp[n].diff.high) for n in TRAIN_NAMES}
+
+
+def psnr_source(v: Variant, variants: dict[str, Variant]) -> Variant | None:
+    """The variant whose images the segmenter of ``v`` sees (for their PSNR): its own, or the SR / bicubic ones."""
+    if v.quality is not None:
+        return v
+    if v.scale is None or v.method.images not in ("sr", "bicubic"):
+        return None
+    return variants.get(methods.get(v.method.images).variant(v.scale))
+
+
+def combined_fn(n_classes_cells: int, count: int):
+    """:data:`srseg.results.stats.MetricFn` of the combined score from summed records
+    ``[cms (C·(C+1)) | HR's cms | Σ PSNR of the images | Σ PSNR of bicubic]`` (see :func:`combined`)."""
+    def fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+        c = NUM_CLASSES
+        shape = (-1, c, c + 1)
+        pacc = seg_metrics(sums[:, :n_classes_cells].reshape(shape))["pacc"]
+        pacc_hr = seg_metrics(sums[:, n_classes_cells:2 * n_classes_cells].reshape(shape))["pacc"]
+        gain_db = (sums[:, -2] - sums[:, -1]) / count
+        return {"score": 0.5 * (pacc / pacc_hr + 1 - 10 ** (-gain_db / 10)), "pacc_rel": pacc / pacc_hr,
+                "mse_removed": 1 - 10 ** (-gain_db / 10)}
+    return fn
+
+
+def _combined_records(v: Variant, hr: Variant, src: Variant, bic: Variant) -> np.ndarray:
+    n = v.cms.shape[1]
+    return np.concatenate([v.cms.sum(0).reshape(n, -1), hr.cms.sum(0).reshape(n, -1),
+                           _quality_records(src)[:, :1], _quality_records(bic)[:, :1]], axis=1)
+
+
+def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
+    """The study's third criterion, "the average between PSNR and PACC", per combination scale:
+
+        score = ½ · ( PACC / PACC_HR  +  1 − MSE / MSE_bicubic )
+
+    the share of the HR images' pixel accuracy kept and the share of bicubic's luma error removed (from the mean
+    Y-PSNR gain over bicubic, ``1 − 10^(−ΔPSNR/10)``), each 1 for a perfect method; the PSNR is that of the images
+    the method's segmenter sees (SR head for the joint model). Every method at the scale that works from the LR
+    image is ranked (upper bounds aside); the margin of the first over the second gets a paired bootstrap interval.
+    """
+    st = params.stats
+    hr = variants["hr"]
+    out: dict[str, Any] = {}
+    for s in params.combine.scales:
+        bic = variants[methods.get("bicubic").variant(s)]
+        count = len(params.seeds) * hr.cms.shape[1]
+        fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), count)
+        rows, records = [], {}
+        for v in variants.values():
+            src = psnr_source(v, variants)
+            if v.scale != s or v.method.images == "raw" or src is None:
+                continue
+            records[v.name] = _combined_records(v, hr, src, bic)
+            iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence)
+            rows.append({"variant": v.name, "label": v.method.label_at(s), "upper_bound": v.method.upper_bound,
+                         **{k: _r(iv[k].point) for k in ("score", "pacc_rel", "mse_removed")},
+                         "score_ci95": [_r(iv["score"].low), _r(iv["score"].high)]})
+        ranked = sorted((r for r in rows if not r["upper_bound"]), key=lambda r: -r["score"])
+        for rank, r in enumerate(ranked, start=1):
+            r["rank"] = rank
+        entry: dict[str, Any] = {"rows": ranked + [r for r in rows if r["upper_bound"]]}
+        if len(ranked) >= 2:
+            first, second = ranked[0]["variant"], ranked[1]["variant"]
+            c = paired_bootstrap(records[second], records[first], fn, st.resamples, st.seed, st.confidence)["score"]
+            entry["margin"] = {"first": first, "second": second, "diff": _r(c.diff.point),
+                               "ci95": [_r(c.diff.low), _r(c.diff.high)], "p_opposite": _r(c.diff.p_opposite)}
+        out[f"x{s}"] = entry
+    return out
 
 
 def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, Variant]]:
@@ -318,6 +420,7 @@ def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, V
         "variants": {name: variant_entry(v, params) for name, v in variants.items()},
         "comparisons": {f"{b}-vs-{a}": comparison_entry(variants[b], variants[a], params)
                         for b, a in comparisons(variants)},
+        "combined": combined(variants, params),
     }
     return summary, variants
 
@@ -389,12 +492,18 @@ def class_rows(variants: dict[str, Variant], scales: Sequence[int], params: Para
     return rows
 
 
+def ordered(variants: dict[str, Any]) -> list[str]:
+    """Variant names in registry order, then by scale (a summary read back from JSON has its keys sorted)."""
+    rank = {name: i for i, name in enumerate(methods.METHODS)}
+    return sorted(variants, key=lambda n: (rank.get(variants[n]["method"], len(rank)), variants[n]["scale"] or 0))
+
+
 def retrain_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The retraining comparison (book §18): the HR model on HR val, and per scale every retrain-group method
     after its baseline (the HR model on the same val images), with intervals; labels are unique so bar and dot
     charts don't stack."""
     v = summary["variants"]
-    retrain = [e for e in v.values() if methods.get(e["method"]).group == "retrain"]
+    retrain = [v[n] for n in ordered(v) if methods.get(v[n]["method"]).group == "retrain"]
     if not retrain:
         return []
     order = ["hr"]
@@ -421,13 +530,64 @@ def object_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Pedestrian recall (person + rider) of every variant, overall (``size`` "all") and per size bin, with
     intervals; none when the data has no instances."""
     rows = []
-    for name, e in summary["variants"].items():
+    for name in ordered(summary["variants"]):
+        e = summary["variants"][name]
         for key, value in (e.get("objects") or {}).items():
             size = "all" if key == "pedestrian_recall" else key.removeprefix("size_")
             rows.append({"method": e["method"], "scale": e["scale"], "variant": name, "size": size,
                          "recall": None if value is None else value["value"],
                          "recall_lo": None if value is None else value["ci95"][0],
                          "recall_hi": None if value is None else value["ci95"][1]})
+    return rows
+
+
+def _with_ci(e: dict[str, Any] | None, key: str, name: str) -> dict[str, Any]:
+    """``{name, name_lo, name_hi}`` of an entry's value and its interval (None where missing)."""
+    if e is None or e.get(key) is None:
+        return {name: None, f"{name}_lo": None, f"{name}_hi": None}
+    lo, hi = e.get(f"{key}_ci95") or (None, None)
+    return {name: e[key], f"{name}_lo": lo, f"{name}_hi": hi}
+
+
+def method_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every method of the combination comparison, per combination scale, in ranking order (upper bounds last):
+    PACC, mIoU and the Y-PSNR of the images its segmenter sees, each with its interval, and the combined score."""
+    v = summary["variants"]
+    rows = []
+    for entry in summary["combined"].values():
+        for r in entry["rows"]:
+            e = v[r["variant"]]
+            image = e if "psnr_y" in e else _image_entry(v, e)
+            rows.append({"scale": e["scale"], "variant": r["variant"], "label": r["label"],
+                         "upper_bound": int(r["upper_bound"]), "own_image": int("psnr_y" in e),
+                         **_with_ci(e, "pacc", "pacc"),
+                         **_with_ci(e, "miou", "miou"), **_with_ci(image, "psnr_y", "psnr"),
+                         "score": r["score"], "score_lo": r["score_ci95"][0], "score_hi": r["score_ci95"][1],
+                         "rank": r.get("rank")})
+    return rows
+
+
+def _image_entry(v: dict[str, Any], e: dict[str, Any]) -> dict[str, Any] | None:
+    """The variant entry of the images a segmenter-only method sees (SR or bicubic at its scale)."""
+    m = methods.get(e["method"])
+    if e["scale"] is None or m.images not in ("sr", "bicubic"):
+        return None
+    return v.get(methods.get(m.images).variant(e["scale"]))
+
+
+def class_psnr_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per class region: the Y-PSNR change of every combination method against its baseline, with intervals."""
+    v = summary["variants"]
+    rows = []
+    for comp in summary["comparisons"].values():
+        b = v[comp["b"]]
+        if "class_psnr" not in comp or methods.get(b["method"]).group != "combine":
+            continue
+        for train_id, name in enumerate(TRAIN_NAMES):
+            d = comp["class_psnr"].get(name)
+            rows.append({"scale": b["scale"], "variant": comp["b"], "baseline": comp["a"], "label": b["label"],
+                         "class": name, "train_id": train_id, "psnr_baseline": d and d["a"], "psnr": d and d["b"],
+                         "delta_db": d and d["diff"], "delta_lo": d and d["ci95"][0], "delta_hi": d and d["ci95"][1]})
     return rows
 
 
@@ -475,6 +635,8 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
         write_csv(tmp / CLASS_IOU_CSV, CLASS_COLUMNS, classes)
         write_csv(tmp / RETRAIN_CSV, RETRAIN_COLUMNS, retrain_rows(summary))
         write_csv(tmp / OBJECTS_CSV, OBJECT_COLUMNS, object_rows(summary))
+        write_csv(tmp / METHODS_CSV, METHOD_COLUMNS, method_rows(summary))
+        write_csv(tmp / CLASS_PSNR_CSV, CLASS_PSNR_COLUMNS, class_psnr_rows(summary))
     write_json(paths.summary, summary)
     write_json(paths.headline, headline(summary))
     return summary

@@ -51,7 +51,7 @@ def predict_batches(predictor: Predictor, images: Iterable[np.ndarray]) -> Itera
 def evaluate_pairs(predictor: Predictor, pairs: Pairs, pred_dir: str | Path | None = None) -> dict[str, Any]:
     """The scores of :func:`evaluate_split` on the roots and split of ``pairs`` (training-time validation)."""
     meter, _ = evaluate_split(predictor, pairs.image_root, pairs.label_root, pred_dir, pairs.split, pairs.what,
-                              progress=False)
+                              progress=False, input_scale=pairs.input_scale)
     return meter.result()
 
 
@@ -69,6 +69,7 @@ def evaluate_split(
     what: str = "the images",
     progress: bool = True,
     objects: ObjectSpec | None = None,
+    input_scale: int = 1,
 ) -> tuple[SegMeter, ObjectMeter | None]:
     """Predict every ``split`` image of ``image_root``, write ``<id>_pred_labelIds.png`` under ``pred_dir``
     (``Sample.prediction``; nothing is written when ``pred_dir`` is None) and score against the
@@ -76,8 +77,9 @@ def evaluate_split(
     With ``objects`` and instance ground truth under ``gt_root``, the second meter holds the object-level counts
     (:mod:`srseg.metrics.objects`) of every image (None without instances).
 
-    Raises SrsegError before predicting anything when images are missing, and ImageError when an
-    image's size differs from its ground truth (its prediction would be the wrong size) or a label
+    ``input_scale``: the images are that many times smaller than the ground truth (LR input to a model that
+    predicts at HR size). Raises SrsegError before predicting anything when images are missing, and ImageError
+    when an image's size (× ``input_scale``) differs from its ground truth or a label
     holds ids outside the Cityscapes table. ``pred_dir`` should be a temporary folder of
     :func:`srseg.io.atomic_dir`, so that a failure leaves no partial predictions.
     """
@@ -93,10 +95,11 @@ def evaluate_split(
             label_ids = read_label(gt_path)
             gt = to_train_ids(label_ids, str(gt_path))
             im = read_image(s.image(image_root))
-            if im.shape[:2] != gt.shape:
+            if (im.shape[0] * input_scale, im.shape[1] * input_scale) != gt.shape:
+                times = "" if input_scale == 1 else f" (×{input_scale} of it expected)"
                 raise ImageError(
                     f"{s.image(image_root)}: image is {im.shape[1]}x{im.shape[0]} but its ground truth {gt_path} is "
-                    f"{gt.shape[1]}x{gt.shape[0]}; its prediction would be the wrong size"
+                    f"{gt.shape[1]}x{gt.shape[0]}{times}; its prediction would be the wrong size"
                 )
             gts.append((s, gt, label_ids))
             yield im

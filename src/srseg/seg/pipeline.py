@@ -27,8 +27,10 @@ from srseg.seg.infer import Predictor
 
 log = logging.getLogger(__name__)
 
-RetrainOn = Literal["sr"]
-_RETRAIN_IMAGES = {"sr": ("retrain_sr", "SR ×{s} (super_resolve@{s}-{k})")}
+RetrainOn = Literal["sr", "bicubic"]
+#: What a retrained PSPNet trains on: its model name and the images (by scale and seed).
+_RETRAIN = {"sr": ("retrain_sr", lambda p, s, k: p.sr(s, k), "SR ×{s} (super_resolve@{s}-{k})"),
+            "bicubic": ("retrain_bicubic", lambda p, s, k: p.bicubic(s), "bicubic ×{s} (degrade@{s})")}
 
 
 def object_spec(params: Params) -> ObjectSpec:
@@ -63,13 +65,16 @@ def run_train_seg(params: Params, seed: int, paths: Paths = REPO, strategy: Any 
 
 def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr", paths: Paths = REPO,
                     strategy: Any = None) -> Any:
-    """Stage ``retrain_seg@{scale}-{seed}``: the ``train_seg`` recipe on the ×``scale`` ``on`` train images."""
+    """Stage ``retrain_seg@{scale}-{seed}`` (``on`` SR) / ``retrain_bicubic@…``: the ``train_seg`` recipe on the
+    ×``scale`` ``on`` train images, validated on the same kind of val images."""
     from srseg.seg.train import summary_line, train_pspnet
 
     check_scale(scale)
-    name, what = _RETRAIN_IMAGES[on]
+    if on not in _RETRAIN:
+        raise SrsegError(f"--on {on}: must be one of {', '.join(_RETRAIN)}")
+    name, image_root, what = _RETRAIN[on]
     what = what.format(s=scale, k=seed)
-    images = paths.sr(scale, seed)
+    images = image_root(paths, scale, seed)
     if not images.is_dir():
         raise SrsegError(f"{images}: no such folder; the {what} images are missing")
     train = split_pairs(images, paths.raw, "train", what)
@@ -103,7 +108,7 @@ def run_evaluate(params: Params, method: str, scale: int | None, seed: int, path
     predictor = predictor_for(params, load_model(m.model_path(paths, scale, seed), NUM_CLASSES))
     with atomic_dir(paths.predictions(name, seed)) as tmp:
         meter, objects = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what,
-                                        objects=object_spec(params))
+                                        objects=object_spec(params), input_scale=scale if m.images == "lr" else 1)
     metrics = {**meter.result(), "objects": None if objects is None else objects.result()}
     records = {} if objects is None else {f"objects_{k}": v for k, v in objects.per_image().items()}
     save_per_image(paths.seg_per_image(name, seed), *meter.per_image(), records=records)

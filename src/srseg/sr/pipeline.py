@@ -17,9 +17,9 @@ from typing import Any
 from tqdm import tqdm
 
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_dir, read_image, write_json, write_png
+from srseg.io import atomic_dir, read_image, read_label, write_json, write_png
 from srseg.layout import list_samples, splits_present
-from srseg.metrics.sr import quality, y_scores
+from srseg.metrics.sr import class_squared_errors, quality, y_scores
 from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
 from srseg.sr.infer import load_upscaler, sr_image
@@ -42,7 +42,7 @@ def super_resolve_tree(params: Params, scale: int, seed: int, paths: Paths) -> d
     samples = [s for split in splits for s in list_samples(lr_root, split)]
     upscaler = load_upscaler(scale, model=paths.sr_model(scale, seed))
     sr = params.sr
-    ids, sr_pairs = [], []
+    ids, sr_pairs, sse, counts = [], [], [], []
     with atomic_dir(out) as tmp:
         for s in tqdm(samples, desc=f"super_resolve x{scale}", unit="img"):
             lr = read_image(s.image(lr_root))
@@ -56,7 +56,10 @@ def super_resolve_tree(params: Params, scale: int, seed: int, paths: Paths) -> d
                     )
                 ids.append(s.id)
                 sr_pairs.append(y_scores(hr, img, scale))
+                e, n = class_squared_errors(hr, img, read_label(s.label_train_ids(paths.raw)), scale)
+                sse.append(e)
+                counts.append(n)
             write_png(s.image(tmp), img)
-    metrics = quality(ids, sr_pairs)
+    metrics = quality(ids, sr_pairs, sse, counts)
     write_json(paths.image_quality(variant("sr", scale), seed), metrics)
     return metrics
