@@ -39,13 +39,16 @@ def _cmd_sr_bench(args: argparse.Namespace) -> None:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
-    from srseg.sr.infer import upscale_file
+    common = dict(model=args.model, dcscn_checkpoint=args.dcscn_checkpoint, tile=args.tile,
+                  self_ensemble=args.self_ensemble, overwrite=args.overwrite)
+    if args.segmentation_assisted:
+        from srseg.sr.condition import assisted_upscale_file
 
-    upscale_file(
-        args.input, args.output, scale=args.scale, model=args.model, dcscn_checkpoint=args.dcscn_checkpoint,
-        tile=args.tile, self_ensemble=args.self_ensemble, overwrite=args.overwrite,
-        segmentation_assisted=args.segmentation_assisted, seg_model=args.seg_model,
-    )
+        assisted_upscale_file(args.input, args.output, args.scale, seg_model=args.seg_model, **common)
+    else:
+        from srseg.sr.infer import upscale_file
+
+        upscale_file(args.input, args.output, args.scale, **common)
 
 
 def _cmd_segment(args: argparse.Namespace) -> None:

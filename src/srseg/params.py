@@ -277,7 +277,7 @@ class Params(_Section):
     def _retrain_subset(self) -> "Params":
         for key, sub in (("seg.retrain_scales", self.seg.retrain_scales), ("combine.scales", self.combine.scales)):
             if any(s not in self.scales for s in sub) or len(set(sub)) != len(sub):
-                raise ParamsError(f"{key}: must be distinct scales out of scales {self.scales} (got {sub})")
+                raise ParamsError(f"{key}: must be a subset of scales {self.scales}, without repeats (got {sub})")
         return self
 
     @property

@@ -23,6 +23,7 @@ from srseg.paths import Paths
 from srseg.results.plots import FIGURE_NAMES, run, small_object_crop
 from srseg.results.report import reading
 from srseg.results.summary import run as summarize
+from tests.dvc_graph import rendered_stages
 from tests.results.test_summary import write_metrics, write_variant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def write_images(root: Path, scales: list[int], n_val: int = 2, h: int = 48, w: 
 
 def _params(scales: list[int], retrain: list[int], **plots) -> object:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["scales"], raw["seg"]["retrain_scales"] = scales, retrain
+    raw["scales"], raw["seg"]["retrain_scales"], raw["combine"]["scales"] = scales, retrain, retrain
     raw["plots"] = {**raw.get("plots", {}), **plots}
     raw["stats"]["resamples"] = 300
     return validate(raw)
@@ -193,7 +194,7 @@ def test_reading_follows_the_intervals() -> None:
             "bicubic_x4-vs-hr": {"pacc": diff(-0.15, -0.17, -0.13, 0.95)},
         },
     }
-    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}}))
+    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}}))
     assert "SR lowers it at ×2 by −1.00 dB (95 % CI [−1.20, −0.80] dB)" in text
     assert "no measurable difference at ×4: +0.05 dB (95 % CI [−0.10, +0.20] dB)" in text
     assert "no measurable difference at ×2: +0.56 % (95 % CI [−0.22, +1.33] %)" in text
@@ -223,12 +224,14 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy2(REPO / name, repo / name)
     _stage(repo, [2, 3, 4], [4])  # the default params' scales and retrain scales
-    for run_dir in ("sr_x2", "sr_x3", "sr_x4", "seg_hr", "seg_retrain_sr_x4"):
-        log_dir = Paths(repo).train_log(run_dir, 0)
-        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
-        (log_dir / "metrics.json").write_text('{"step": 4}')
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     _dvc(repo, "init", "-q")
+    logs = [p for stage in rendered_stages(repo).values() for p in stage["plots"] if p.startswith("metrics/train/")]
+    assert len(logs) == 3 + 1 + 1 + 6  # every training: SR per scale, HR, retrain_sr; six combination ones at x4
+    for plots_dir in logs:
+        log_dir = repo / plots_dir.removesuffix("/plots")
+        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
+        (log_dir / "metrics.json").write_text('{"step": 4}')
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")

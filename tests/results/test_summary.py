@@ -12,12 +12,17 @@ import pytest
 
 from srseg.errors import SrsegError
 from srseg.labels import NUM_CLASSES, TRAIN_NAMES
+from srseg.methods import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
 from srseg.results.summary import (
     CLASS_COLUMNS,
     CLASS_IOU_CSV,
+    CLASS_PSNR_COLUMNS,
+    CLASS_PSNR_CSV,
+    METHOD_COLUMNS,
+    METHODS_CSV,
     OBJECTS_CSV,
     RETRAIN_CSV,
     SCALE_COLUMNS,
@@ -74,11 +79,16 @@ def write_variant(paths: Paths, name: str, cms: np.ndarray, seed: int = 0,
     return data
 
 
-def write_quality(path: Path, rng: np.random.Generator, psnr: float, n: int = len(IDS)) -> None:
+def write_quality(path: Path, rng: np.random.Generator, psnr: float, n: int = len(IDS), classes: bool = False) -> None:
+    """An image-quality record; ``classes`` adds the per-class squared errors of class-region PSNR."""
     p = rng.normal(psnr, 0.8, n)
     s = np.clip(rng.normal(0.9, 0.02, n), 0, 1)
-    _write(path, {"psnr_y": float(p.mean()), "ssim_y": float(s.mean()), "n_images": n,
-                  "per_image": {"ids": IDS[:n], "psnr_y": p.tolist(), "ssim_y": s.tolist()}})
+    per_image = {"ids": IDS[:n], "psnr_y": p.tolist(), "ssim_y": s.tolist()}
+    if classes:
+        pixels = rng.integers(0, 5000, (n, NUM_CLASSES))
+        mse = 255.0**2 * 10 ** (-rng.normal(psnr, 1.5, (n, NUM_CLASSES)) / 10)
+        per_image |= {"class_sse": (mse * pixels).tolist(), "class_pixels": pixels.tolist()}
+    _write(path, {"psnr_y": float(p.mean()), "ssim_y": float(s.mean()), "n_images": n, "per_image": per_image})
 
 
 def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed: int = 0,
@@ -104,12 +114,20 @@ def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed
         for s in retrain_scales:
             write_variant(paths, f"retrain_sr_x{s}", make_cms(rng, 0.9 - 0.04 * s + 0.1), k, obj(0.6))
             write_variant(paths, f"retrain_sr_on_hr_x{s}", make_cms(rng, 0.88), k, obj(0.7))
+        # The combination methods run at combine.scales, which params_for sets to the retrain scales.
+        combine = [m for m in METHODS.values() if m.scales == "combine.scales"]
+        for j, m in enumerate(combine):
+            for s in retrain_scales:
+                write_variant(paths, m.variant(s), make_cms(rng, 0.9 - 0.04 * s + 0.01 * j), k, obj(0.6))
+                if m.quality:
+                    write_quality(m.quality_path(paths, s, k), rng, 36.0 - 5.5 * math.log2(s) + 0.2 * j,
+                                  classes=True)
     return root / "metrics"
 
 
 def params_for(scales: list[int], retrain: list[int], seeds: list[int] | None = None, **plots: object):
-    return validate({"scales": scales, "seeds": seeds or [0], "seg": {"retrain_scales": retrain}, "plots": plots,
-                     "stats": {"resamples": 300}})
+    return validate({"scales": scales, "seeds": seeds or [0], "seg": {"retrain_scales": retrain},
+                     "combine": {"scales": retrain}, "plots": plots, "stats": {"resamples": 300}})
 
 
 def _run(tmp_path: Path, scales: list[int], retrain: list[int], seeds: list[int] | None = None) -> tuple[dict, Path]:
@@ -122,8 +140,9 @@ def test_summary_layout_values_and_intervals(tmp_path: Path) -> None:
     summary, _ = _run(tmp_path, [2, 3, 4], [4])
     assert json.loads((tmp_path / "metrics" / "summary.json").read_text()) == summary
     v, c = summary["variants"], summary["comparisons"]
+    combine = [m.variant(4) for m in METHODS.values() if m.scales == "combine.scales"]
     assert list(v) == ["hr", "bicubic_x2", "bicubic_x3", "bicubic_x4", "sr_x2", "sr_x3", "sr_x4",
-                       "retrain_sr_x4", "retrain_sr_on_hr_x4"]
+                       "retrain_sr_x4", "retrain_sr_on_hr_x4", *combine]
     for name, e in v.items():  # each value is the evaluate stage's, with an interval around it
         on_disk = json.loads(Paths(tmp_path).seg_metrics(name, 0).read_text())
         assert e["pacc"] == round(on_disk["pacc"], 6) and e["miou"] == round(on_disk["miou"], 6)
@@ -143,7 +162,9 @@ def test_summary_layout_values_and_intervals(tmp_path: Path) -> None:
     assert headline["hr"] == {"pacc": v["hr"]["pacc"], "miou": v["hr"]["miou"]}
     assert headline["sr_x2-vs-bicubic_x2"]["pacc_pp"] == pytest.approx(100 * g["pacc"]["diff"], abs=1e-4)
     assert set(headline) == {"hr", "sr_x2-vs-bicubic_x2", "sr_x3-vs-bicubic_x3", "sr_x4-vs-bicubic_x4",
-                             "retrain_sr_x4-vs-sr_x4"}
+                             "retrain_sr_x4-vs-sr_x4", "retrain_sr_x4-vs-retrain_bicubic_x4",
+                             *(f"{m.variant(4)}-vs-{m.baseline}_x4" for m in METHODS.values()
+                               if m.scales == "combine.scales")}
 
 
 def test_seeds_add_their_spread_and_pool_the_images(tmp_path: Path) -> None:
@@ -170,7 +191,8 @@ def test_one_seed_adds_no_seed_fields(tmp_path: Path) -> None:
 def test_series_files(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 3, 4], [4])
     summary, series = _run(tmp_path, [2, 3, 4], [4])
-    assert sorted(p.name for p in series.iterdir()) == sorted([SCALES_CSV, CLASS_IOU_CSV, RETRAIN_CSV, OBJECTS_CSV])
+    assert sorted(p.name for p in series.iterdir()) == sorted([SCALES_CSV, CLASS_IOU_CSV, RETRAIN_CSV, OBJECTS_CSV,
+                                                               METHODS_CSV, CLASS_PSNR_CSV])
     rows = read_csv(series / SCALES_CSV)
     assert list(rows[0]) == SCALE_COLUMNS and [r["scale"] for r in rows] == [2, 3, 4]
     assert rows[2]["pacc_sr"] == summary["variants"]["sr_x4"]["pacc"]
@@ -183,8 +205,24 @@ def test_series_files(tmp_path: Path) -> None:
     assert present["delta"] == pytest.approx(present["iou_sr"] - present["iou_bicubic"], abs=1e-6)
     assert present["delta_lo"] <= present["delta"] <= present["delta_hi"]
     retrain = read_csv(series / RETRAIN_CSV)
-    assert [r["variant"] for r in retrain] == ["hr", "sr_x4", "retrain_sr_x4", "retrain_sr_on_hr_x4"]
-    assert len({r["label"] for r in retrain}) == 4 and all(r["pacc_lo"] <= r["pacc"] <= r["pacc_hi"] for r in retrain)
+    assert [r["variant"] for r in retrain] == ["hr", "sr_x4", "retrain_sr_x4", "retrain_sr_on_hr_x4", "bicubic_x4",
+                                               "retrain_bicubic_x4"]  # the bicubic-trained control beside SR's
+    assert len({r["label"] for r in retrain}) == 6 and all(r["pacc_lo"] <= r["pacc"] <= r["pacc_hi"] for r in retrain)
+    table = read_csv(series / METHODS_CSV)
+    assert list(table[0]) == METHOD_COLUMNS
+    assert [r["variant"] for r in table] == [r["variant"] for r in summary["combined"]["x4"]["rows"]]
+    assert table[-1]["upper_bound"] == 1 and table[-1]["rank"] is None
+    joint = next(r for r in table if r["variant"] == "joint_x4")  # its SR head's PSNR
+    assert joint["own_image"] == 1 and joint["psnr"] == summary["variants"]["joint_x4"]["psnr_y"]
+    retrained = next(r for r in table if r["variant"] == "retrain_sr_x4")  # sees the SR images
+    assert retrained["own_image"] == 0 and retrained["psnr"] == summary["variants"]["sr_x4"]["psnr_y"]
+    regions = read_csv(series / CLASS_PSNR_CSV)
+    assert list(regions[0]) == CLASS_PSNR_COLUMNS
+    sft = [r for r in regions if r["variant"] == "sft_sr_x4"]
+    assert len(sft) == 19 and {r["baseline"] for r in sft} == {"ft_sr_x4"}
+    road = next(r for r in sft if r["class"] == "road")
+    assert road["delta_db"] == pytest.approx(road["psnr"] - road["psnr_baseline"], abs=2e-6)
+    assert road["delta_lo"] <= road["delta_db"] <= road["delta_hi"]
 
 
 def test_the_same_inputs_give_the_same_bytes(tmp_path: Path) -> None:
@@ -200,7 +238,8 @@ def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]
     write_metrics(tmp_path, scales, retrain)
     summary, series = _run(tmp_path, scales, retrain)
     assert [k for k in summary["variants"] if k.startswith("sr_")] == [f"sr_x{s}" for s in scales]
-    assert len(read_csv(series / RETRAIN_CSV)) == (1 + 3 * len(retrain) if retrain else 0)
+    # HR, then per scale: SR, retrained on SR (on SR val and HR val), bicubic, retrained on bicubic
+    assert len(read_csv(series / RETRAIN_CSV)) == (1 + 5 * len(retrain) if retrain else 0)
 
 
 @pytest.mark.parametrize("victim", ["sr/bicubic_x3.json", "sr/seed0/sr_x3.json", "seg/seed0/hr.json",
@@ -287,3 +326,37 @@ def test_no_instances_no_object_rows(tmp_path: Path) -> None:
     summary, series = _run(tmp_path, [2], [])
     assert summary["settings"]["objects"] is None and "objects" not in summary["variants"]["hr"]
     assert read_csv(series / "pedestrians.csv") == []
+
+
+def test_combined_score_and_ranking(tmp_path: Path) -> None:
+    """The study's "average between PSNR and PACC": its formula on the variants' own numbers, the ranking without
+    upper bounds, and the margin of the winner with its interval."""
+    write_metrics(tmp_path, [2, 4], [4])
+    summary, _ = _run(tmp_path, [2, 4], [4])
+    v, entry = summary["variants"], summary["combined"]["x4"]
+    rows = {r["variant"]: r for r in entry["rows"]}
+    assert "hr" not in rows and "retrain_sr_on_hr_x4" not in rows  # HR images: nothing to reconstruct
+    assert set(rows) >= {"bicubic_x4", "sr_x4", "retrain_sr_x4", "task_sr_x4", "joint_x4", "sft_oracle_x4"}
+    psnr_of = {"retrain_sr_x4": "sr_x4", "retrain_bicubic_x4": "bicubic_x4"}
+    for name, r in rows.items():
+        gain_db = v[psnr_of.get(name, name)]["psnr_y"] - v["bicubic_x4"]["psnr_y"]
+        expected = 0.5 * (v[name]["pacc"] / v["hr"]["pacc"] + 1 - 10 ** (-gain_db / 10))
+        assert r["score"] == pytest.approx(expected, abs=1e-4), name
+        assert r["score_ci95"][0] <= r["score"] <= r["score_ci95"][1]
+    assert rows["bicubic_x4"]["mse_removed"] == 0
+    ranked = [r for r in entry["rows"] if not r["upper_bound"]]
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+    assert all(a["score"] >= b["score"] for a, b in zip(ranked, ranked[1:]))
+    oracle = rows["sft_oracle_x4"]
+    assert oracle["upper_bound"] and "rank" not in oracle and "ORACLE" in oracle["label"]
+    m = entry["margin"]
+    assert (m["first"], m["second"]) == (ranked[0]["variant"], ranked[1]["variant"])
+    assert m["diff"] == pytest.approx(ranked[0]["score"] - ranked[1]["score"], abs=2e-6)
+    assert m["ci95"][0] <= m["diff"] <= m["ci95"][1]
+
+
+def test_no_combination_scales(tmp_path: Path) -> None:
+    """combine.scales: [] runs the study without the combination methods."""
+    write_metrics(tmp_path, [2], [])
+    summary, _ = _run(tmp_path, [2], [])
+    assert summary["combined"] == {} and all(not k.startswith(("task_sr", "joint")) for k in summary["variants"])

@@ -21,7 +21,7 @@ copies of the whole image.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -283,13 +283,12 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
                  dcscn_checkpoint: str | Path | None = None, tile: int | None = TILE,
-                 self_ensemble: bool = False, overwrite: bool = False, segmentation_assisted: bool = False,
-                 seg_model: str | Path | None = None) -> Path:
+                 self_ensemble: bool = False, overwrite: bool = False,
+                 condition: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
     """``srseg upscale``: super-resolve one image file (colour or grey, any size); written atomically.
 
-    Refuses to replace the input file itself unless ``overwrite``. ``segmentation_assisted`` segments the input
-    first (``seg_model``, default the HR-trained PSPNet of seed 0, on the bicubic upscale) and conditions the SR
-    model on those maps (default model: the ``sft_sr`` stage's of seed 0).
+    Refuses to replace the input file itself unless ``overwrite``. ``condition`` maps the LR image to the condition
+    maps of a segmentation-conditioned model (see :func:`srseg.sr.condition.assisted_upscale_file`).
     """
     input, output = Path(input), Path(output)
     check_scale(scale, what="--scale")
@@ -299,23 +298,15 @@ def upscale_file(input: str | Path, output: str | Path, scale: int, model: str |
     if _same_file(input, output) and not overwrite:
         raise SrsegError(f"{output}: is the input image; give another output file (or --overwrite to replace it)")
     lr = read_image(input, "auto")
+    upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
     cond = None
-    if segmentation_assisted:
-        from srseg.labels import NUM_CLASSES
-        from srseg.models.pspnet import load_model as load_segmenter
-        from srseg.sr.condition import segmenter_maps
-
+    if condition is not None:
         if lr.ndim != 3:
             raise SrsegError(f"{input}: --segmentation-assisted needs a colour image (the segmenter takes RGB)")
-        model = model if model is not None or dcscn_checkpoint is not None else REPO.method_sr_model("sft_sr", scale, 0)
-        upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
         if not upscaler.cond_channels:
             raise ModelError(f"{upscaler.source}: not a segmentation-conditioned SR model (it takes no cond input); "
                              "give one with --model, e.g. the sft_sr stage's")
-        segmenter = load_segmenter(seg_model or REPO.seg_model("hr", 0), NUM_CLASSES)
-        cond = segmenter_maps(segmenter, [upscale(lr, scale)], scale, progress=False)[0]
-    else:
-        upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
+        cond = condition(lr)
     out = sr_image(upscaler, lr, tile=tile, self_ensemble=self_ensemble, cond=cond)
     with atomic_file(output, "wb") as fh:
         Image.fromarray(out).save(fh, format=fmt)
