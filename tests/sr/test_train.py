@@ -16,10 +16,11 @@ import yaml
 from PIL import Image
 
 from srseg.degrade import degrade_tree
-from srseg.io import write_png
+from srseg.io import model_metadata, params_hash, write_png
 from srseg.layout import Sample, list_samples
-from srseg.params import PretrainParams, validate
+from srseg.params import PretrainParams, load_params, validate
 from srseg.paths import Paths
+from srseg.sr.train import MODEL_PARAMS, model_record
 from tests._http import http_server, send_file  # noqa: F401  (fixture)
 from tests.conftest import shared_path
 
@@ -87,6 +88,10 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
         assert list((P.train_log(f"sr_x{s}", 0) / "plots").rglob("*.tsv"))
         assert not list(P.sr_model(s, 0).parent.glob(".*tmp*"))
         assert not list(P.train_log(f"sr_x{s}", 0).parent.glob(".*tmp*"))
+        record = model_metadata(P.sr_model(s, 0))
+        assert record["scale"] == s and record["seed"] == 0 and record["data_source"] == "folder"
+        assert record["trained_on"] == "the images of train_images (2 images, 2 steps of 24px patches)"
+        assert record["params_hash"] == params_hash(load_params(), MODEL_PARAMS)
 
         _stage(monkeypatch, "super_resolve.py", "--scale", str(s), "--seed", "0")
         m = json.loads(P.sr_metrics(s, 0).read_text())
@@ -108,6 +113,25 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
         bic = np.mean([y_scores(read_image(v.image(repo / "data/raw")), read_image(v.image(repo / f"data/bicubic/x{s}")), s)[0]
                        for v in val])
         assert abs(bic - m["bicubic"]["psnr_y"]) < 1e-9
+
+
+def test_hashed_params_are_the_models_params_in_dvc_yaml() -> None:
+    from tests.dvc_graph import rendered_stages, upstream_params
+
+    assert set(MODEL_PARAMS) == upstream_params(rendered_stages(), "pretrain_sr@2-0")
+    assert len(set(MODEL_PARAMS)) == len(MODEL_PARAMS)
+
+
+def test_record_says_what_the_model_was_trained_on() -> None:
+    release = validate({"sr": {"init": "release", "pretrain": {"steps": 0}}})
+    assert model_record(release, 3, 0, 10)["trained_on"] == "the DCSCN authors' released weights"
+    assert model_record(release, 3, 0, 10)["data_source"] == "dcscn-release"
+    tuned = validate({"sr": {"init": "release", "pretrain": {"steps": 5}}})
+    assert model_record(tuned, 3, 0, 10)["trained_on"] == ("the DCSCN authors' released weights, fine-tuned on "
+                                                          "scikit-image's sample photographs (10 images, 5 steps "
+                                                          "of 48px patches)")
+    untrained = model_record(validate({"sr": {"pretrain": {"steps": 0}}}), 3, 0, 10)
+    assert untrained["data_source"] == "none" and "random initialisation" in untrained["trained_on"]
 
 
 def test_training_is_deterministic(repo: Path) -> None:

@@ -3,7 +3,8 @@
 PSPNet's recipe (§4.1 of Zhao et al. 2017) sized for a CPU: SGD with momentum or Adam, both with "poly" decay
 lr·(1 − step/total)^0.9 and decoupled weight decay (BN parameters and biases excluded); pixel cross-entropy with
 the auxiliary loss (weight 0.4) and optional ENet class weights; random resize / mirror / crop augmentation
-(:mod:`srseg.seg.data`); validation mIoU and PACC after each epoch, logged with DVCLive.
+(:mod:`srseg.seg.data`); validation mIoU and PACC after each epoch, logged with DVCLive. The saved model carries
+its training record (:func:`model_record`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from srseg import runtime
+from srseg import __version__, runtime
 from srseg.errors import SrsegError
-from srseg.labels import NUM_CLASSES
+from srseg.io import model_metadata, params_hash
+from srseg.labels import NUM_CLASSES, TRAIN_NAMES
 from srseg.models.pspnet import build_pspnet, inference_model, save_model
 from srseg.params import Params, SegTrainParams
 from srseg.seg.data import Pairs, label_counts, train_dataset
@@ -28,6 +30,41 @@ from srseg.training.losses import enet_class_weights, pspnet_criterion
 from srseg.training.schedules import poly_decay
 
 log = logging.getLogger(__name__)
+
+#: The params a segmentation model depends on, hashed into its record: those of its training stage and of every
+#: stage upstream in dvc.yaml. Trained on the HR images: train_seg and download.
+HR_MODEL_PARAMS = ("seed", "scales", "data", "seg.preset", "seg.weights", "seg.aux_weight", "seg.dropout", "seg.train",
+                   "runtime.threads", "runtime.distribute", "runtime.precision.seg")
+#: Trained on SR images: retrain_seg, download, pretrain_sr and super_resolve.
+SR_IMAGES_MODEL_PARAMS = ("seed", "scales", "data", "sr.preset", "sr.upsampler", "sr.init", "sr.release_checkpoints",
+                          "sr.pretrain", "sr.tile", "sr.tile_overlap", "sr.self_ensemble", "seg.retrain_scales",
+                          "seg.preset", "seg.aux_weight", "seg.dropout", "seg.train", "runtime.threads",
+                          "runtime.distribute", "runtime.precision.sr", "runtime.precision.seg")
+
+
+def data_description(params: Params) -> str:
+    """The study's data (``data.source``) in a few words."""
+    d = params.data
+    if d.source == "synthetic":
+        return f"synthetic street scenes ({d.synthetic.width}x{d.synthetic.height}, data seed {params.seed})"
+    if d.source == "camvid":
+        return "CamVid (real street scenes, its 11 classes mapped to Cityscapes ids)"
+    return "Cityscapes" + (f" downscaled x{d.cityscapes.downscale}" if d.cityscapes.downscale > 1 else "")
+
+
+def model_record(params: Params, train_pairs: Pairs, seed: int) -> dict[str, Any]:
+    """What a PSPNet trained on ``train_pairs`` is for, saved inside it (:func:`srseg.io.model_metadata`).
+
+    Images from outside the label tree (the HR ``data/raw``) are SR outputs, the one retraining variant
+    (:data:`srseg.seg.pipeline.RetrainOn`): their model depends on the SR chain's params too.
+    """
+    on_sr = train_pairs.image_root.resolve() != train_pairs.label_root.resolve()
+    keys = SR_IMAGES_MODEL_PARAMS if on_sr else HR_MODEL_PARAMS
+    pairs = train_pairs
+    trained_on = f"{pairs.what} {pairs.split} images ({len(pairs.images)}) of {data_description(params)}"
+    return {"task": "segmentation", "architecture": f"PSPNet {params.seg.preset}", "classes": list(TRAIN_NAMES),
+            "seed": seed, "data_source": params.data.source, "trained_on": trained_on,
+            "params_hash": params_hash(params, keys), "params_keys": list(keys), "srseg_version": __version__}
 
 
 def make_optimizer(tp: SegTrainParams, total_steps: int) -> keras.optimizers.Optimizer:
@@ -92,16 +129,28 @@ def train_pspnet(
             out.update({"val/miou": m["miou"], "val/pacc": m["pacc"]})
         return out
 
+    record = model_record(params, train_pairs, seed)
     return train(model, dataset, pspnet_criterion(seg.aux_weight, class_weights), optimizer, steps=total_steps,
-                 steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir, save=lambda: save_model(model, model_out),
+                 steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir,
+                 save=lambda: save_model(model, model_out, record),
                  epoch_metrics=epoch_metrics, strategy=strategy, name="PSPNet")
 
 
 def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> History:
-    """``seg.weights``: check the user's model (19 classes, RGB), save it as ``model_out``, log its val scores."""
+    """``seg.weights``: check the user's model (19 classes, RGB), save it as ``model_out``, log its val scores.
+
+    The copy keeps the file's training record, noting where it was copied from; a file without one gets a record
+    saying that what it was trained on is unknown.
+    """
     from srseg.models.pspnet import load_model
 
     model = load_model(weights, NUM_CLASSES)
+    record = model_metadata(weights)
+    if record is None:
+        record = {"task": "segmentation", "architecture": model.name, "classes": list(TRAIN_NAMES),
+                  "data_source": "unknown", "trained_on": "unknown data (seg.weights file without a training record)",
+                  "srseg_version": __version__}
+    record = {**record, "copied_from": str(weights)}
     predictor = Predictor(model, "whole")
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
@@ -109,7 +158,7 @@ def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> H
         return {"val/miou": m["miou"], "val/pacc": m["pacc"]}
 
     return train(model, None, None, None, steps=0, steps_per_epoch=1, live_dir=live_dir,
-                 save=lambda: save_model(model, model_out), epoch_metrics=epoch_metrics,
+                 save=lambda: save_model(model, model_out, record), epoch_metrics=epoch_metrics,
                  summary={"weights": str(weights)}, name="seg.weights")
 
 

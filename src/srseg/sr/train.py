@@ -9,7 +9,8 @@ the ``tf.data`` pipeline, ``keras.utils.set_random_seed`` seeds initialisers and
 is on.
 
 Per epoch (``steps_per_epoch`` steps) DVCLive logs the training loss/PSNR, the learning rate and the
-validation PSNR on the held-out images (the sr-bench protocol), beside their bicubic PSNR.
+validation PSNR on the held-out images (the sr-bench protocol), beside their bicubic PSNR. The saved model
+carries its training record (:func:`model_record`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,38 @@ from typing import Any
 
 import numpy as np
 
+from srseg import __version__
 from srseg.errors import SrsegError
-from srseg.io import save_keras
+from srseg.io import params_hash, save_keras
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.params import Params, check_scale
 from srseg.paths import Paths
 
 log = logging.getLogger(__name__)
+
+#: The params an SR model depends on (``pretrain_sr``'s in dvc.yaml; no stage upstream reads params), hashed
+#: into its record.
+MODEL_PARAMS = ("sr.preset", "sr.upsampler", "sr.init", "sr.release_checkpoints", "sr.pretrain", "runtime.threads",
+                "runtime.distribute", "runtime.precision.sr")
+
+_SOURCES = {"skimage": "scikit-image's sample photographs", "div2k": "DIV2K train HR"}
+
+
+def model_record(params: Params, scale: int, seed: int, train_images: int) -> dict[str, Any]:
+    """What an SR model is for, saved inside it (:func:`srseg.io.model_metadata`)."""
+    p = params.sr.pretrain
+    data = _SOURCES.get(p.source) or f"the images of {', '.join(p.folders)}"
+    trained_on = f"{data} ({train_images} images, {p.steps} steps of {p.patch}px patches)"
+    source = p.source
+    if params.sr.init == "release":
+        trained_on = "the DCSCN authors' released weights" + (f", fine-tuned on {trained_on}" if p.steps else "")
+        source = p.source if p.steps else "dcscn-release"
+    elif not p.steps:
+        trained_on, source = "nothing (sr.pretrain.steps 0: the random initialisation)", "none"
+    return {"task": "super-resolution", "architecture": f"DCSCN {params.sr.preset} ({params.sr.upsampler})",
+            "scale": scale, "seed": seed, "data_source": source, "trained_on": trained_on,
+            "params_hash": params_hash(params, MODEL_PARAMS), "params_keys": list(MODEL_PARAMS),
+            "srseg_version": __version__}
 
 
 def build_training_model(params: Params, scale: int, cache_dir: str | Path) -> Any:
@@ -107,8 +133,9 @@ def train_sr(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, A
                 "lr": schedule.rate(step - 1), "val/psnr": val, "val/psnr_bicubic": bic_psnr}
 
     out = paths.sr_model(scale, seed)
+    record = model_record(params, scale, seed, len(train_refs))
     history = train(model, dataset, mse_criterion, optimizer, steps=p.steps, steps_per_epoch=p.steps_per_epoch,
-                    live_dir=paths.train_log(f"sr_x{scale}", seed), save=lambda: save_keras(model, out),
+                    live_dir=paths.train_log(f"sr_x{scale}", seed), save=lambda: save_keras(model, out, record),
                     epoch_metrics=epoch_metrics, strategy=strategy, name=f"x{scale}")
     return {"scale": scale, "steps": p.steps, "train_images": len(train_refs), "val_images": len(val_hr),
             "val_psnr_bicubic": bic_psnr, "val_psnr": history.last["val/psnr"], "seconds": history.seconds,
