@@ -35,7 +35,8 @@ class Method:
     (``None`` for none); ``controls``: further methods it is compared with at the same scale (where both run).
     ``group``: the figure/table it belongs to. ``quality``: it has a Y-PSNR/SSIM record of HR-size images
     (``metrics/sr/…/{variant}.json``: its own images, or the joint model's SR head). ``upper_bound``: it uses
-    knowledge a real system lacks (ground-truth labels): reported as a bound, never ranked with the others.
+    knowledge a real system lacks (ground-truth labels): reported as a bound, never ranked with the others;
+    ``bound_of`` names the real method it bounds.
     """
 
     name: str
@@ -51,6 +52,7 @@ class Method:
     quality: bool = False
     upper_bound: bool = False
     controls: tuple[str, ...] = ()
+    bound_of: str | None = None
 
     @property
     def eval_stage(self) -> str:
@@ -157,4 +159,4 @@ register(Method("sft_sr", "segmentation-assisted SR", "#882255", "h", stage="sft
                 quality=True))
 register(Method("sft_oracle", "seg.-assisted SR, ORACLE maps (upper bound)", "#AA4499", "H",
                 stage="sft_oracle", images="own", segmenter="hr", scales="combine.scales", group="combine",
-                baseline="ft_sr", quality=True, upper_bound=True))
+                baseline="ft_sr", quality=True, upper_bound=True, bound_of="sft_sr"))

@@ -123,6 +123,16 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert "pixel accuracy on SR input, relative to bicubic input: SR improves it at ×2 by +" in text
     assert "SR lowers it at ×4 by −" in text and "(95 % CI [" in text
     assert "## Object level: can a car still find the pedestrians?" in text and "Pedestrian recall (person" in text
+    # the combination study: ranking with its margin, every method against its control, the upper bound labelled
+    combined = summary["combined"]["x4"]
+    first = combined["rows"][0]
+    assert f"At ×4, the combined score" in text and f"ranks {first['label']} first" in text
+    assert ("which excludes zero" in text) == (combined["margin"]["ci95"][0] > 0)
+    assert "seg.-assisted SR, ORACLE maps (upper bound) ×4 (an upper bound: it is given the ground-truth labels)" in text
+    assert "segmentation-assisted SR ×4: the real maps change Y-PSNR by" in text
+    assert "| bound | seg.-assisted SR, ORACLE maps (upper bound) ×4 |" in text
+    hr = v["hr"]  # a level's interval has no signs; a difference's has
+    assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
 @pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), ([2, 3, 4, 8], [2, 8])])

@@ -39,6 +39,11 @@ def pct(frac: float | None, digits: int = 2) -> str:
     return "n/a" if frac is None else f"{frac * 100:.{digits}f} %"
 
 
+def level(v: float | None, digits: int = 2) -> str:
+    """A number with a real minus sign when negative (``n/a`` for None)."""
+    return "n/a" if v is None else f"{v:.{digits}f}".replace("-", "−")
+
+
 def signed(v: float | None, unit: str = "", digits: int = 2) -> str:
     """``+1.23 unit`` / ``−0.40 unit`` with a real minus sign (``n/a`` for None)."""
     if v is None:
@@ -51,6 +56,14 @@ def interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str =
     if not ci or ci[0] is None or ci[1] is None:
         return "n/a"
     lo, hi = (signed(x * factor, "", digits) for x in ci)
+    return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
+
+
+def level_interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
+    """``[0.12, 0.34] unit``: the interval of a level (a score, not a difference), without signs."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    lo, hi = (f"{x * factor:.{digits}f}".replace("-", "−") for x in ci)
     return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
 
 
@@ -160,7 +173,8 @@ def combination_reading(summary: dict[str, Any]) -> list[str]:
             continue
         first = rows[0]
         sentence = (f"At ×{key[1:]}, the combined score (½ · (PACC/PACC_HR + share of bicubic's luma error removed)) "
-                    f"ranks {first['label']} first ({first['score']:.3f}, 95 % CI {interval(first['score_ci95'])})")
+                    f"ranks {first['label']} first ({level(first['score'], 3)}, 95 % CI "
+                    f"{level_interval(first['score_ci95'], digits=3)})")
         margin = entry.get("margin")
         if margin:
             clear = excludes_zero(margin["ci95"])
@@ -187,6 +201,31 @@ def combination_reading(summary: dict[str, Any]) -> list[str]:
                                        relative=False, unit="dB"))
             bound = " (an upper bound: it is given the ground-truth labels)" if m.upper_bound else ""
             text.append(f"{e['label']}{bound}, against {_label(v, comp['a'])}: " + "; ".join(clauses) + ".")
+    text += _oracle_share(v, c)
+    return text
+
+
+def _oracle_share(v: dict[str, Any], c: dict[str, Any]) -> list[str]:
+    """Per scale: how much of an upper bound's Y-PSNR gain over the common baseline the real method it bounds gets
+    (segmentation-assisted SR: real segmentation maps against ground-truth ones)."""
+    text = []
+    for name in ordered(v):
+        m = methods.get(v[name]["method"])
+        if not m.bound_of or not m.baseline:
+            continue
+        s, base = v[name]["scale"], methods.get(m.baseline).variant(v[name]["scale"])
+        real = methods.get(m.bound_of)
+        oracle = c.get(f"{name}-vs-{base}", {}).get("psnr_y")
+        ours = c.get(f"{real.variant(s)}-vs-{base}", {}).get("psnr_y")
+        if not oracle or not ours:
+            continue
+        sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB')} over "
+                    f"{_label(v, base)}, the ground-truth maps of the upper bound by {signed(oracle['diff'], 'dB')}")
+        if excludes_zero(oracle["ci95"]) and oracle["diff"] > 0:
+            sentence += f": the real maps get {100 * ours['diff'] / oracle['diff']:.0f} % of the upper bound's gain"
+        else:
+            sentence += ": even the ground-truth maps give no measurable Y-PSNR gain"
+        text.append(sentence + ".")
     return text
 
 
@@ -199,7 +238,7 @@ def used_params(params: Any) -> dict[str, Any]:
 
 
 def _ci_cell(e: dict[str, Any], key: str) -> str:
-    return f"{pct(e[key])} {interval(e.get(key + '_ci95'), 100)}"
+    return f"{pct(e[key])} {level_interval(e.get(key + '_ci95'), 100)}"
 
 
 def _diff_cell(comp: dict[str, Any] | None, relative: bool = False) -> str:
@@ -247,9 +286,9 @@ def combination_section(summary: dict[str, Any]) -> list[str]:
             e = v[r["variant"]]
             image = e if "psnr_y" in e else v.get(f"{methods.get(e['method']).images}_x{s}")
             psnr = "n/a" if not image or "psnr_y" not in image else \
-                f"{image['psnr_y']:.2f} dB {interval(image.get('psnr_y_ci95'))}"
+                f"{image['psnr_y']:.2f} dB {level_interval(image.get('psnr_y_ci95'))}"
             rows.append([str(r["rank"]) if "rank" in r else "bound", r["label"], _ci_cell(e, "pacc"),
-                         _ci_cell(e, "miou"), psnr, f"{r['score']:.3f} {interval(r['score_ci95'], 1, '', 3)}"])
+                         _ci_cell(e, "miou"), psnr, f"{level(r['score'], 3)} {level_interval(r['score_ci95'], digits=3)}"])
         out += [f"## Combining SR and segmentation at ×{s} (research tasks 2 and 4)", "",
                 "Every method that works from the LR image, on the same val images and evaluator; HR images with the "
                 f"HR-trained PSPNet score PACC {pct(v['hr']['pacc'])}, mIoU {pct(v['hr']['miou'])}. The combined "
@@ -259,7 +298,8 @@ def combination_section(summary: dict[str, Any]) -> list[str]:
                 "Upper bounds are shown, not ranked.", "",
                 _table(["rank", "method", "PACC [95 % CI]", "mIoU [95 % CI]", "Y-PSNR [95 % CI]",
                         "combined score [95 % CI]"], rows, "llrrrr"), ""]
-    sft = [comp for comp in c.values() if comp.get("class_psnr") and v[comp["b"]]["method"].startswith("sft")]
+    sft = sorted((comp for comp in c.values() if comp.get("class_psnr") and v[comp["b"]]["method"].startswith("sft")),
+                 key=lambda comp: (v[comp["b"]]["scale"], methods.get(v[comp["b"]]["method"]).upper_bound))
     if sft:
         header = ["class"] + [f"{v[comp['b']]['label']}: Δ dB [95 % CI]" for comp in sft]
         rows = []
@@ -339,7 +379,7 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
 
         def rec(e: dict[str, Any], key: str) -> str:
             o = (e.get("objects") or {}).get(key)
-            return "n/a" if not o else f"{pct(o['value'], 1)} {interval(o['ci95'], 100, digits=1)}"
+            return "n/a" if not o else f"{pct(o['value'], 1)} {level_interval(o['ci95'], 100, digits=1)}"
 
         out += ["## Object level: can a car still find the pedestrians?", "",
                 f"A ground-truth person or rider instance is found when a connected component of its class in the "
@@ -362,7 +402,7 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
         rows = []
         for e in (v[n] for n in ordered(v)):
             sp = [e.get(f"{k}_seeds") for k in ("pacc", "miou")]
-            rows.append([e["label"]] + [f"{pct(s['mean'])} ± {s['std'] * 100:.2f} pp {interval(s['ci95'], 100)}"
+            rows.append([e["label"]] + [f"{pct(s['mean'])} ± {s['std'] * 100:.2f} pp {level_interval(s['ci95'], 100)}"
                                         if s else "n/a" for s in sp])
         out += ["## Across training seeds", "",
                 f"Mean ± standard deviation over seeds {st['seeds']} and the 95 % Student-t interval of the mean.",
