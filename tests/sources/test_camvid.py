@@ -82,7 +82,9 @@ def test_ids() -> None:
 
 
 def test_samples_splits_ids_and_mapping(layout: Path, tmp_path: Path) -> None:
-    out = list(samples(_params(path=str(layout)), tmp_path / "cache"))
+    it = samples(_params(path=str(layout)), tmp_path / "cache")
+    out = list(it)
+    assert len(it) == len(out)  # the download progress bar's total
     assert [(s.split, s.city, s.id) for s in out] == [
         ("train", "0001TP", "0001TP_000000_006690"),
         ("train", "0001TP", "0001TP_000000_006720"),

@@ -45,6 +45,7 @@ def test_samples_api(tmp_path: Path) -> None:
     assert len({s.id for s in out}) == len(out)
     assert len({s.city for s in out if s.split == "train"}) == 2
     assert not {s.city for s in out if s.split == "train"} & {s.city for s in out if s.split == "val"}
+    assert len(samples(_params(train=3, val=2), tmp_path)) == 5  # the download progress bar's total
 
 
 def test_deterministic_per_seed(tmp_path: Path) -> None:

@@ -56,6 +56,19 @@ class RawSample:
 SourceFn = Callable[[Params, Path], Iterator[RawSample]]
 
 
+class Counted(Iterator[RawSample]):
+    """Samples from ``it`` with their number known in advance, so that the progress bar has a total."""
+
+    def __init__(self, total: int, it: Iterator[RawSample]) -> None:
+        self.total, self._it = total, it
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __next__(self) -> RawSample:
+        return next(self._it)
+
+
 def get_source(name: str) -> SourceFn:
     """The sample iterator of a ``data.source`` name (imported lazily: each has its own deps)."""
     if name == "synthetic":

@@ -67,7 +67,7 @@ from srseg.instances import from_components
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import camvid_to_label_ids
 from srseg.params import Params
-from srseg.sources import RawSample
+from srseg.sources import Counted, RawSample
 
 log = logging.getLogger(__name__)
 
@@ -84,20 +84,25 @@ def camvid_id(stem: str) -> tuple[str, str]:
     return seq, f"{seq}_000000_{m['frame'].zfill(6)}"
 
 
-def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
+def samples(params: Params, cache_dir: Path) -> Counted:
     """CamVid images with Cityscapes labelIds, split by split in sorted file order."""
     cfg = params.data.camvid
     root = _local_root(cfg.path) if cfg.path else _download(cfg.url, cfg.sha256, Path(cache_dir))
     splits = ["train", "val"] + (["test"] if cfg.test else [])
     listed = {split: _list_split(root, split) for split in splits}  # fail on layout before any work
-    for split in splits:
-        for image_path, label_path, city, sid in listed[split]:
-            image = read_image(image_path, "RGB")
-            camvid = read_label(label_path)
-            check_same_size(image, camvid, label_path)
-            label_ids = camvid_to_label_ids(camvid, str(label_path))
-            instance_ids = from_components(label_ids, str(label_path))
-            yield RawSample(split, city, sid, image, label_ids, str(label_path), instance_ids, "connected components")
+
+    def read() -> Iterator[RawSample]:
+        for split in splits:
+            for image_path, label_path, city, sid in listed[split]:
+                image = read_image(image_path, "RGB")
+                camvid = read_label(label_path)
+                check_same_size(image, camvid, label_path)
+                label_ids = camvid_to_label_ids(camvid, str(label_path))
+                instance_ids = from_components(label_ids, str(label_path))
+                yield RawSample(split, city, sid, image, label_ids, str(label_path), instance_ids,
+                                "connected components")
+
+    return Counted(sum(map(len, listed.values())), read())
 
 
 def _local_root(path: str) -> Path:

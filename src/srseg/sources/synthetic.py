@@ -47,7 +47,7 @@ from srseg.instances import HAS_INSTANCES, number_objects
 from srseg.io import write_png
 from srseg.labels import colorize, label_id, to_train_ids
 from srseg.params import Params
-from srseg.sources import RawSample
+from srseg.sources import Counted, RawSample
 
 ROAD, SIDEWALK, BUILDING, FENCE, POLE = (label_id(n) for n in ("road", "sidewalk", "building", "fence", "pole"))
 LIGHT, SIGN, VEGETATION, TERRAIN, SKY = (
@@ -1652,15 +1652,19 @@ def sample_name(split: str, index: int, cities: int) -> tuple[str, str]:
     return city, f"{city}_{index // cities:06d}_{FRAME:06d}"
 
 
-def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
+def samples(params: Params, cache_dir: Path) -> Counted:
     """Render ``data.synthetic.train`` then ``val`` scenes (``cache_dir`` is unused: nothing to fetch)."""
     cfg = params.data.synthetic
-    for split, count in (("train", cfg.train), ("val", cfg.val)):
-        for i in range(count):
-            city, sample_id = sample_name(split, i, cfg.cities)
-            image, label_ids, instance_ids = render_scene(scene_rng(params.seed, split, i), cfg.width, cfg.height)
-            origin = f"synthetic {split} #{i} (seed {params.seed})"
-            yield RawSample(split, city, sample_id, image, label_ids, origin, instance_ids, "rendered")
+
+    def render() -> Iterator[RawSample]:
+        for split, count in (("train", cfg.train), ("val", cfg.val)):
+            for i in range(count):
+                city, sample_id = sample_name(split, i, cfg.cities)
+                image, label_ids, instance_ids = render_scene(scene_rng(params.seed, split, i), cfg.width, cfg.height)
+                origin = f"synthetic {split} #{i} (seed {params.seed})"
+                yield RawSample(split, city, sample_id, image, label_ids, origin, instance_ids, "rendered")
+
+    return Counted(cfg.train + cfg.val, render())
 
 
 def render_sample_figure(path: str | Path, seed: int = 0, split: str = "val", index: int = 0,
