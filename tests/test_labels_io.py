@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from srseg.errors import ImageError
-from srseg.io import atomic_dir, atomic_file, read_image, read_label, write_png
+from srseg.io import atomic_dir, atomic_file, read_image, read_label, remove_stale_temps, write_png
 from srseg.labels import (
     CAMVID_CLASSES, ID_TO_TRAIN, IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID, camvid_to_label_ids, label_id,
     to_train_ids,
@@ -62,6 +67,61 @@ def test_atomic_file(tmp_path: Path) -> None:
             fh.write("{")
             raise ValueError
     assert not list(tmp_path.iterdir())
+
+
+def _writer_holding(tmp_path: Path, code: str) -> subprocess.Popen:
+    """A Python process that runs ``code`` (which writes through srseg.io), prints "ready" and then waits."""
+    script = "import sys, time\nfrom srseg.io import atomic_dir, atomic_file\n" + textwrap.dedent(code) + \
+        "    print('ready', flush=True)\n    time.sleep(120)\n"
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_killed_writer_leaves_temps_that_the_next_write_removes(tmp_path: Path) -> None:
+    """SIGKILL inside atomic_dir / atomic_file: the final paths are untouched, the temporaries stay (named
+    .NAME.tmp-PID-*, which .dvcignore hides from DVC) until the next write of the same path removes them."""
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("first")
+    proc = _writer_holding(tmp_path, """
+        with atomic_dir("out") as d, atomic_file("m.json") as fh:
+            (d / "a.txt").write_text("half")
+            fh.write("{")
+    """)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert [n.split("-")[:2] for n in left] == [[".m.json.tmp", str(proc.pid)], [".out.tmp", str(proc.pid)]]
+    assert (tmp_path / "out" / "a.txt").read_text() == "first" and not (tmp_path / "m.json").exists()
+    # A killed atomic_dir between its two renames leaves .NAME.old-PID (and no final): removed the same way.
+    (tmp_path / f".out.old-{proc.pid}").mkdir()
+    (tmp_path / ".out.tmp-legacy").mkdir()  # written before temporaries carried their PID: stale too
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [left[0], "out"]  # m.json's: not written again yet
+    with atomic_file(tmp_path / "m.json") as fh:
+        fh.write("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "out"]
+
+
+def test_a_running_writers_temps_are_kept(tmp_path: Path) -> None:
+    proc = _writer_holding(tmp_path, """
+        with atomic_dir("out") as d:
+            (d / "a.txt").write_text("busy")
+    """)
+    try:
+        assert remove_stale_temps(tmp_path / "out") == []
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "a.txt").write_text("mine")
+        busy = [p for p in tmp_path.iterdir() if p.name.startswith(f".out.tmp-{proc.pid}-")]
+        assert len(busy) == 1 and (busy[0] / "a.txt").read_text() == "busy"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert remove_stale_temps(tmp_path / "out") == busy
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_read_image_errors_name_the_file(tmp_path: Path) -> None:

@@ -28,11 +28,14 @@ IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``final``; on success it replaces ``final`` in one rename.
 
-    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output.
+    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output. The temporary
+    is named ``.NAME.tmp-PID-*``: the repository's ``.dvcignore`` keeps DVC from hashing one that a killed
+    process left in a tracked folder, and the next write of ``final`` deletes it (:func:`remove_stale_temps`).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    remove_stale_temps(final)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual permissions
     try:
         yield tmp
@@ -48,6 +51,53 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _temp_prefix(final: Path) -> str:
+    """The name prefix of this process's temporaries for ``final`` (``.dvcignore`` matches ``.*.tmp-*``)."""
+    return f".{final.name}.tmp-{os.getpid()}-"
+
+
+def remove_stale_temps(final: str | Path) -> list[Path]:
+    """Delete the leftovers of earlier writes of ``final`` whose process no longer runs; return them.
+
+    Leftovers are the siblings ``.NAME.tmp-PID-*`` (:func:`atomic_dir`, :func:`atomic_file`, :func:`save_keras`)
+    and ``.NAME.old-PID`` (an :func:`atomic_dir` killed between its two renames). Those of a running process
+    (another writer, or this one) are kept; those without a PID (older srseg) count as stale.
+    """
+    final = Path(final)
+    removed = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for kind in ("tmp", "old"):
+        head = f".{final.name}.{kind}-"
+        for path in siblings:
+            if not path.name.startswith(head):
+                continue
+            pid = path.name[len(head):].split("-", 1)[0]
+            if pid.isdigit() and _running(int(pid)):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (0 never does: ``kill(0)`` means the process group)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -56,10 +106,14 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly."""
+    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly.
+
+    The temporary is named and cleaned up as :func:`atomic_dir`'s.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), dir=final.parent)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -94,7 +148,8 @@ def save_keras(model: Any, path: str | Path, record: Mapping[str, Any] | None = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record_json = None if record is None else json.loads(json.dumps(record))  # fails here, not half-way
-    fd, raw = tempfile.mkstemp(prefix=f".{path.stem}.raw-", suffix=".keras", dir=path.parent)
+    # Keras' own file is a temporary of ``path`` too (ignored by DVC, removed by the next save if left behind).
+    fd, raw = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}raw-", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
         model.save(raw)
