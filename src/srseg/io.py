@@ -7,19 +7,22 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from srseg.errors import ImageError, SrsegError
 from srseg.params import Params
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -264,44 +267,78 @@ def write_json(path: str | Path, obj: Any) -> None:
         fh.write("\n")
 
 
-def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
-    """Read an image as uint8 array (H, W, 3) for RGB or (H, W) for L; name the file on failure.
+#: Names of the files whose transparency :func:`read_image` has reported (once per file and process).
+_TRANSPARENCY_REPORTED: set[str] = set()
 
-    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
-    value rather than on the luma of a grey RGB image).
-    """
-    path = Path(path)
+
+@contextlib.contextmanager
+def _opened(source: str | Path | BinaryIO, name: str, what: str) -> Iterator[Image.Image]:
+    """``source`` opened and decoded by Pillow; a missing or unreadable file is one ImageError naming ``name``."""
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
-            if mode == "auto":
-                mode = "L" if im.mode in ("L", "LA", "1") else "RGB"
-            if mode == "L" and im.mode not in ("L", "P", "I", "I;16"):
-                raise ImageError(f"{path}: expected a single-channel label image, got mode {im.mode}")
-            if mode == "RGB" and im.mode in ("I", "I;16", "F"):
-                raise ImageError(f"{path}: expected an 8-bit image, got mode {im.mode}")
-            return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+            yield im
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: image not found") from None
+        raise ImageError(f"{name}: {what} not found") from None
     except Exception as exc:  # Pillow raises many types for corrupt files
-        raise ImageError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+        raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as-is)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode == "P":
-                return np.asarray(im, dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: label not found") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: cannot read label ({type(exc).__name__}: {exc})") from None
-    return read_image(path, "L")
+def read_image(source: str | Path | BinaryIO, mode: str = "RGB", *, name: str | None = None) -> np.ndarray:
+    """Read an 8-bit image as a uint8 array, (H, W, 3) for ``mode`` RGB or (H, W) for L; name the file on failure.
+
+    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
+    value rather than on the luma of a grey RGB image). ``source`` is a path or an open binary file (a zip
+    member), ``name`` what messages call it (default: the path).
+
+    Transparency (an alpha channel, or a transparent palette entry or colour) is dropped: the colour channels
+    are read as they are. When any pixel is not fully opaque this is logged once per file as a warning naming
+    it; a fully opaque alpha loses nothing and is dropped silently.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "image") as im:
+        if im.mode.startswith(("I", "F")):
+            raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
+        if mode == "auto":
+            mode = "L" if im.mode in ("L", "LA", "La", "1") else "RGB"
+        _report_transparency(im, name)
+        return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+
+
+def _report_transparency(im: Image.Image, name: str) -> None:
+    """Log one warning (per file and process) when ``im`` has pixels that are not fully opaque."""
+    if name in _TRANSPARENCY_REPORTED or not im.has_transparency_data:
+        return
+    alpha = im.getchannel("A") if "A" in im.getbands() else im.convert("RGBA").getchannel("A")
+    total = alpha.width * alpha.height
+    hidden = total - alpha.histogram()[255]
+    if hidden:
+        _TRANSPARENCY_REPORTED.add(name)
+        log.warning("warning: %s: transparency dropped (%d of %d pixels not opaque); read as %s without it",
+                    name, hidden, total, "grey" if im.mode in ("LA", "La") else "RGB")
+
+
+def read_label(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as they are).
+
+    A 16-bit (or 32-bit) grey image is read exactly when its values are 0..255; otherwise it is an ImageError
+    saying so, not a label clipped to 255. ``source`` and ``name`` as in :func:`read_image`.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "label") as im:
+        if im.mode in ("L", "P"):
+            return np.asarray(im, dtype=np.uint8).copy()
+        if im.mode.startswith("I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            arr = np.asarray(im)
+            low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+            if low < 0 or high > 255:
+                bits = 16 if im.mode.startswith("I;16") else 32
+                raise ImageError(f"{name}: {bits}-bit label image with values {low}..{high}; label images hold "
+                                 f"8-bit ids 0..255")
+            return arr.astype(np.uint8)
+        raise ImageError(f"{name}: expected a single-channel label image, got mode {im.mode}")
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -315,23 +352,16 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
-def read_instance_ids(path: str | Path) -> np.ndarray:
-    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
-                raise ImageError(f"{path}: expected a 16-bit instance-id image, got mode {im.mode}")
-            arr = np.asarray(im)
-    except ImageError:
-        raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: instance image not found") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: cannot read instance image ({type(exc).__name__}: {exc})") from None
+def read_instance_ids(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array;
+    ``source`` and ``name`` as in :func:`read_image`."""
+    name = str(source) if name is None else name
+    with _opened(source, name, "instance image") as im:
+        if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            raise ImageError(f"{name}: expected a 16-bit instance-id image, got mode {im.mode}")
+        arr = np.asarray(im)
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
-        raise ImageError(f"{path}: instance ids outside 0..65535")
+        raise ImageError(f"{name}: instance ids outside 0..65535")
     return arr.astype(np.uint16)
 
 
