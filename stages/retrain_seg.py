@@ -2,7 +2,7 @@
 seed k → models/seg/seed{k}/retrain_sr_x{s}.keras (retrain_bicubic_x{s}), validated on the same kind of val images."""
 
 from srseg.entry import stage
-from srseg.params import load_params
+from srseg.params import check_scale, load_params
 
 import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
 
@@ -14,6 +14,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, required=True, help="scale factor")
     parser.add_argument("--seed", type=int, required=True, help="training seed, one of `seeds`")
     args = parser.parse_args()
+    check_scale(args.scale)  # before params and TensorFlow load, like srseg.entry.stage_args
     params = load_params()
     from srseg import runtime
 

@@ -1,13 +1,16 @@
-"""benchmarks/bench_degrade.py: runs on a folder of images, and without ../shared stops with one line."""
+"""benchmarks/bench_degrade.py: runs on a folder of images, and without ../shared stops with one line; bench_sr.py
+--memory measures the real entry points."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from srseg.io import write_png
 
@@ -54,3 +57,18 @@ def test_time_repro_lines_up_renamed_stages() -> None:
                                                  ("task_sr@4-0", 30.0)]}
     c = tr.compare(old, new)
     assert c["study_seconds"] == [100.0, 60.0] and c["study_ratio"] == 0.6 and c["added_seconds"] == 30.0
+
+
+@pytest.mark.slow  # four TensorFlow start-ups (≈ 1 min on 2 busy cores)
+def test_bench_sr_memory_runs_the_real_entry_points(tmp_path: Path) -> None:
+    """bench_sr.py --memory (issue 10.5) measures `srseg upscale` and the super_resolve stage script in child
+    processes; at 128×128 both must succeed and report a peak RSS of a process that loaded TensorFlow."""
+    out = tmp_path / "mem.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_sr.py"), "--memory", "--mp", "0",
+                           "--json", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["memory"]
+    assert [(r["entry"], r["size"]) for r in rows] == [("upscale", [128, 128]), ("super_resolve", [128, 128])]
+    assert all(200 < r["peak_rss_mb"] < 1536 for r in rows), rows
+    assert "load average" in proc.stdout

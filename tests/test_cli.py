@@ -129,3 +129,33 @@ def test_verbose_shows_what_tensorflow_prints(small: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     shown = [line for line in proc.stderr.splitlines() if TF_LINE.search(line)]
     assert len(shown) >= len(tf_lines), (tf_lines, proc.stderr)
+
+
+def test_scale_below_two_is_refused_first_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10.6: every stage script with --scale refuses 0 in one line before it loads params or TensorFlow (the
+    working folder has no params.yaml, so a later check would fail on that instead), and so do `srseg upscale`
+    and `srseg sr-bench`."""
+    import runpy
+
+    stage_argv = {
+        "degrade.py": [], "pretrain_sr.py": ["--seed", "0"], "super_resolve.py": ["--seed", "0"],
+        "train_joint.py": ["--seed", "0"], "finetune_sr.py": ["--method", "sft_sr", "--seed", "0"],
+        "evaluate_seg.py": ["--method", "sr", "--seed", "0"], "retrain_seg.py": ["--seed", "0"],
+    }
+    takes_scale = {p.name for p in (REPO / "stages").glob("*.py")
+                   if re.search(r"--scale|scale=(True|None)", p.read_text())}
+    assert takes_scale == set(stage_argv)
+    monkeypatch.chdir(tmp_path)
+    for script, extra in stage_argv.items():
+        monkeypatch.setattr(sys, "argv", [script, "--scale", "0", *extra])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_path(str(REPO / "stages" / script), run_name="__main__")
+        assert (exc.value.code, capsys.readouterr().err) == (2, "error: --scale 0: must be an integer >= 2\n"), script
+    for argv, line in ((["upscale", "a.png", "b.png", "--scale", "0"],
+                        "argument --scale: must be an integer >= 2, got '0'"),
+                       (["sr-bench", "--images", ".", "--scales", "2,0"],
+                        "argument --scales: must be integers >= 2 separated by commas, got '2,0'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(line)

@@ -24,9 +24,9 @@ def _scales(text: str) -> list[int]:
     try:
         scales = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--scales must be integers >= 2 separated by commas, got {text!r}")
-    if not scales or any(s < 2 for s in scales):
-        raise argparse.ArgumentTypeError(f"--scales must be integers >= 2 separated by commas, got {text!r}")
+        scales = []
+    if not scales or any(s < 2 for s in scales):  # argparse names the option: "argument --scales: must be …"
+        raise argparse.ArgumentTypeError(f"must be integers >= 2 separated by commas, got {text!r}")
     return scales
 
 

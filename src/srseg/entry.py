@@ -12,6 +12,7 @@ from typing import Any
 
 import srseg
 from srseg.errors import SrsegError
+from srseg.params import check_scale
 
 
 def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,7 +46,10 @@ def verbose_tensorflow() -> None:
 def stage_args(description: str | None, *, scale: bool | None = False, seed: bool = False,
                method: bool = False) -> argparse.Namespace:
     """The arguments of a stage script: ``--scale S`` (required when ``scale`` is True, optional when None),
-    ``--seed K`` (a training seed, one of ``seeds``) and ``--method M`` (a registered method)."""
+    ``--seed K`` (a training seed, one of ``seeds``) and ``--method M`` (a registered method).
+
+    A scale below 2 is refused here, before params or TensorFlow load: SrsegError ``--scale 0: must be an
+    integer >= 2`` (one line through :func:`stage`)."""
     parser = argparse.ArgumentParser(description=description)
     if method:
         parser.add_argument("--method", required=True, help="a method of srseg.methods (e.g. bicubic, sr)")
@@ -53,4 +57,7 @@ def stage_args(description: str | None, *, scale: bool | None = False, seed: boo
         parser.add_argument("--scale", type=int, required=scale is True, help="scale factor, one of `scales`")
     if seed:
         parser.add_argument("--seed", type=int, required=True, help="training seed, one of `seeds`")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if getattr(args, "scale", None) is not None:
+        check_scale(args.scale)
+    return args

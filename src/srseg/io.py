@@ -7,19 +7,22 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from srseg.errors import ImageError, SrsegError
 from srseg.params import Params
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -28,11 +31,14 @@ IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``final``; on success it replaces ``final`` in one rename.
 
-    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output.
+    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output. The temporary
+    is named ``.NAME.tmp-PID-*``: the repository's ``.dvcignore`` keeps DVC from hashing one that a killed
+    process left in a tracked folder, and the next write of ``final`` deletes it (:func:`remove_stale_temps`).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    remove_stale_temps(final)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual permissions
     try:
         yield tmp
@@ -48,6 +54,53 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _temp_prefix(final: Path) -> str:
+    """The name prefix of this process's temporaries for ``final`` (``.dvcignore`` matches ``.*.tmp-*``)."""
+    return f".{final.name}.tmp-{os.getpid()}-"
+
+
+def remove_stale_temps(final: str | Path) -> list[Path]:
+    """Delete the leftovers of earlier writes of ``final`` whose process no longer runs; return them.
+
+    Leftovers are the siblings ``.NAME.tmp-PID-*`` (:func:`atomic_dir`, :func:`atomic_file`, :func:`save_keras`)
+    and ``.NAME.old-PID`` (an :func:`atomic_dir` killed between its two renames). Those of a running process
+    (another writer, or this one) are kept; those without a PID (older srseg) count as stale.
+    """
+    final = Path(final)
+    removed = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for kind in ("tmp", "old"):
+        head = f".{final.name}.{kind}-"
+        for path in siblings:
+            if not path.name.startswith(head):
+                continue
+            pid = path.name[len(head):].split("-", 1)[0]
+            if pid.isdigit() and _running(int(pid)):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (0 never does: ``kill(0)`` means the process group)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -56,10 +109,14 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly."""
+    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly.
+
+    The temporary is named and cleaned up as :func:`atomic_dir`'s.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), dir=final.parent)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -94,7 +151,8 @@ def save_keras(model: Any, path: str | Path, record: Mapping[str, Any] | None = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record_json = None if record is None else json.loads(json.dumps(record))  # fails here, not half-way
-    fd, raw = tempfile.mkstemp(prefix=f".{path.stem}.raw-", suffix=".keras", dir=path.parent)
+    # Keras' own file is a temporary of ``path`` too (ignored by DVC, removed by the next save if left behind).
+    fd, raw = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}raw-", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
         model.save(raw)
@@ -209,44 +267,78 @@ def write_json(path: str | Path, obj: Any) -> None:
         fh.write("\n")
 
 
-def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
-    """Read an image as uint8 array (H, W, 3) for RGB or (H, W) for L; name the file on failure.
+#: Names of the files whose transparency :func:`read_image` has reported (once per file and process).
+_TRANSPARENCY_REPORTED: set[str] = set()
 
-    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
-    value rather than on the luma of a grey RGB image).
-    """
-    path = Path(path)
+
+@contextlib.contextmanager
+def _opened(source: str | Path | BinaryIO, name: str, what: str) -> Iterator[Image.Image]:
+    """``source`` opened and decoded by Pillow; a missing or unreadable file is one ImageError naming ``name``."""
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
-            if mode == "auto":
-                mode = "L" if im.mode in ("L", "LA", "1") else "RGB"
-            if mode == "L" and im.mode not in ("L", "P", "I", "I;16"):
-                raise ImageError(f"{path}: expected a single-channel label image, got mode {im.mode}")
-            if mode == "RGB" and im.mode in ("I", "I;16", "F"):
-                raise ImageError(f"{path}: expected an 8-bit image, got mode {im.mode}")
-            return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+            yield im
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: image not found") from None
+        raise ImageError(f"{name}: {what} not found") from None
     except Exception as exc:  # Pillow raises many types for corrupt files
-        raise ImageError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+        raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as-is)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode == "P":
-                return np.asarray(im, dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: label not found") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: cannot read label ({type(exc).__name__}: {exc})") from None
-    return read_image(path, "L")
+def read_image(source: str | Path | BinaryIO, mode: str = "RGB", *, name: str | None = None) -> np.ndarray:
+    """Read an 8-bit image as a uint8 array, (H, W, 3) for ``mode`` RGB or (H, W) for L; name the file on failure.
+
+    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
+    value rather than on the luma of a grey RGB image). ``source`` is a path or an open binary file (a zip
+    member), ``name`` what messages call it (default: the path).
+
+    Transparency (an alpha channel, or a transparent palette entry or colour) is dropped: the colour channels
+    are read as they are. When any pixel is not fully opaque this is logged once per file as a warning naming
+    it; a fully opaque alpha loses nothing and is dropped silently.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "image") as im:
+        if im.mode.startswith(("I", "F")):
+            raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
+        if mode == "auto":
+            mode = "L" if im.mode in ("L", "LA", "La", "1") else "RGB"
+        _report_transparency(im, name)
+        return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+
+
+def _report_transparency(im: Image.Image, name: str) -> None:
+    """Log one warning (per file and process) when ``im`` has pixels that are not fully opaque."""
+    if name in _TRANSPARENCY_REPORTED or not im.has_transparency_data:
+        return
+    alpha = im.getchannel("A") if "A" in im.getbands() else im.convert("RGBA").getchannel("A")
+    total = alpha.width * alpha.height
+    hidden = total - alpha.histogram()[255]
+    if hidden:
+        _TRANSPARENCY_REPORTED.add(name)
+        log.warning("warning: %s: transparency dropped (%d of %d pixels not opaque); read as %s without it",
+                    name, hidden, total, "grey" if im.mode in ("LA", "La") else "RGB")
+
+
+def read_label(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as they are).
+
+    A 16-bit (or 32-bit) grey image is read exactly when its values are 0..255; otherwise it is an ImageError
+    saying so, not a label clipped to 255. ``source`` and ``name`` as in :func:`read_image`.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "label") as im:
+        if im.mode in ("L", "P"):
+            return np.asarray(im, dtype=np.uint8).copy()
+        if im.mode.startswith("I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            arr = np.asarray(im)
+            low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+            if low < 0 or high > 255:
+                bits = 16 if im.mode.startswith("I;16") else 32
+                raise ImageError(f"{name}: {bits}-bit label image with values {low}..{high}; label images hold "
+                                 f"8-bit ids 0..255")
+            return arr.astype(np.uint8)
+        raise ImageError(f"{name}: expected a single-channel label image, got mode {im.mode}")
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -260,23 +352,16 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
-def read_instance_ids(path: str | Path) -> np.ndarray:
-    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
-                raise ImageError(f"{path}: expected a 16-bit instance-id image, got mode {im.mode}")
-            arr = np.asarray(im)
-    except ImageError:
-        raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: instance image not found") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: cannot read instance image ({type(exc).__name__}: {exc})") from None
+def read_instance_ids(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array;
+    ``source`` and ``name`` as in :func:`read_image`."""
+    name = str(source) if name is None else name
+    with _opened(source, name, "instance image") as im:
+        if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            raise ImageError(f"{name}: expected a 16-bit instance-id image, got mode {im.mode}")
+        arr = np.asarray(im)
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
-        raise ImageError(f"{path}: instance ids outside 0..65535")
+        raise ImageError(f"{name}: instance ids outside 0..65535")
     return arr.astype(np.uint16)
 
 

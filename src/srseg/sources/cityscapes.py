@@ -211,43 +211,17 @@ def _open_part(root: Path, kind: str, stack: contextlib.ExitStack) -> tuple[zipf
     raise SrsegError(f"{root}: has neither {kind}/ nor {PACKAGES[kind]}")
 
 
-def _decode(data: bytes, name: str, what: str) -> np.ndarray:
-    """Decode PNG bytes from a zip like srseg.io.read_image/read_label/read_instance_ids, naming ``name`` on
-    failure; ``what`` is "image", "label" or "instances"."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            if what == "label":
-                if im.mode not in ("L", "P"):
-                    raise ImageError(f"{name}: expected a single-channel label image, got mode {im.mode}")
-                return np.asarray(im, dtype=np.uint8).copy()
-            if what == "instances":
-                if im.mode not in ("I;16", "I"):
-                    raise ImageError(f"{name}: expected a 16-bit instance-id image, got mode {im.mode}")
-                arr = np.asarray(im)
-                if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
-                    raise ImageError(f"{name}: instance ids outside 0..65535")
-                return arr.astype(np.uint16)
-            if im.mode in ("I", "I;16", "F"):
-                raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except ImageError:
-        raise
-    except Exception as exc:  # Pillow raises many types for corrupt files
-        raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
-
-
 def _read(zf: zipfile.ZipFile | None, where: Path, ref: str, what: str) -> tuple[np.ndarray, str]:
-    """(array, name for messages) of a file path or zip member; ``what`` as in :func:`_decode`."""
+    """(array, name for messages) of a file path or zip member; ``what`` is "image", "label" or "instances"."""
+    readers = {"image": read_image, "label": read_label, "instances": read_instance_ids}
     if zf is None:
-        readers = {"image": lambda p: read_image(p, "RGB"), "label": read_label, "instances": read_instance_ids}
         return readers[what](ref), ref
     name = f"{where}:{ref}"
     try:
         data = zf.read(ref)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a bad CRC is a BadZipFile
         raise ImageError(f"{name}: cannot read from the zip ({exc})") from None
-    return _decode(data, name, what), name
+    return readers[what](io.BytesIO(data), name=name), name
 
 
 def _select(index: dict[tuple[str, str, str], str], cfg: CityscapesParams) -> dict[str, list[tuple[str, str, str]]]:
