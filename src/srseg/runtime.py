@@ -66,6 +66,18 @@ def precision(policy: str) -> Iterator[None]:
         keras.mixed_precision.set_global_policy(before)
 
 
+def float32_dtype() -> str | None:
+    """The ``dtype`` of a layer that must compute in float32 under any policy (model outputs, DCSCN's global skip).
+
+    ``"float32"`` under a mixed policy; None under float32, where the layer then shares the global policy object
+    like every other layer, so float32 models save to the same bytes as before (Keras serialises an explicit
+    ``"float32"`` as a policy object of its own).
+    """
+    import keras
+
+    return None if keras.config.dtype_policy().name == "float32" else "float32"
+
+
 def wrap_optimizer(optimizer: Any, policy: str) -> Any:
     """``optimizer`` with dynamic loss scaling under ``mixed_float16`` (float16 gradients underflow otherwise)."""
     import keras
