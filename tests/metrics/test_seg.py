@@ -110,8 +110,13 @@ def test_miou_equals_official_cityscapes_evaluation(tmp_path: Path, monkeypatch)
 
     root, pred_dir = tmp_path / "raw", tmp_path / "pred"
     _write_tiny_cityscapes(root)
-    ours = evaluate_split(_oracle_predictor(), root, root, pred_dir, "val")
+    meter, objects = evaluate_split(_oracle_predictor(), root, root, pred_dir, "val")
+    assert objects is None  # no object spec asked for
+    ours = meter.result()
     assert ours["n_images"] == 2
+    ids, cms = meter.per_image()  # the per-image matrices sum to the split's, in the val list's order
+    assert ids == sorted(ids) and len(ids) == 2 and np.array_equal(cms.sum(0), meter.cm)
+    assert scores(cms.sum(0))["miou"] == ours["miou"]
 
     args = official.args
     for key, value in {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,11 @@ def pacc_miou(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pacc, _mean_defined(iou)
 
 
+def class_iou(cms: np.ndarray) -> np.ndarray:
+    """Per-class IoU ``(..., C)`` of a confusion matrix or a stack (NaN where undefined), as :func:`scores`."""
+    return _class_scores(np.asarray(cms, dtype=np.int64))[0]
+
+
 def _class_scores(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-class IoU and accuracy ``(..., C)`` (NaN where the denominator is 0) and PACC ``(...)``."""
     c = cm.shape[-2]
@@ -106,14 +111,19 @@ def _mean_defined(x: np.ndarray) -> np.ndarray:
 
 
 class SegMeter:
-    """Accumulates a confusion matrix image by image; checks sizes and label ids with clear errors."""
+    """Accumulates a confusion matrix image by image, keeping each image's (for the bootstrap); checks sizes and
+    label ids with clear errors."""
 
     def __init__(self, num_classes: int = NUM_CLASSES):
         self.num_classes = num_classes
         self.cm = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
         self.n_images = 0
+        self.ids: list[str] = []
+        self.cms: list[np.ndarray] = []
 
-    def add(self, gt_train_ids: np.ndarray, pred_train_ids: np.ndarray, name: str = "prediction") -> None:
+    def add(self, gt_train_ids: np.ndarray, pred_train_ids: np.ndarray, name: str = "prediction",
+            image_id: str | None = None) -> None:
+        """Add one image (``image_id`` names it in :meth:`per_image`; default: its position)."""
         if gt_train_ids.shape != pred_train_ids.shape:
             raise ImageError(
                 f"{name}: prediction size {pred_train_ids.shape[1]}x{pred_train_ids.shape[0]} does not match "
@@ -123,11 +133,19 @@ class SegMeter:
         if bad.any():
             raise ImageError(f"{name}: ground-truth trainIds {sorted(set(np.unique(gt_train_ids[bad]).tolist()))[:10]} "
                              f"outside 0..{self.num_classes - 1} and {IGNORE}")
-        self.cm += confusion_matrix(gt_train_ids, pred_train_ids, self.num_classes)
+        cm = confusion_matrix(gt_train_ids, pred_train_ids, self.num_classes)
+        self.cm += cm
+        self.cms.append(cm)
+        self.ids.append(str(self.n_images) if image_id is None else image_id)
         self.n_images += 1
 
     def result(self) -> dict[str, Any]:
         return {**scores(self.cm), "n_images": self.n_images}
+
+    def per_image(self) -> tuple[list[str], np.ndarray]:
+        """The image ids and their confusion matrices ``(N, C, C + 1)``, in the order added."""
+        return list(self.ids), np.stack(self.cms) if self.cms else np.zeros((0, self.num_classes,
+                                                                              self.num_classes + 1), np.int64)
 
 
 # --- per-image confusion matrices on disk (what the bootstrap of srseg.results.stats resamples) ---------
@@ -135,8 +153,13 @@ class SegMeter:
 PER_IMAGE_VERSION = 1
 
 
-def save_per_image(path: str | Path, ids: Sequence[str], cms: np.ndarray) -> None:
-    """Write per-image confusion matrices ``(N, C, C + 1)`` and their image ids as one compressed ``.npz``.
+_RECORD = "rec_"  # prefix of the optional per-image records (e.g. object counts) beside the matrices
+
+
+def save_per_image(path: str | Path, ids: Sequence[str], cms: np.ndarray,
+                   records: Mapping[str, np.ndarray] | None = None) -> None:
+    """Write per-image confusion matrices ``(N, C, C + 1)`` and their image ids as one compressed ``.npz``;
+    ``records`` are further per-image integer arrays (image axis first, e.g. object counts).
 
     Atomic, and the same input gives the same bytes: NumPy writes each entry through ``ZipFile.open``,
     whose entries carry the fixed zip date 1980-01-01 rather than the clock (tested).
@@ -152,9 +175,16 @@ def save_per_image(path: str | Path, ids: Sequence[str], cms: np.ndarray) -> Non
         raise SrsegError(f"{path}: repeated image ids")
     if (cms < 0).any():
         raise SrsegError(f"{path}: negative pixel counts")
+    extra = {}
+    for name, arr in (records or {}).items():
+        arr = np.asarray(arr)
+        if arr.ndim < 1 or arr.shape[0] != len(ids) or arr.dtype.kind not in "iu":
+            raise SrsegError(f"{path}: record {name} must be integers with one row per image, got {arr.dtype} "
+                             f"{arr.shape}")
+        extra[_RECORD + name] = arr.astype(np.int64)
     with atomic_file(path, "wb") as fh:
         np.savez_compressed(fh, version=np.int64(PER_IMAGE_VERSION), ids=np.array(ids, dtype=np.str_),
-                            cms=cms.astype(np.int64))
+                            cms=cms.astype(np.int64), **extra)
 
 
 def load_per_image(
@@ -166,6 +196,14 @@ def load_per_image(
     variants loaded with the same list are paired image by image. ``expected_from`` names where the
     list comes from in the error (e.g. "its predictions"). Raises SrsegError naming the file.
     """
+    ids, cms, _ = load_per_image_records(path, expected_ids, expected_from)
+    return ids, cms
+
+
+def load_per_image_records(
+    path: str | Path, expected_ids: Sequence[str] | None = None, expected_from: str = "the expected list"
+) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """:func:`load_per_image` and the file's further per-image records (reordered alike)."""
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
@@ -175,6 +213,7 @@ def load_per_image(
             if missing:
                 raise SrsegError(f"{path}: not per-image confusion matrices (missing {sorted(missing)})")
             version, ids_arr, cms = z["version"], z["ids"], z["cms"]
+            records = {k[len(_RECORD):]: z[k] for k in z.files if k.startswith(_RECORD)}
     except SrsegError:
         raise
     except FileNotFoundError:
@@ -196,6 +235,10 @@ def load_per_image(
     if (cms < 0).any():
         raise SrsegError(f"{path}: negative pixel counts")
     cms = cms.astype(np.int64)
+    for name, arr in records.items():
+        if arr.ndim < 1 or arr.shape[0] != len(ids) or arr.dtype.kind not in "iu":
+            raise SrsegError(f"{path}: record {name} must be integers with one row per image, got {arr.dtype} "
+                             f"{arr.shape}")
     if expected_ids is not None:
         expected = list(expected_ids)
         if len(ids) != len(expected):
@@ -206,6 +249,7 @@ def load_per_image(
                 raise SrsegError(f"{path}: images differ from {expected_from}: "
                                  f"{len(absent)} missing (first {absent[:1]}), {len(extra)} extra (first {extra[:1]})")
             order = {name: i for i, name in enumerate(ids)}
-            cms = cms[[order[name] for name in expected]]
+            rows = [order[name] for name in expected]
+            cms, records = cms[rows], {k: v[rows] for k, v in records.items()}
             ids = expected
-    return ids, cms
+    return ids, cms, {k: v.astype(np.int64) for k, v in records.items()}

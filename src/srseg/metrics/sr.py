@@ -7,10 +7,17 @@ from every border, PSNR against peak 255, and the mean over images of per-image 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 from skimage.metrics import structural_similarity
 
 from srseg.degrade import downscale, upscale
+from srseg.errors import ImageError
+from srseg.io import read_image, read_label
+from srseg.labels import NUM_CLASSES
+from srseg.layout import list_samples
 
 Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64) / 255.0
 
@@ -72,3 +79,41 @@ def mean_scores(pairs: list[tuple[float, float]]) -> dict[str, float | int]:
 def bicubic_scores(hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) of the bicubic down-up round trip of an HR image already cropped to ``scale``."""
     return y_scores(hr, upscale(downscale(hr, scale), scale), scale)
+
+
+def class_squared_errors(hr: np.ndarray, test: np.ndarray, train_ids: np.ndarray, scale: int
+                         ) -> tuple[list[float], list[int]]:
+    """Per class of the ground truth: the sum of squared Y errors and the pixel count, ``scale`` pixels shaved
+    (a class region's PSNR pools these over a split: 10·log10(255² / (Σ SSE / Σ pixels)))."""
+    err = (shave(rgb_to_y(hr), scale) - shave(rgb_to_y(test), scale)) ** 2
+    ids = shave(np.asarray(train_ids), scale).astype(np.int64).ravel()
+    keep = ids < NUM_CLASSES
+    sse = np.bincount(ids[keep], weights=err.ravel()[keep], minlength=NUM_CLASSES)
+    n = np.bincount(ids[keep], minlength=NUM_CLASSES)
+    return sse.tolist(), n.tolist()
+
+
+def quality(ids: list[str], pairs: list[tuple[float, float]], class_sse: list[list[float]] | None = None,
+            class_pixels: list[list[int]] | None = None) -> dict[str, Any]:
+    """The quality record of a variant's images: mean Y-PSNR/SSIM, and every image's (for the bootstrap), with
+    the per-class squared errors where the ground truth is known."""
+    per = {"ids": list(ids), "psnr_y": [float(p) for p, _ in pairs], "ssim_y": [float(s) for _, s in pairs]}
+    if class_sse is not None:
+        per |= {"class_sse": class_sse, "class_pixels": class_pixels}
+    return {**mean_scores(pairs), "per_image": per}
+
+
+def tree_quality(hr_root: str | Path, image_root: str | Path, scale: int, split: str = "val") -> dict[str, Any]:
+    """:func:`quality` of the ``split`` images under ``image_root`` against the HR images of ``hr_root``."""
+    samples = list_samples(hr_root, split)
+    pairs, sse, counts = [], [], []
+    for s in samples:
+        hr, img = read_image(s.image(hr_root)), read_image(s.image(image_root))
+        if hr.shape != img.shape:
+            raise ImageError(f"{s.image(image_root)}: {img.shape[1]}x{img.shape[0]} does not match its HR image "
+                             f"{s.image(hr_root)} ({hr.shape[1]}x{hr.shape[0]})")
+        pairs.append(y_scores(hr, img, scale))
+        e, n = class_squared_errors(hr, img, read_label(s.label_train_ids(hr_root)), scale)
+        sse.append(e)
+        counts.append(n)
+    return quality([s.id for s in samples], pairs, sse, counts)
