@@ -36,6 +36,7 @@ import numpy as np
 from keras import layers
 
 from srseg.errors import SrsegError, first_line
+from srseg.runtime import float32_dtype
 
 
 class ModelError(SrsegError):
@@ -161,9 +162,14 @@ class PixelShuffle(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="srseg")
 class GlobalSkip(layers.Layer):
-    """Adds the bicubic ×s input to the reconstructed residual; its config carries the architecture."""
+    """Adds the bicubic ×s input to the reconstructed residual; its config carries the architecture.
+
+    Always float32, whatever the Keras policy: under ``mixed_bfloat16`` / ``mixed_float16`` the float32 bicubic
+    input keeps its precision (bfloat16 spaces 0..255 values up to 1 apart) and the model's output is float32.
+    """
 
     def __init__(self, arch: dict[str, Any], **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", float32_dtype())
         super().__init__(**kwargs)
         self.arch = dict(arch)
 

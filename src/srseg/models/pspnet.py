@@ -39,6 +39,7 @@ from keras import layers
 
 from srseg.errors import SrsegError, first_line
 from srseg.io import save_keras
+from srseg.runtime import float32_dtype
 
 #: ImageNet statistics on the 0..255 scale (the convention of the paper's Caffe / PyTorch code).
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -256,8 +257,13 @@ def encoder(image, spec: BackboneSpec, *, sync_bn: bool = False):
 
 
 def upsampled_logits(logits, image, *, resize_name: str, name: str, scale: int = 1):
-    """``logits`` bilinearly resized to ``scale`` × the input's size, as a float32 output layer ``name``."""
-    resize = ResizeLike(name=resize_name) if scale == 1 else ResizeLikeScaled(scale, name=resize_name)
+    """``logits`` bilinearly resized to ``scale`` × the input's size, as a float32 output layer ``name``.
+
+    The resize itself runs in float32 under a mixed policy, so the full-size logits are interpolated from the
+    low-precision ones, not rounded to bfloat16 / float16 after the interpolation.
+    """
+    kind = dict(name=resize_name, dtype=float32_dtype())
+    resize = ResizeLike(**kind) if scale == 1 else ResizeLikeScaled(scale, **kind)
     return layers.Activation("linear", dtype="float32", name=name)(resize(logits, image))
 
 
