@@ -1,10 +1,10 @@
 """Stage `retrain_seg@s-k` / `retrain_bicubic@s-k`: the train_seg recipe on the SR (or bicubic) ×s train images of
 seed k → models/seg/seed{k}/retrain_sr_x{s}.keras (retrain_bicubic_x{s}), validated on the same kind of val images."""
 
-import argparse
-
 from srseg.entry import stage
 from srseg.params import load_params
+
+import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
 
 
 @stage

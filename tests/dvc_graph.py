@@ -145,5 +145,22 @@ def _write_code_deps(path: Path = REPO / "dvc.yaml") -> list[str]:
     return changed
 
 
+def upstream_params(stages: dict[str, dict], name: str) -> set[str]:
+    """The params of stage ``name`` and of every stage whose outputs it depends on, transitively (what an
+    output of ``name`` depends on, as ``dvc.yaml`` declares it)."""
+    producers = [(Path(out), n) for n, s in stages.items() for out in s["outs"] + s["metrics"] + s["plots"]]
+    seen: set[str] = set()
+    todo, params = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        params.update(stages[current]["params"])
+        for dep in map(Path, stages[current]["deps"]):
+            todo.extend(n for out, n in producers if dep == out or out in dep.parents or dep in out.parents)
+    return params
+
+
 if __name__ == "__main__":  # python -m tests.dvc_graph: bring dvc.yaml's code deps up to date with the imports
     print("updated:", ", ".join(_write_code_deps()) or "nothing")

@@ -11,7 +11,7 @@ from tests.dvc_graph import SRC, direct_imports
 #: comes after ``seg``: segmentation-assisted and task-driven SR use the segmenter.
 LAYERS = [
     "errors", "params", "paths", "labels", "layout", "runtime", "entry",
-    "io", "archive", "degrade", "download", "instances", "methods",
+    "io", "provenance", "archive", "degrade", "download", "instances", "methods",
     "metrics", "sources", "models", "training", "seg", "sr", "results", "cli",
 ]
 

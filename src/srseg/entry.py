@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import srseg
 from srseg.errors import SrsegError
 
 
@@ -28,6 +30,16 @@ def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise SystemExit(130) from None
 
     return wrapper
+
+
+def verbose_tensorflow() -> None:
+    """Let TensorFlow log its C++ start-up lines again (``srseg --verbose``): undo :data:`srseg.QUIET_ENV`.
+
+    Takes effect only before TensorFlow is imported (the ``srseg`` command imports it after parsing).
+    """
+    for key in srseg.QUIETED:
+        os.environ.pop(key, None)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
 
 def stage_args(description: str | None, *, scale: bool | None = False, seed: bool = False,

@@ -1,15 +1,17 @@
-"""File helpers: atomic outputs, image reading with clear errors (archives: :mod:`srseg.archive`)."""
+"""File helpers: atomic outputs, image reading with clear errors, saved models and their training record
+(archives: :mod:`srseg.archive`)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from srseg.errors import ImageError, SrsegError
+from srseg.params import Params
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -71,16 +74,26 @@ def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def save_keras(model: Any, path: str | Path) -> None:
-    """Save a Keras model as ``.keras`` atomically and byte-reproducibly.
+#: The key of Keras' ``metadata.json`` that holds srseg's training record of a saved model. (A zip entry of its own
+#: would be a fourth member, and Keras 3 then extracts the whole archive, weights included, to a temporary folder
+#: on every load to look for assets.)
+RECORD_KEY = "srseg"
+
+
+def save_keras(model: Any, path: str | Path, record: Mapping[str, Any] | None = None) -> None:
+    """Save a Keras model as ``.keras`` atomically and byte-reproducibly, with an optional training ``record``.
 
     Keras stamps the save time into the zip entries and ``metadata.json``, and numbers shared objects in
     ``config.json`` by their memory address; the archive is rewritten with a fixed entry time, without
     ``date_saved`` (Keras does not read it back) and with ``shared_object_id`` renumbered in order of
     appearance (only equality between ids matters to the loader), entries in Keras' order.
+
+    ``record`` (JSON values: what the model is for, see :func:`model_metadata`) goes into ``metadata.json``
+    under :data:`RECORD_KEY`, with sorted keys; the weights and config entries are the same with or without it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    record_json = None if record is None else json.loads(json.dumps(record))  # fails here, not half-way
     fd, raw = tempfile.mkstemp(prefix=f".{path.stem}.raw-", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
@@ -91,6 +104,8 @@ def save_keras(model: Any, path: str | Path) -> None:
                 if info.filename == "metadata.json":
                     meta = json.loads(data)
                     meta.pop("date_saved", None)
+                    if record_json is not None:
+                        meta[RECORD_KEY] = record_json
                     data = json.dumps(meta, sort_keys=True).encode()
                 elif info.filename == "config.json":
                     data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
@@ -100,6 +115,81 @@ def save_keras(model: Any, path: str | Path) -> None:
                 dst.writestr(entry, data)
     finally:
         os.unlink(raw)
+
+
+def model_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The training record that :func:`save_keras` stored in a ``.keras`` file, or None when it has none.
+
+    Files saved before records existed, by plain ``model.save`` or in another format (the DCSCN authors'
+    checkpoints) have none. A missing file or an unreadable record is an SrsegError naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SrsegError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read("metadata.json")
+    except (zipfile.BadZipFile, KeyError, IsADirectoryError):
+        return None  # not a .keras archive: the model loader says what is wrong with it
+    try:
+        record = json.loads(raw).get(RECORD_KEY)
+    except (ValueError, AttributeError) as exc:
+        raise SrsegError(f"{path}: unreadable metadata.json ({type(exc).__name__}: {exc})") from None
+    if record is not None and not isinstance(record, dict):
+        raise SrsegError(f"{path}: metadata.json key {RECORD_KEY!r} is not a mapping")
+    return record
+
+
+def params_hash(params: Params, keys: Sequence[str]) -> str:
+    """A short fingerprint of the validated params ``keys`` (dotted, as in ``dvc.yaml``) of ``params``.
+
+    The first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII) of
+    ``{key: value}``, values as ``params.model_dump(mode="json")`` gives them (defaults filled in). Two models
+    with the same hash were trained with the same values of those keys.
+    """
+    dumped = params.model_dump(mode="json")
+    chosen = {}
+    for key in keys:
+        node = dumped
+        for part in key.split("."):
+            node = node[part]
+        chosen[key] = node
+    text = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def describe_model(name: str, record: Mapping[str, Any] | None) -> str:
+    """One line naming a model and what it was trained on (from its :func:`model_metadata` record)."""
+    if not record:
+        return f"model {name}: no training record"
+    what = record.get("architecture", "model")
+    if record.get("scale"):
+        what += f" x{record['scale']}"
+    if record.get("classes"):
+        what += f", {len(record['classes'])} Cityscapes classes"
+    details = [f"{k} {record[k]}" for k in ("seed", "params_hash") if record.get(k) is not None]
+    details.append(f"srseg {record.get('srseg_version', '?')}")
+    return f"model {name}: {what}, trained on {record.get('trained_on', 'unknown data')} ({', '.join(details)})"
+
+
+def outside_study_warning(record: Mapping[str, Any] | None, model_name: str, input: str | Path,
+                          data_root: str | Path) -> str | None:
+    """A one-line warning when a model trained on synthetic scenes is applied to a file outside the study.
+
+    "Outside the study" means the input path is not under ``data_root`` (the repository's ``data/`` folder,
+    where the pipeline keeps every image it renders, imports or makes): neither as written (made absolute), nor
+    with its folders' symbolic links resolved, nor with the file's own (DVC may link ``data/`` files into its
+    cache).
+    """
+    if not record or record.get("data_source") != "synthetic":
+        return None
+    path = Path(input)
+    candidates = (Path(os.path.abspath(path)), path.parent.resolve() / path.name, path.resolve())
+    roots = {Path(os.path.abspath(data_root)), Path(data_root).resolve()}
+    if any(c.is_relative_to(r) for c in candidates for r in roots):
+        return None
+    return (f"warning: {model_name} was trained on synthetic street scenes only and {input} is not under the "
+            f"study's {data_root}/ folder; on other images (real photographs) its output is not meaningful")
 
 
 def _renumber_shared_ids(node: Any, ids: dict[Any, int]) -> Any:

@@ -48,6 +48,11 @@ class Paths:
         return self._p("data", "params.ok")
 
     @property
+    def data(self) -> Path:
+        """Every image the pipeline renders, imports or makes lies under here ("inside the study")."""
+        return self._p("data")
+
+    @property
     def raw(self) -> Path:
         return self._p("data", "raw")
 

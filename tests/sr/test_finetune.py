@@ -118,6 +118,18 @@ def test_conditioned_fine_tune_writes_its_outputs(study: Paths, method: str) -> 
     on_disk = json.loads(study.image_quality(f"{method}_x2", 0).read_text())
     assert on_disk == json.loads(json.dumps(metrics)) and on_disk["per_image"]["ids"] == [s.id for s in val]
     assert len(on_disk["per_image"]["class_sse"][0]) == NUM_CLASSES
+    if method == "sft_sr":  # `srseg upscale --segmentation-assisted` makes the stage's image from the LR file
+        from srseg.io import read_image
+        from srseg.sr.condition import assisted_upscale_file
+
+        lr_file = val[0].image(study.lr(2))
+        out = assisted_upscale_file(lr_file, study.root / "out.png", 2, model=study.method_sr_model(method, 2, 0),
+                                    seg_model=study.seg_model("hr", 0))
+        assert np.array_equal(read_image(out), read_image(val[0].image(study.method_images(method, 2, 0))))
+        with pytest.raises(SrsegError, match=r"x2\.keras: not a segmentation-conditioned SR model"):
+            assisted_upscale_file(lr_file, study.root / "plain.png", 2, model=study.sr_model(2, 0),
+                                  seg_model=study.seg_model("hr", 0))
+        assert not (study.root / "plain.png").exists()
 
 
 def test_unknown_method_is_one_line(study: Paths) -> None:
@@ -130,7 +142,7 @@ def test_params_of_the_combination_are_checked() -> None:
 
     with pytest.raises(ParamsError, match=r"combine\.task\.lambda_task: must be a number >= 0"):
         _params(task={"lambda_task": -1.0})
-    with pytest.raises(ParamsError, match=r"combine\.scales: must be distinct scales out of scales \[2\]"):
+    with pytest.raises(ParamsError, match=r"combine\.scales: must be a subset of scales \[2\]"):
         validate({**TINY, "combine": {"scales": [4]}})
     with pytest.raises(ParamsError, match=r"combine\.joint\.w_fa: must be a number >= 0"):
         _params(joint={"w_fa": -0.5})

@@ -16,11 +16,13 @@ import yaml
 from PIL import Image
 
 from srseg.degrade import degrade_tree
-from srseg.io import write_png
+from srseg.io import model_metadata, params_hash, write_png
 from srseg.labels import ID_TO_TRAIN
 from srseg.layout import Sample, list_samples
-from srseg.params import PretrainParams, validate
+from srseg.params import PretrainParams, load_params, validate
 from srseg.paths import Paths
+from srseg.provenance import MODEL_PARAMS
+from srseg.sr.train import model_record
 from tests._http import http_server, send_file  # noqa: F401  (fixture)
 from tests.conftest import shared_path
 
@@ -93,6 +95,10 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
         assert list((P.train_log(f"sr_x{s}", 0) / "plots").rglob("*.tsv"))
         assert not list(P.sr_model(s, 0).parent.glob(".*tmp*"))
         assert not list(P.train_log(f"sr_x{s}", 0).parent.glob(".*tmp*"))
+        record = model_metadata(P.sr_model(s, 0))
+        assert record["scale"] == s and record["seed"] == 0 and record["data_source"] == "folder"
+        assert record["trained_on"] == "the images of train_images (2 images, 2 steps of 24px patches)"
+        assert record["params_hash"] == params_hash(load_params(), MODEL_PARAMS["pretrain_sr"])
 
         _stage(monkeypatch, "super_resolve.py", "--scale", str(s), "--seed", "0")
         m = json.loads(P.image_quality(f"sr_x{s}", 0).read_text())
@@ -116,6 +122,18 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
         val = list_samples(repo / "data/raw", "val")
         bic = np.mean([bicubic_scores(read_image(v.image(repo / "data/raw")), s)[0] for v in val])
         assert abs(bic - tree_quality(repo / "data/raw", repo / f"data/bicubic/x{s}", s)["psnr_y"]) < 1e-9
+
+
+def test_record_says_what_the_model_was_trained_on() -> None:
+    release = validate({"sr": {"init": "release", "pretrain": {"steps": 0}}})
+    assert model_record(release, 3, 0, 10)["trained_on"] == "the DCSCN authors' released weights"
+    assert model_record(release, 3, 0, 10)["data_source"] == "dcscn-release"
+    tuned = validate({"sr": {"init": "release", "pretrain": {"steps": 5}}})
+    assert model_record(tuned, 3, 0, 10)["trained_on"] == ("the DCSCN authors' released weights, fine-tuned on "
+                                                          "scikit-image's sample photographs (10 images, 5 steps "
+                                                          "of 48px patches)")
+    untrained = model_record(validate({"sr": {"pretrain": {"steps": 0}}}), 3, 0, 10)
+    assert untrained["data_source"] == "none" and "random initialisation" in untrained["trained_on"]
 
 
 def test_training_is_deterministic(repo: Path) -> None:

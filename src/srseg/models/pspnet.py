@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -308,9 +309,10 @@ def inference_model(model: keras.Model) -> keras.Model:
     return model
 
 
-def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save the inference model (main logits only) as ``.keras``, atomically and byte-reproducibly."""
-    save_keras(inference_model(model), path)
+def save_model(model: keras.Model, path: str | Path, record: dict[str, Any] | None = None) -> None:
+    """Save the inference model (main logits only) as ``.keras``, atomically and byte-reproducibly, with its
+    training ``record`` (:func:`srseg.io.save_keras`)."""
+    save_keras(inference_model(model), path, record)
 
 
 def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from srseg.errors import ParamsError, SrsegError
 from srseg.metrics.seg import pacc_miou
@@ -204,6 +203,8 @@ def across_seeds(values: Sequence[float], confidence: float = 0.95) -> SeedSprea
     mean = float(v.mean())
     if v.size == 1:
         return SeedSpread(n=1, mean=mean, std=None, low=None, high=None)
+    from scipy import stats as scipy_stats  # here: scipy.stats takes ~1 s to import, needed with seeds only
+
     std = float(v.std(ddof=1))
     half = float(scipy_stats.t.ppf(0.5 + confidence / 2, df=v.size - 1)) * std / math.sqrt(v.size)
     return SeedSpread(n=int(v.size), mean=mean, std=std, low=mean - half, high=mean + half)

@@ -29,6 +29,7 @@ from srseg.models.joint import build_joint
 from srseg.models.pspnet import inference_model, save_model
 from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
+from srseg.provenance import data_description, model_record
 from srseg.seg.data import Pairs, augment, label_counts, split_pairs
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
@@ -97,8 +98,12 @@ def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strateg
 
     name = variant("joint", scale)
     out = paths.seg_model(name, seed)
+    record = model_record(params, "train_joint", task="segmentation", seed=seed,
+                          architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
+                          trained_on=(f"x{scale} LR crops of the {len(train_pairs.images)} train images of "
+                                      f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"))
     history = train(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
-                    live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out),
+                    live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
                     epoch_metrics=epoch_metrics, strategy=strategy, name="joint")
     q = sr_head_quality(model, paths, scale)
     write_json(paths.image_quality(name, seed), q)

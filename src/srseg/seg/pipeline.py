@@ -82,7 +82,7 @@ def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr",
     model_name = variant(name, scale)
     model_out = paths.seg_model(model_name, seed)
     history = train_pspnet(params, train, val, model_out, paths.train_log(f"seg_{model_name}", seed), seed=seed,
-                           strategy=strategy)
+                           stage=methods.get(name).stage, strategy=strategy)
     log.info("%s: %s", model_out, summary_line(history))
     return history
 

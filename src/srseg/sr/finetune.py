@@ -30,9 +30,11 @@ from srseg.errors import SrsegError
 from srseg.io import atomic_dir, read_image, read_label, save_keras, write_json, write_png
 from srseg.labels import NUM_CLASSES
 from srseg.layout import Sample, list_samples
+from srseg.methods import get as get_method
 from srseg.metrics.sr import class_squared_errors, luma, quality, y_scores
 from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
+from srseg.provenance import data_description, model_record
 from srseg.sr.condition import oracle_maps, segmenter_maps
 
 log = logging.getLogger(__name__)
@@ -271,10 +273,17 @@ def run_finetune(params: Params, method: str, scale: int, seed: int, paths: Path
         return {**train_logs, "val/psnr": val}
 
     model_out = paths.method_sr_model(method, scale, seed)
+    what = {"ft_sr": "plain fine-tune", "task_sr": f"task-driven through the frozen HR PSPNet, λ_task {lam_task}",
+            "sft_sr": "conditioned on the HR PSPNet's maps", "sft_oracle": "conditioned on ground-truth maps (oracle)"}
+    record = model_record(params, get_method(method).stage, task="super-resolution", scale=scale, seed=seed,
+                          architecture=f"DCSCN {params.sr.preset}" + (f" + {params.combine.sft.mode}" if conditioned
+                                                                       else ""),
+                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({what[method]}) on the "
+                                      f"{len(train_split.hr)} train images of {data_description(params)}"))
     history = train(model, dataset, finetune_criterion(lam_task, lam_feat), optimizer, steps=ft.steps,
                     steps_per_epoch=ft.steps_per_epoch, live_dir=paths.train_log(variant(method, scale), seed),
-                    save=lambda: save_keras(sr_model, model_out), epoch_metrics=epoch_metrics, strategy=strategy,
-                    name=method)
+                    save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
+                    strategy=strategy, name=method)
     metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(method, scale, seed),
                            paths.image_quality(variant(method, scale), seed), params)
     log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", method, scale, seed, metrics["psnr_y"],
