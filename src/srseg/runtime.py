@@ -127,19 +127,30 @@ def strategy(kind: str) -> Any:
     ``auto``: MirroredStrategy over the visible GPUs when there are several, else the default strategy;
     ``none``: the default strategy; ``mirrored``: MirroredStrategy over every visible GPU (or the logical CPUs
     when there is no GPU); ``multi_worker``: MultiWorkerMirroredStrategy configured by the ``TF_CONFIG``
-    environment variable (one process per worker, each with its own ``dvc``-free launch of the stage).
+    environment variable (one process per worker, each with its own ``dvc``-free launch of the stage). It
+    configures TensorFlow's collective ops, so it must be created before TensorFlow initialises its runtime
+    (before any op runs or any device is listed).
     """
     import tensorflow as tf
 
     if kind not in STRATEGIES:
         raise SrsegError(f"runtime.distribute {kind!r}: must be one of {', '.join(STRATEGIES)}")
+    if kind == "multi_worker":
+        return _multi_worker(tf)
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "none" or (kind == "auto" and len(gpus) < 2):
         return tf.distribute.get_strategy()
-    if kind in ("auto", "mirrored"):
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _multi_worker(tf: Any) -> Any:
+    """MultiWorkerMirroredStrategy of ``TF_CONFIG``; one clear line when it is missing or comes too late."""
     if not os.environ.get("TF_CONFIG"):
         raise SrsegError("runtime.distribute: multi_worker needs the TF_CONFIG environment variable "
                          "(cluster and task of this worker)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as exc:  # "Collective ops must be configured at program startup"
+        raise SrsegError(f"runtime.distribute: multi_worker must be set up before TensorFlow runs any op "
+                         f"({exc})") from None
