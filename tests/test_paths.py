@@ -141,3 +141,20 @@ def test_every_method_has_its_evaluation_stage(method: str) -> None:
     cmds = [s["cmd"] for n, s in stages.items() if n.split("@")[0] == m.eval_stage]
     assert cmds, f"no {m.eval_stage} stage in dvc.yaml"
     assert all(f"--method {m.name} " in c for c in cmds)
+
+
+def test_artifacts_are_the_default_runs_models() -> None:
+    """`artifacts:` names every .keras file the default params train (seed 0), each the output of its stage, with
+    names DVC accepts; DVC itself reads the block."""
+    from dvc.repo import Repo
+    from dvc.repo.artifacts import name_is_compatible
+
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["artifacts"]
+    outs = {o for s in rendered_stages().values() for o in s["outs"] if o.endswith(".keras")}
+    assert {a["path"] for a in declared.values()} == outs
+    assert all(name_is_compatible(n) and a["type"] == "model" and a["desc"] for n, a in declared.items())
+    params = load_params(REPO / "params.yaml")
+    assert Paths().sr_model(4, params.seeds[0]).as_posix() == declared["sr-x4"]["path"]
+    with Repo(str(REPO)) as repo:
+        read = repo.artifacts.read()
+    assert set(read["dvc.yaml"]) == set(declared)
