@@ -200,3 +200,28 @@ def test_training_killed_mid_epoch_then_repro_gives_the_same_lock(tmp_path: Path
     overrides = {**TINY_X2, "sr__pretrain__steps": 20, "sr__pretrain__steps_per_epoch": 5, "sr__pretrain__batch": 4}
     _killed_then_repro_lock(tmp_path, overrides, ("data", "metrics", "models"), "super_resolve",
                             "metrics/train/seed0/.sr_x2.tmp-*")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(["git", *args], cwd=repo, check=True, env=env, capture_output=True, text=True).stdout
+
+
+def test_remote_push_then_a_fresh_clone_pulls_and_reruns_nothing(tmp_path: Path) -> None:
+    """The README's sharing workflow: `dvc remote add -d`, `dvc push`; a fresh `git clone` + `dvc pull` gets every
+    output of the commit byte for byte, and `dvc repro` then runs nothing (no TensorFlow stage: kept quick)."""
+    repo = _copy_repo(tmp_path / "repo", **TINY)
+    _dvc(repo, "repro", "degrade")
+    _dvc(repo, "remote", "add", "-d", "store", str(tmp_path / "remote"))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "run")
+    _dvc(repo, "push")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert not (clone / "data" / "raw").exists()
+    _dvc(clone, "pull", "--with-deps", "degrade")  # this tiny run ran only up to degrade; a full run's commit: plain `dvc pull`
+    assert _files(clone) == _files(repo)
+    out = _dvc(clone, "repro", "degrade").stdout
+    assert "Running stage" not in out, out
+    assert "changed" not in _dvc(clone, "status", "degrade").stdout
