@@ -225,3 +225,35 @@ def test_remote_push_then_a_fresh_clone_pulls_and_reruns_nothing(tmp_path: Path)
     out = _dvc(clone, "repro", "degrade").stdout
     assert "Running stage" not in out, out
     assert "changed" not in _dvc(clone, "status", "degrade").stdout
+
+
+@pytest.mark.slow  # two queued experiments through the degrade stage (≈ 1 min on 2 cores)
+def test_queued_seed_sweep_comes_back(tmp_path: Path) -> None:
+    """The README's sweep workflow: `dvc exp run --queue` per seed, `dvc queue start -j 2`, then the results in
+    `dvc exp show`, one applied to the workspace (`dvc exp apply`) and one kept as a branch (`dvc exp branch`).
+    The pipeline is cut after degrade: applying an experiment checks out every output of the pipeline."""
+    repo = _copy_repo(tmp_path / "repo", **TINY)
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(
+        {"stages": {k: pipeline["stages"][k] for k in ("check_params", "download", "degrade")}}, sort_keys=False))
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "tiny")
+    for seed in (1, 2):
+        _dvc(repo, "exp", "run", "--queue", "degrade", "-S", f"seed={seed}", "-n", f"seed-{seed}")
+    _dvc(repo, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 600
+    while "Worker status: 0 active" not in (status := _dvc(repo, "queue", "status").stdout):
+        assert time.monotonic() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    shown = json.loads(_dvc(repo, "exp", "show", "--json").stdout)
+    exps = {e["name"]: e for rev in shown for e in (rev.get("experiments") or [])}
+    assert set(exps) == {"seed-1", "seed-2"}
+    for name, exp in exps.items():
+        params = exp["revs"][0]["data"]["params"]["params.yaml"]["data"]
+        assert params["seed"] == int(name[-1])
+    _dvc(repo, "exp", "apply", "seed-1")
+    assert yaml.safe_load((repo / "params.yaml").read_text())["seed"] == 1
+    assert "changed" not in _dvc(repo, "status", "degrade").stdout  # the experiment's outputs came with it
+    _dvc(repo, "exp", "branch", "seed-2", "sweep-seed-2")
+    assert "sweep-seed-2" in _git(repo, "branch", "--list", "sweep-seed-2")
