@@ -426,13 +426,16 @@ def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, V
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers for ``dvc exp show``: HR's scores, and per scale SR's gain over bicubic with its interval
-    (pp, dB) — the study's question —, plus every other method's difference against its baseline."""
+    """The few numbers for ``dvc exp show``: HR's scores, and every method against its registered baseline at the
+    same scale (``sr_x4``: SR ×4 − bicubic ×4), as differences in pp (PACC, mIoU, with the interval's ``_lo`` and
+    ``_hi``) and dB. Keyed by the method's variant, so that the columns stay short; controls and the comparisons
+    against HR are in ``summary.json``."""
     v, c = summary["variants"], summary["comparisons"]
     out: dict[str, Any] = {"hr": {"pacc": v["hr"]["pacc"], "miou": v["hr"]["miou"]}}
-    for key, comp in c.items():
+    for comp in c.values():
         b, a = comp["b"], comp["a"]
-        if a == "hr":
+        baseline = methods.get(v[b]["method"]).baseline
+        if a == "hr" or baseline is None or a != methods.get(baseline).variant(v[b]["scale"]):
             continue
         entry: dict[str, Any] = {}
         if comp.get("psnr_y"):
@@ -442,7 +445,7 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
                 entry[f"{k}_pp"] = _r(comp[k]["diff"] * 100)
                 entry[f"{k}_lo"] = _r(comp[k]["ci95"][0] * 100)
                 entry[f"{k}_hi"] = _r(comp[k]["ci95"][1] * 100)
-        out[key] = entry
+        out[b] = entry
     return out
 
 
