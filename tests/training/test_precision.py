@@ -104,6 +104,7 @@ def test_pspnet_trains_in_mixed_bfloat16_with_float32_logits(tmp_path: Path) -> 
 
 def _sr_params(policy: str, folder: Path):
     return validate({"runtime": {"precision": {"sr": policy}}, "scales": [2], "seg": {"retrain_scales": [2]},
+                     "combine": {"scales": [2]},
                      "sr": {"pretrain": {"source": "folder", "folders": [str(folder)], "val_images": 1, "patch": 16,
                                          "batch": 2, "steps": 2, "steps_per_epoch": 2}}})
 
