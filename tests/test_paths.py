@@ -3,6 +3,7 @@ every matrix item, and every registered method has its evaluation stage."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -158,3 +159,49 @@ def test_artifacts_are_the_default_runs_models() -> None:
     with Repo(str(REPO)) as repo:
         read = repo.artifacts.read()
     assert set(read["dvc.yaml"]) == set(declared)
+
+
+def _readme_exp_show_lines() -> list[str]:
+    """The `dvc exp show --drop … --keep …` lines of the README (the documented readable tables)."""
+    import shlex
+
+    lines = [ln.split("  #")[0].strip() for ln in (REPO / "README.md").read_text().splitlines()
+             if ln.startswith("dvc exp show --drop")]
+    assert lines, "the README shows no readable `dvc exp show` line"
+    return [shlex.split(ln) for ln in dict.fromkeys(lines)]
+
+
+@pytest.mark.parametrize("argv", _readme_exp_show_lines(), ids=lambda a: a[-1][:40])
+def test_readme_exp_show_fits_200_columns(tmp_path: Path, argv: list[str]) -> None:
+    """Each documented `dvc exp show` line, on the committed headline with an experiment beside it, fits a
+    200-column terminal with every kept column whole (no "…"), and shows HR's scores and SR's gains."""
+    import json
+    import os
+    import sys
+
+    headline = json.loads(Paths(REPO).headline.read_text())
+    repo = tmp_path / "repo"
+    (repo / "metrics").mkdir(parents=True)
+    shutil.copy2(REPO / "params.yaml", repo)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": ["metrics/headline.json"]}))
+    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "run"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    headline["hr"]["pacc"] = 0.5  # an experiment row, named as a queued seed would be
+    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    subprocess.run(["dvc", "exp", "save", "-q", "-n", "seed-3"], cwd=repo, env=env, check=True)
+    out = subprocess.run([*argv, "--no-pager"], cwd=repo, env=env, check=True, capture_output=True,
+                         text=True).stdout
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 200 and "…" not in out, out
+    rows = [ln for ln in lines if ln.strip() and not ln.strip().startswith("─")]
+    assert len(rows) == 4 and "[seed-3]" in rows[-1], out  # header, workspace, main, the experiment
+    header = lines[1].split()
+    keep = argv[argv.index("--keep") + 1]
+    assert header[0] == "Experiment" and len(header) > 5 and all(re.search(keep, h) for h in header), header
+    if "hr.pacc" in header:
+        assert "0.5 " in out and f"{headline['hr']['miou']:.5g}" in out
