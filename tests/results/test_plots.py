@@ -308,3 +308,14 @@ def test_stale_summary_is_named(tmp_path: Path) -> None:
     summarize(_params([2], []), paths)
     with pytest.raises(SrsegError, match=r"series/scales\.csv: no rows for scales \[4\] \(re-run the summarize"):
         run(_params([2, 4], []), paths)
+
+
+def test_small_differences_are_printed_with_enough_digits() -> None:
+    """An interval that excludes zero never prints as [+0.000, +0.001]: decimals grow until no non-zero value reads
+    as zero (at most 5)."""
+    from srseg.results.report import enough_digits, interval
+
+    assert enough_digits([2.41, 2.12, 2.70]) == 2 and enough_digits([0.0, 0.0]) == 2
+    assert enough_digits([0.0003, 0.00012, 0.0006], 3) == 4
+    assert interval([0.00012, 0.0006], digits=enough_digits([0.00012, 0.0006], 3)) == "[+0.0001, +0.0006]"
+    assert enough_digits([1e-9], 2) == 5

@@ -51,6 +51,15 @@ def signed(v: float | None, unit: str = "", digits: int = 2) -> str:
     return f"{v:+.{digits}f}".replace("-", "−") + (f" {unit}" if unit else "")
 
 
+def enough_digits(values: Sequence[float | None], digits: int = 2, most: int = 5) -> int:
+    """At least ``digits`` decimals, more (up to ``most``) until no non-zero value reads as zero: an interval that
+    excludes zero must not print as [+0.00, +0.01]."""
+    nonzero = [abs(x) for x in values if x]
+    while digits < most and any(round(x, digits) == 0 for x in nonzero):
+        digits += 1
+    return digits
+
+
 def interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
     """``[−0.12, +0.34] unit`` (``n/a`` when missing)."""
     if not ci or ci[0] is None or ci[1] is None:
@@ -100,7 +109,8 @@ def _effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what
     if value is None:
         return words("the relative change", f"in {what}" if what else "", "is undefined", where,
                      "(the reference scores 0)")
-    shown = f"{signed(value * factor, unit)} (95 % CI {interval(ci, factor, unit)})"
+    d = enough_digits([value * factor, *(x * factor for x in ci or () if x is not None)])
+    shown = f"{signed(value * factor, unit, d)} (95 % CI {interval(ci, factor, unit, d)})"
     if not excludes_zero(ci):
         return words("no measurable difference", f"in {what}" if what else "", where) + f": {shown}"
     return words(up if value > 0 else down, what, where, "by", shown)
@@ -178,8 +188,9 @@ def combination_reading(summary: dict[str, Any]) -> list[str]:
         margin = entry.get("margin")
         if margin:
             clear = excludes_zero(margin["ci95"])
-            sentence += (f"; its margin over {_label(v, margin['second'])} is {signed(margin['diff'], '', 3)} "
-                         f"(95 % CI {interval(margin['ci95'], 1, '', 3)}), "
+            d = enough_digits([margin["diff"], *margin["ci95"]], 3)
+            sentence += (f"; its margin over {_label(v, margin['second'])} is {signed(margin['diff'], '', d)} "
+                         f"(95 % CI {interval(margin['ci95'], 1, '', d)}), "
                          + ("which excludes zero: the ranking of the first two is measurable"
                             if clear else "which contains zero: the first two are not measurably apart"))
         text.append(sentence + ".")
@@ -219,8 +230,9 @@ def _oracle_share(v: dict[str, Any], c: dict[str, Any]) -> list[str]:
         ours = c.get(f"{real.variant(s)}-vs-{base}", {}).get("psnr_y")
         if not oracle or not ours:
             continue
-        sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB')} over "
-                    f"{_label(v, base)}, the ground-truth maps of the upper bound by {signed(oracle['diff'], 'dB')}")
+        d = enough_digits([ours["diff"], oracle["diff"]])
+        sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB', d)} over "
+                    f"{_label(v, base)}, the ground-truth maps of the upper bound by {signed(oracle['diff'], 'dB', d)}")
         if excludes_zero(oracle["ci95"]) and oracle["diff"] > 0:
             sentence += f": the real maps get {100 * ours['diff'] / oracle['diff']:.0f} % of the upper bound's gain"
         else:
