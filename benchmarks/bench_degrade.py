@@ -4,20 +4,25 @@ Prints, on the same images in one run: the PSNR-Y of the bicubic round trip by e
 (how closely Pillow reproduces the MATLAB numbers the literature publishes) and the time ratio.
 
     python benchmarks/bench_degrade.py [--images ../shared/data/sr/set5] [--repeat 3]
+
+The default images are Set5 from the optional real data in ../shared (or in $SRSEG_SHARED, as for the tests);
+without them the script stops with one line saying so.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from srseg.degrade import crop_to_multiple, downscale, upscale
+from srseg.entry import stage
+from srseg.errors import SrsegError
+from srseg.io import list_images, read_image
 from srseg.metrics.sr import y_scores
-from srseg.io import list_images
-from srseg.io import read_image
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -54,13 +59,18 @@ def matlab_imresize(img: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+@stage
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr" / "set5"
-    parser.add_argument("--images", default=str(default))
-    parser.add_argument("--scales", default="2,3,4")
-    parser.add_argument("--repeat", type=int, default=3)
+    shared = Path(os.environ.get("SRSEG_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    default = shared / "data" / "sr" / "set5"
+    parser.add_argument("--images", default=str(default), help="folder of HR images (default: Set5 of ../shared)")
+    parser.add_argument("--scales", default="2,3,4", help="comma-separated scale factors")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repeats (the fastest counts)")
     args = parser.parse_args()
+    if not Path(args.images).is_dir():
+        raise SrsegError(f"{args.images}: no such folder (Set5 comes with the optional ../shared data; set "
+                         f"SRSEG_SHARED to the folder that holds data/sr/set5, or pass --images FOLDER)")
     hrs = [read_image(f, "auto") for f in list_images(args.images)]
     print(f"{len(hrs)} images from {args.images}")
     print(f"{'scale':>5} {'PSNR pillow':>12} {'PSNR matlab':>12} {'diff dB':>8} {'pillow s':>9} {'matlab s':>9} {'speed-up':>9}")

@@ -3,6 +3,7 @@
     python benchmarks/bench_sr.py                 # everything (a few minutes on 2 cores)
     python benchmarks/bench_sr.py --quick         # c-DCSCN only, dcscn ×4 only
     python benchmarks/bench_sr.py --json out.json
+    python benchmarks/bench_sr.py --memory        # only: peak RSS of `srseg upscale` and `super_resolve` by size
 
 Every configuration runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.  Times are
 the minimum over ``--repeat`` runs after one warm-up run (the minimum is the least disturbed by other load on
@@ -12,6 +13,12 @@ params.yaml unless ``--tile`` / ``--overlap`` say otherwise.  The load average p
 whether other processes shared the CPU during the run.
 
 Goals: c-DCSCN ≥ 3 MP/s output; tiled time ≤ 1.10 × whole-image time; dcscn ×4 at 2048×1024 < 3 GB peak RSS.
+
+``--memory`` measures what a user runs: the peak RSS (``ru_maxrss`` of the child, from ``os.wait4``) of the real
+``srseg upscale`` command and of the real ``super_resolve`` stage script (one val image, in a scratch copy of the
+pipeline layout) for 1, 6 and 24 megapixel outputs at ×2 with the default model (c-DCSCN, untrained and seeded:
+weights do not change memory) and the default tile, plus a 64×64 image for the fixed cost (Python, TensorFlow,
+the model).  Goal: < 1.5 GB at 24 MP ×2 for both.
 """
 
 from __future__ import annotations
@@ -22,10 +29,16 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 OUT_W, OUT_H = 2048, 1024
+REPO = Path(__file__).resolve().parents[1]
+#: --memory: output sizes (W, H) at ×2, 3:2 like a camera photo, by nominal megapixels (0: the fixed cost).
+MEMORY_SIZES = {0: (128, 128), 1: (1224, 816), 6: (3000, 2000), 24: (6000, 4000)}
+MEMORY_GOAL_MB = 1536
 
 
 def _rss_mb() -> float:
@@ -92,6 +105,88 @@ def _default_tiling() -> tuple[int, int]:
         return 128, 12
 
 
+# --- --memory: peak RSS of the real entry points ---------------------------------------------------------
+
+def _peak_rss_of(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of one child process; raises with its last error line when it fails."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}…: exit {proc.returncode}: {(err.strip().splitlines() or ['?'])[-1]}")
+    return usage.ru_maxrss / 1024.0, time.perf_counter() - t  # Linux: kB
+
+
+def _memory_tree(root: Path, out_w: int, out_h: int, scale: int) -> tuple[Path, Path]:
+    """A scratch pipeline layout under ``root``: params.yaml, one val HR image with its trainIds label, its LR
+    image, a seeded default SR model; returns (LR image, model)."""
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    from srseg.degrade import downscale
+    from srseg.io import save_keras, write_png
+    from srseg.layout import Sample
+    from srseg.models.dcscn import DcscnConfig, build_dcscn
+    from srseg.params import load_params
+    from srseg.paths import Paths
+
+    params = load_params(REPO / "params.yaml")
+    paths = Paths(root)
+    (root / "params.yaml").write_bytes((REPO / "params.yaml").read_bytes())
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (out_h // 8, out_w // 8, 3), dtype=np.uint8)
+    hr = np.asarray(Image.fromarray(small).resize((out_w, out_h), Image.Resampling.BICUBIC))
+    sample = Sample("val", "bench", "bench_000000_000019")
+    write_png(sample.image(paths.raw), hr)
+    write_png(sample.image(paths.lr(scale)), downscale(hr, scale))
+    write_png(sample.label_train_ids(paths.raw), rng.integers(0, 19, (out_h, out_w), dtype=np.uint8))
+    keras.utils.set_random_seed(0)
+    model = build_dcscn(DcscnConfig.from_preset(params.sr.preset, scale, upsampler=params.sr.upsampler))
+    save_keras(model, paths.sr_model(scale, 0))
+    return sample.image(paths.lr(scale)), paths.sr_model(scale, 0)
+
+
+def run_memory(scale: int = 2, sizes: list[int] | None = None) -> list[dict[str, Any]]:
+    """Peak RSS of ``srseg upscale`` and of the ``super_resolve`` stage script for each size of MEMORY_SIZES
+    (or those of ``sizes``, nominal megapixels)."""
+    tile, _ = _default_tiling()
+    print(f"bench_sr --memory: {os.cpu_count()} CPUs, x{scale}, default model and tile ({tile}); peak RSS of the "
+          f"child process (ru_maxrss); goal < {MEMORY_GOAL_MB / 1024:.1f} GB at 24 MP", flush=True)
+    rows = []
+    for mp, (w, h) in MEMORY_SIZES.items():
+        if sizes is not None and mp not in sizes:
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench_sr_mem_") as tmp:
+            root = Path(tmp)
+            lr, model = _memory_tree(root, w, h, scale)
+            runs = {
+                "upscale": [sys.executable, "-m", "srseg.cli", "upscale", str(lr), str(root / "out.png"),
+                            "--scale", str(scale), "--model", str(model)],
+                "super_resolve": [sys.executable, str(REPO / "stages" / "super_resolve.py"), "--scale", str(scale),
+                                  "--seed", "0"],
+            }
+            for name, cmd in runs.items():
+                load = os.getloadavg()[0]
+                rss, secs = _peak_rss_of(cmd, root)
+                row = {"entry": name, "mp": w * h / 1e6, "size": [w, h], "peak_rss_mb": rss, "seconds": secs,
+                       "load": load}
+                rows.append(row)
+                print(f"  {name:13s} {w}x{h} ({w * h / 1e6:5.2f} MP): peak RSS {rss:6.0f} MB, {secs:5.1f} s, "
+                      f"load average {load:.2f}", flush=True)
+    for name in ("upscale", "super_resolve"):
+        big = max((r for r in rows if r["entry"] == name), key=lambda r: r["mp"])
+        if big["mp"] < 24:
+            continue
+        print(f"  goal {name} 24 MP x{scale} < {MEMORY_GOAL_MB / 1024:.1f} GB: {big['peak_rss_mb'] / 1024:.2f} GB -> "
+              f"{'met' if big['peak_rss_mb'] < MEMORY_GOAL_MB else 'NOT met'}")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -101,9 +196,20 @@ def main() -> None:
     ap.add_argument("--overlap", type=int)
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--from-json", help="only print the summary of a saved run")
+    ap.add_argument("--memory", action="store_true", help="only the peak RSS of srseg upscale / super_resolve by size")
+    ap.add_argument("--mp", help=f"--memory: comma-separated output sizes in MP, of {','.join(map(str, MEMORY_SIZES))}")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
+        return
+    if args.memory:
+        sizes = [int(x) for x in args.mp.split(",")] if args.mp else None
+        if sizes and not set(sizes) <= set(MEMORY_SIZES):
+            ap.error(f"--mp: sizes must be among {', '.join(map(str, MEMORY_SIZES))}")
+        rows = run_memory(sizes=sizes)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"memory": rows}, fh, indent=2)
         return
     if args.from_json:
         with open(args.from_json) as fh:
@@ -140,8 +246,10 @@ def main() -> None:
                 print(f"  train {preset} x{s}: FAILED {r['error']}")
             else:
                 print(f"  train {preset:7s} x{s}: {r['patches_per_s']:.0f} patches/s (48x48 HR, batch 20)", flush=True)
+    memory = run_memory()
     load1 = os.getloadavg()
-    result = {"tile": tile, "overlap": overlap, "plan": plan, "infer": infer, "train": train, "load": [load0, load1]}
+    result = {"tile": tile, "overlap": overlap, "plan": plan, "infer": infer, "train": train, "memory": memory,
+              "load": [load0, load1]}
     summarize(result)
     if args.json:
         with open(args.json, "w") as fh:

@@ -1,18 +1,26 @@
-"""Wall time of the whole default pipeline, per stage, from a fresh clone (the ≤ 10-minute budget).
+"""Wall time of the whole default pipeline, per stage, from a fresh clone; two commits side by side.
 
-Clones a commit of this repository (HEAD unless ``--rev``) into a temporary folder (nothing of this
-checkout's data, DVC cache or models comes along), runs ``dvc repro --force`` there and prints each stage's
-wall time and the total. ``--force`` because the clone holds the committed cache-free outputs (metrics, plots): when the
-re-run reproduces them exactly, plain ``dvc repro`` skips ``summarize`` and ``plots`` and the total would
-miss them. Run it on an otherwise idle machine; with ``--keep``, ``git status`` / ``dvc metrics diff`` in
-the clone show whether it reproduced the committed results.
+Clones each ``--rev`` of this repository (HEAD unless given) into a temporary folder (nothing of this checkout's
+data, DVC cache or models comes along), runs ``dvc repro --force`` there and prints each stage's wall time and the
+total. ``--force`` because a clone holds the committed cache-free outputs (metrics, plots): when the re-run
+reproduces them exactly, plain ``dvc repro`` skips ``summarize`` and ``plots`` and the total would miss them.
 
-    python benchmarks/time_repro.py [--keep] [--rev REV]     # REV: e.g. $(git stash create) for uncommitted work
+With two revisions (``--rev A --rev B``) they run one after the other on this machine, A first, and the
+comparison groups the stages by kind so that renamed stages still line up (``evaluate_seg@sr-4`` of an old
+commit and ``evaluate_sr@4-0`` of a new one are both "evaluate"). The ratio B/A is given for the stages that
+both commits have ("the study's stages"), and separately for what B adds (the combination methods). Run it on
+an otherwise idle machine; the load average before and after each run is printed. ``--keep`` keeps the clones,
+where ``git status`` / ``dvc metrics diff`` show whether a run reproduced its commit's committed results.
+
+    python benchmarks/time_repro.py                              # HEAD
+    python benchmarks/time_repro.py --rev 9ccf2b1 --rev HEAD     # the budget as a ratio
+    python benchmarks/time_repro.py --rev $(git stash create)   # uncommitted work
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -23,6 +31,20 @@ import time
 from pathlib import Path
 
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
+#: Stage kinds of the 2019 study's pipeline (the stages commit 9ccf2b1 has), whatever a commit calls them.
+STUDY_KINDS = ("check_params", "download", "degrade", "pretrain_sr", "super_resolve", "train_seg", "retrain_seg",
+               "evaluate", "summarize", "plots")
+#: Evaluation stages of the study's variants (other evaluate_* stages belong to methods a commit adds).
+STUDY_EVALUATIONS = ("evaluate_seg", "evaluate_seg_hr", "evaluate_hr", "evaluate_bicubic", "evaluate_sr",
+                     "evaluate_retrain_sr", "evaluate_retrain_sr_on_hr")
+
+
+def kind(stage: str) -> str:
+    """The stage's kind: its name without the matrix item; the study's evaluations are all "evaluate"."""
+    base = stage.split("@")[0]
+    if base in STUDY_EVALUATIONS:
+        return "evaluate"
+    return base
 
 
 def run_timed(cmd: list[str], cwd: Path, log_path: Path) -> tuple[list[tuple[str, float]], float, int]:
@@ -51,32 +73,95 @@ def run_timed(cmd: list[str], cwd: Path, log_path: Path) -> tuple[list[tuple[str
     return stages, end - start, status
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keep", action="store_true", help="keep the clone and print its path")
-    parser.add_argument("--rev", default="HEAD", help="the commit to time (default HEAD)")
-    args = parser.parse_args()
-
-    repo = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
-    rev = subprocess.check_output(["git", "rev-parse", "--short", args.rev], cwd=repo, text=True).strip()
-    work = Path(tempfile.mkdtemp(prefix="srseg-time-repro-"))
-    clone = work / "srseg"
+def time_rev(repo: Path, rev: str, work: Path) -> dict:
+    """Clone ``rev`` into ``work`` and time ``dvc repro --force`` there."""
+    sha = subprocess.check_output(["git", "rev-parse", "--short", rev], cwd=repo, text=True).strip()
+    clone = work / sha
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(repo), str(clone)], check=True)
-    subprocess.run(["git", "checkout", "--quiet", "--detach", rev], cwd=clone, check=True)
+    subprocess.run(["git", "checkout", "--quiet", "--detach", sha], cwd=clone, check=True)
     cmd = ["dvc", "repro", "--force"]
-    print(f"{' '.join(cmd)} in a fresh clone of {rev} ({clone})", flush=True)
-    stages, total, status = run_timed(cmd, clone, work / "repro.log")
+    load_before = os.getloadavg()
+    print(f"{' '.join(cmd)} in a fresh clone of {sha} ({clone}); load average {load_before[0]:.2f}", flush=True)
+    stages, total, status = run_timed(cmd, clone, work / f"{sha}.log")
+    return {"rev": sha, "clone": str(clone), "log": str(work / f"{sha}.log"), "stages": stages, "total": total,
+            "status": status, "load_before": load_before[0], "load_after": os.getloadavg()[0]}
 
+
+def print_run(run: dict) -> None:
+    stages, total = run["stages"], run["total"]
     width = max(len(name) for name, _ in stages)
-    print(f"\n{'stage':<{width}}  seconds   share")
+    print(f"\n{run['rev']}: {'stage':<{width - len(run['rev']) - 2}}  seconds   share")
     for name, seconds in stages:
         print(f"{name:<{width}}  {seconds:7.1f}  {seconds / total:6.1%}")
-    print(f"{'total':<{width}}  {total:7.1f}  ({total / 60:.1f} min), exit status {status}")
-    if args.keep or status:
-        print(f"clone and log kept: {clone}, {work / 'repro.log'}")
+    print(f"{'total':<{width}}  {total:7.1f}  ({total / 60:.1f} min), exit status {run['status']}, "
+          f"load average {run['load_before']:.2f} before, {run['load_after']:.2f} after")
+
+
+def by_kind(run: dict) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, seconds in run["stages"]:
+        out[kind(name)] = out.get(kind(name), 0.0) + seconds
+    return out
+
+
+def compare(a: dict, b: dict) -> dict:
+    """Per-kind seconds of both runs and the B/A ratio of the study's stages and of everything."""
+    ka, kb = by_kind(a), by_kind(b)
+    kinds = [k for k in STUDY_KINDS if k in ka or k in kb]
+    added = sorted(k for k in kb if k not in STUDY_KINDS and k != "(start-up)")
+    print(f"\n{'kind':<22} {a['rev']:>10} {b['rev']:>10}  ratio")
+    for k in [*kinds, "(start-up)", *added]:
+        sa, sb = ka.get(k, 0.0), kb.get(k, 0.0)
+        ratio = f"{sb / sa:5.2f}" if sa else "   — "
+        print(f"{k:<22} {sa:10.1f} {sb:10.1f}  {ratio}")
+    study_a = sum(ka.get(k, 0.0) for k in [*kinds, "(start-up)"])
+    study_b = sum(kb.get(k, 0.0) for k in [*kinds, "(start-up)"])
+    extra = sum(kb[k] for k in added)
+    label = "the study's stages"
+    print(f"{label:<22} {study_a:10.1f} {study_b:10.1f}  {study_b / study_a:5.2f}")
+    print(f"{'added by ' + b['rev']:<22} {'':>10} {extra:10.1f}")
+    print(f"{'total':<22} {a['total']:10.1f} {b['total']:10.1f}  {b['total'] / a['total']:5.2f}")
+    return {"study_seconds": [study_a, study_b], "study_ratio": study_b / study_a, "added_seconds": extra,
+            "total_seconds": [a["total"], b["total"]], "by_kind": {"a": ka, "b": kb}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true", help="keep the clones and print their paths")
+    parser.add_argument("--rev", action="append", help="a commit to time (default HEAD); give two to compare")
+    parser.add_argument("--json", help="write the timings here")
+    args = parser.parse_args()
+    revs = args.rev or ["HEAD"]
+    if len(revs) > 2:
+        parser.error("give at most two --rev")
+
+    repo = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
+    work = Path(tempfile.mkdtemp(prefix="srseg-time-repro-"))
+    print(f"{os.cpu_count()} CPUs; {_cpu_model()}", flush=True)
+    runs = [time_rev(repo, rev, work) for rev in revs]
+    for run in runs:
+        print_run(run)
+    result: dict = {"runs": runs}
+    if len(runs) == 2:
+        result["comparison"] = compare(*runs)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    failed = any(r["status"] for r in runs)
+    if args.keep or failed:
+        print(f"clones and logs kept under {work}")
     else:
         shutil.rmtree(work)
-    sys.exit(status)
+    sys.exit(1 if failed else 0)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU model unknown"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Stage `check_params`: validate the whole params.yaml before any other stage runs (every stage depends on its
 output), so a bad value stops `dvc repro` before DVC removes any stage's outputs."""
 
-from srseg.entry import stage
+from srseg.entry import stage, stage_args
 from srseg.io import atomic_file
 from srseg.params import load_params
 from srseg.paths import REPO
@@ -9,6 +9,7 @@ from srseg.paths import REPO
 
 @stage
 def main() -> None:
+    stage_args(__doc__)
     load_params()
     with atomic_file(REPO.params_ok) as fh:  # the same bytes for every valid params.yaml
         fh.write("params.yaml: valid\n")

@@ -1,5 +1,5 @@
 """Stage `super_resolve@s-k`: the ×s SR model of seed k on data/lr/x{s} → data/sr/seed{k}/x{s} (val; train too if s is
-in seg.retrain_scales) and metrics/sr/seed{k}/x{s}.json (Y-PSNR/SSIM of bicubic and SR on val)."""
+in seg.retrain_scales) and metrics/sr/seed{k}/sr_x{s}.json (Y-PSNR/SSIM on val)."""
 
 from srseg.entry import stage, stage_args
 from srseg.params import load_params
@@ -16,8 +16,8 @@ def main() -> None:
     from srseg.sr.pipeline import super_resolve_tree
 
     m = super_resolve_tree(params, args.scale, args.seed, REPO)
-    print(f"{REPO.sr(args.scale, args.seed)}: val Y-PSNR SR {m['sr']['psnr_y']:.2f} dB vs bicubic "
-          f"{m['bicubic']['psnr_y']:.2f} dB ({m['sr']['n_images']} images)")
+    print(f"{REPO.sr(args.scale, args.seed)}: val Y-PSNR {m['psnr_y']:.2f} dB, SSIM {m['ssim_y']:.4f} "
+          f"({m['n_images']} images)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A loopback HTTP server for download tests: 127.0.0.1 only, bounded lifetime, stops itself.
 
 Routes map a path (without query string) to ``fn(req) -> None`` where ``req`` is the
-BaseHTTPRequestHandler; helpers below send bytes with optional Range support and truncation.
+BaseHTTPRequestHandler; helpers below send bytes with optional Range/If-Range support, validators,
+no length or chunked bodies, and truncation, and :func:`sequence` serves a file that changes.
 Every request is recorded in ``server.log`` as ``(method, path_with_query, headers, body)``; a
 route finds the request body in ``req.body``.
 """
@@ -93,14 +94,27 @@ def send_file(
     *,
     ranges: bool = True,
     truncate_at: int | None = None,
+    length: bool = True,
+    chunked: bool = False,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    if_range: bool = True,
 ) -> None:
     """Serve ``data``, honouring ``Range: bytes=N-`` when ``ranges``; 416 past the end.
 
-    ``truncate_at`` announces the full length but sends only that many bytes of the body, then
-    closes the connection (a dropped transfer).
+    - ``etag``, ``last_modified``: validators sent with every answer. A range request whose ``If-Range``
+      matches neither gets the whole file (200), unless ``if_range`` is False (a server ignoring it);
+    - ``length=False``: no Content-Length (and ``*`` as the Content-Range total): the body ends when the
+      connection closes, so a client cannot tell a cut-off body from a complete one;
+    - ``chunked``: ``Transfer-Encoding: chunked`` instead of a Content-Length;
+    - ``truncate_at``: send only that many bytes of the body, then close the connection (a dropped
+      transfer; chunked: without the closing chunk). The full length is still announced.
     """
     start, status, extra = 0, 200, {}
     m = re.match(r"bytes=(\d+)-$", req.headers.get("Range", ""))
+    validator = req.headers.get("If-Range")
+    if m and validator is not None and if_range and validator not in (etag, last_modified):
+        m = None  # the file changed: RFC 9110 13.1.5 says send all of it
     if ranges and m:
         start = int(m.group(1))
         if start >= len(data):
@@ -110,22 +124,48 @@ def send_file(
             req.end_headers()
             return
         status = 206
-        extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        extra["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data) if length else '*'}"
+    if etag is not None:
+        extra["ETag"] = etag
+    if last_modified is not None:
+        extra["Last-Modified"] = last_modified
     body = data[start:]
     req.send_response(status)
     for k, v in extra.items():
         req.send_header(k, v)
     req.send_header("Content-Type", "application/octet-stream")
-    req.send_header("Content-Length", str(len(body)))
-    if truncate_at is not None:
+    if chunked:
+        req.send_header("Transfer-Encoding", "chunked")
+    elif length:
+        req.send_header("Content-Length", str(len(body)))
+    close = truncate_at is not None or not (chunked or length)
+    if close:
         req.send_header("Connection", "close")
     req.end_headers()
-    if truncate_at is None:
-        req.wfile.write(body)
+    sent = body if truncate_at is None else body[:truncate_at]
+    if chunked:
+        for i in range(0, len(sent), 1 << 14):
+            piece = sent[i:i + (1 << 14)]
+            req.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        if truncate_at is None:
+            req.wfile.write(b"0\r\n\r\n")
     else:
-        req.wfile.write(body[:truncate_at])
+        req.wfile.write(sent)
+    if close:
         req.wfile.flush()
         req.close_connection = True
+
+
+def sequence(*routes: Route) -> Route:
+    """A route that answers the n-th request with ``routes[n]`` (the last one repeats): a changing file."""
+    served: list[int] = []
+
+    def route(req: BaseHTTPRequestHandler) -> None:
+        n = min(len(served), len(routes) - 1)
+        served.append(n)
+        routes[n](req)
+
+    return route
 
 
 @pytest.fixture

@@ -39,3 +39,29 @@ def tiny_tree(tmp_path: Path) -> Path:
             write_png(s.label_ids(root), ids)
             write_png(s.label_train_ids(root), ID_TO_TRAIN[ids])
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository root after the first stages on tiny synthetic scenes (96×48, 3 train + 2 val): data/raw
+    (with instances), data/lr and data/bicubic at ×2, and untrained seeded models of seed 0 — the ×2 c-DCSCN
+    and a small HR PSPNet. Shared by a session's tests: copy it before writing into it."""
+    import keras
+
+    from srseg.degrade import degrade_tree
+    from srseg.models.dcscn import DcscnConfig, build_dcscn
+    from srseg.models.pspnet import build_pspnet, save_model
+    from srseg.io import save_keras
+    from srseg.params import validate
+    from srseg.paths import Paths
+    from srseg.sources import build_raw
+
+    paths = Paths(tmp_path_factory.mktemp("study"))
+    params = validate({"scales": [2], "seg": {"retrain_scales": [2]}, "combine": {"scales": [2]},
+                       "data": {"synthetic": {"width": 96, "height": 48, "train": 3, "val": 2}}})
+    build_raw(params, paths.raw, cache_dir=paths.downloads, metrics_path=None)
+    degrade_tree(paths.raw, 2, paths.lr(2), paths.bicubic(2))
+    keras.utils.set_random_seed(0)
+    save_keras(build_dcscn(DcscnConfig.from_preset("c-dcscn", 2, dropout_keep=0.8, l2=1e-4)), paths.sr_model(2, 0))
+    save_model(build_pspnet(19, "small"), paths.seg_model("hr", 0))
+    return paths.root

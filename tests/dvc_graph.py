@@ -92,3 +92,75 @@ def rendered_stages(repo: Path = REPO) -> dict[str, dict]:
                 "plots": [o.def_path for o in stage.outs if o.plot],
             }
         return out
+
+
+def code_deps(script: Path) -> list[str]:
+    """The narrowest dvc.yaml deps that cover ``script`` and every srseg module it imports: a package folder
+    when the script imports all of it, else the files (sorted, repository-relative)."""
+    files = transitive_imports(script)
+    chosen: set[Path] = set()
+
+    def cover(folder: Path) -> bool:
+        """Add ``folder`` whole if all its modules are imported; else its imported files and sub-folders."""
+        inside = set(folder.rglob("*.py"))
+        if folder != SRC / "srseg" and inside <= files:
+            chosen.add(folder)
+            return True
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()):
+            cover(sub)
+        chosen.update(f for f in folder.glob("*.py") if f in files)
+        return False
+
+    cover(SRC / "srseg")
+    return [str(script.relative_to(REPO))] + sorted(str(p.relative_to(REPO)) for p in chosen)
+
+
+def _write_code_deps(path: Path = REPO / "dvc.yaml") -> list[str]:
+    """Rewrite every stage's code deps in ``dvc.yaml`` to :func:`code_deps` (data deps and comments kept)."""
+    import re
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    doc = yaml.load(path.read_text())
+    changed = []
+    for name, stage in doc["stages"].items():
+        script = REPO / re.match(r"python (stages/\S+\.py)", stage["cmd"]).group(1)
+        want = code_deps(script)
+        deps = stage["deps"]
+        data = [d for d in deps if not str(d).startswith(("src/", "stages/"))]
+        if [d for d in deps if str(d).startswith(("src/", "stages/"))] != want:
+            changed.append(name)
+            deps.clear()
+            deps.extend(want + data)
+    if changed:
+        from io import StringIO
+
+        buf = StringIO()
+        yaml.dump(doc, buf)
+        path.write_text(buf.getvalue())
+    return changed
+
+
+def upstream_params(stages: dict[str, dict], name: str) -> set[str]:
+    """The params of stage ``name`` and of every stage whose outputs it depends on, transitively (what an
+    output of ``name`` depends on, as ``dvc.yaml`` declares it)."""
+    producers = [(Path(out), n) for n, s in stages.items() for out in s["outs"] + s["metrics"] + s["plots"]]
+    seen: set[str] = set()
+    todo, params = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        params.update(stages[current]["params"])
+        for dep in map(Path, stages[current]["deps"]):
+            todo.extend(n for out, n in producers if dep == out or out in dep.parents or dep in out.parents)
+    return params
+
+
+if __name__ == "__main__":  # python -m tests.dvc_graph: bring dvc.yaml's code deps up to date with the imports
+    print("updated:", ", ".join(_write_code_deps()) or "nothing")

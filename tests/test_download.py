@@ -1,21 +1,18 @@
-"""srseg.download.fetch against a loopback server, and srseg.io.extract_archive safety."""
+"""srseg.download.fetch against a loopback server (archive extraction: tests/test_archive.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import socket
-import stat
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
+import srseg.download
 from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError
-from srseg.io import extract_archive
-from tests._http import http_server, send_bytes, send_file  # noqa: F401  (fixture)
+from tests._http import http_server, send_bytes, send_file, sequence  # noqa: F401  (fixture)
 
 DATA = bytes(range(256)) * 400  # 102400 bytes, position-dependent so a misplaced resume shows
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -26,6 +23,15 @@ def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:
     msg = str(exc.value)
     assert "\n" not in msg and msg
     return msg
+
+
+def _leftover(dest: Path, data: bytes, url: str, **record: object) -> Path:
+    """The ``.part`` and sidecar that an interrupted fetch of ``url`` leaves (the module docstring's format)."""
+    part = dest.with_name(dest.name + ".part")
+    part.write_bytes(data)
+    sidecar = {"url": safe_url(url), "etag": None, "last_modified": None, "total": None, **record}
+    dest.with_name(dest.name + ".part.json").write_text(json.dumps(sidecar))
+    return part
 
 
 def test_download_verifies_and_renames(http_server, tmp_path: Path) -> None:
@@ -80,7 +86,7 @@ def test_dest_with_wrong_checksum_is_replaced(http_server, tmp_path: Path) -> No
 def test_resumes_part_with_range(http_server, tmp_path: Path) -> None:
     srv = http_server({"/f.bin": lambda r: send_file(r, DATA)})
     dest = tmp_path / "f.bin"
-    dest.with_name("f.bin.part").write_bytes(DATA[:30000])
+    _leftover(dest, DATA[:30000], srv.url("/f.bin"), total=len(DATA))
     fetch(srv.url("/f.bin"), dest, sha256=SHA)
     assert dest.read_bytes() == DATA
     assert srv.log[0][2].get("Range") == "bytes=30000-"
@@ -89,15 +95,16 @@ def test_resumes_part_with_range(http_server, tmp_path: Path) -> None:
 def test_server_ignoring_range_restarts_from_zero(http_server, tmp_path: Path) -> None:
     srv = http_server({"/f.bin": lambda r: send_file(r, DATA, ranges=False)})
     dest = tmp_path / "f.bin"
-    dest.with_name("f.bin.part").write_bytes(b"x" * 5000)
+    _leftover(dest, b"x" * 5000, srv.url("/f.bin"))
     fetch(srv.url("/f.bin"), dest, sha256=SHA)
     assert dest.read_bytes() == DATA
+    assert srv.log[0][2].get("Range") == "bytes=5000-"
 
 
 def test_416_on_oversized_part_restarts_cleanly(http_server, tmp_path: Path) -> None:
     srv = http_server({"/f.bin": lambda r: send_file(r, DATA)})
     dest = tmp_path / "f.bin"
-    dest.with_name("f.bin.part").write_bytes(b"y" * (len(DATA) + 10))
+    _leftover(dest, b"y" * (len(DATA) + 10), srv.url("/f.bin"))  # total unknown: ask the server
     fetch(srv.url("/f.bin"), dest, sha256=SHA)
     assert dest.read_bytes() == DATA
     assert [h.get("Range") for _, _, h, _ in srv.log] == [f"bytes={len(DATA) + 10}-", None]
@@ -106,7 +113,7 @@ def test_416_on_oversized_part_restarts_cleanly(http_server, tmp_path: Path) -> 
 def test_416_on_complete_part_just_verifies(http_server, tmp_path: Path) -> None:
     srv = http_server({"/f.bin": lambda r: send_file(r, DATA)})
     dest = tmp_path / "f.bin"
-    dest.with_name("f.bin.part").write_bytes(DATA)
+    _leftover(dest, DATA, srv.url("/f.bin"), total=len(DATA))
     fetch(srv.url("/f.bin"), dest, sha256=SHA)
     assert dest.read_bytes() == DATA and len(srv.log) == 1
 
@@ -159,7 +166,7 @@ def test_retries_count_only_failures_without_progress(http_server, tmp_path: Pat
 
     srv = http_server({"/f.bin": route})
     dest = tmp_path / "f.bin"
-    dest.with_name("f.bin.part").write_bytes(DATA[:2400])
+    _leftover(dest, DATA[:2400], srv.url("/f.bin"))
     fetch(srv.url("/f.bin"), dest, sha256=SHA, retries=1)
     assert dest.read_bytes() == DATA and len(calls) == 10 and calls[0] == "bytes=2400-"
 
@@ -210,63 +217,207 @@ def test_safe_url() -> None:
     assert safe_url("https://u:p@h.org:8080/a/b.zip?sig=x#frag") == "https://h.org:8080/a/b.zip"
 
 
-# --- srseg.io.extract_archive ----------------------------------------------------------------
+# --- proving a download complete --------------------------------------------------------------
 
 
-def _zip(path: Path, entries: list[tuple[str, bytes]], symlink: str | None = None) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in entries:
-            zf.writestr(name, data)
-        if symlink:
-            info = zipfile.ZipInfo(symlink)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, "/etc/passwd")
-    return path
+def _leftovers(dest: Path) -> list[str]:
+    """Which of ``.part`` and its sidecar exist next to ``dest``."""
+    return [s for s in (".part", ".part.json") if dest.with_name(dest.name + s).exists()]
 
 
-def test_extract_zip_with_member_filter(tmp_path: Path) -> None:
-    arc = _zip(tmp_path / "a.zip", [("top/CamVid/a.txt", b"a"), ("top/other/b.txt", b"b")])
-    out = extract_archive(arc, tmp_path / "out", members=["top/CamVid/"])
-    assert out == [tmp_path / "out" / "top/CamVid/a.txt"]
-    assert not (tmp_path / "out" / "top/other").exists()
+def _gone(dest: Path) -> bool:
+    """Neither the file, its .part nor the sidecar is there."""
+    return not dest.exists() and not _leftovers(dest)
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "ok/../../evil.txt", "/abs/evil.txt", "C:/evil.txt"])
-def test_extract_refuses_traversal(tmp_path: Path, name: str) -> None:
-    arc = _zip(tmp_path / "a.zip", [("fine.txt", b"ok"), (name, b"pwn")])
-    dest = tmp_path / "deep" / "out"
-    with pytest.raises(DownloadError, match="outside the target folder"):
-        extract_archive(arc, dest)
-    assert not (tmp_path / "deep" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+def test_no_length_and_no_checksum_is_refused(http_server, tmp_path: Path) -> None:
+    # the connection closes after 40000 bytes: without a length the client cannot tell that from the end
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, length=False, truncate_at=40000)})
+    dest = tmp_path / "f.bin"
+    for _ in range(2):  # the next run does not take it for "already downloaded"
+        with pytest.raises(DownloadError) as exc:
+            fetch(srv.url("/f.bin"), dest)
+        msg = _one_line(exc)
+        assert msg.startswith(srv.url("/f.bin")) and "no length" in msg and "sha256" in msg
+        assert _gone(dest)
+    assert len(srv.log) == 2
 
 
-def test_extract_refuses_zip_symlink(tmp_path: Path) -> None:
-    arc = _zip(tmp_path / "a.zip", [("x.txt", b"x")], symlink="link")
-    with pytest.raises(DownloadError, match="symbolic link"):
-        extract_archive(arc, tmp_path / "out")
-    assert not (tmp_path / "out" / "link").exists()
+def test_no_length_is_accepted_with_a_checksum_or_size(http_server, tmp_path: Path) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, length=False)})
+    fetch(srv.url("/f.bin"), tmp_path / "a.bin", sha256=SHA)
+    fetch(srv.url("/f.bin"), tmp_path / "b.bin", size=len(DATA))
+    assert (tmp_path / "a.bin").read_bytes() == DATA == (tmp_path / "b.bin").read_bytes()
+    with pytest.raises(DownloadError, match="more than the 1000 expected"):
+        fetch(srv.url("/f.bin"), tmp_path / "c.bin", size=1000)
+    assert _gone(tmp_path / "c.bin")
 
 
-def test_extract_refuses_tar_symlink_and_traversal(tmp_path: Path) -> None:
-    def tar(name: str, member: tarfile.TarInfo, data: bytes = b"") -> Path:
-        path = tmp_path / name
-        with tarfile.open(path, "w") as tf:
-            tf.addfile(member, io.BytesIO(data) if data else None)
-        return path
-
-    link = tarfile.TarInfo("link")
-    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-    with pytest.raises(DownloadError, match="non-regular"):
-        extract_archive(tar("l.tar", link), tmp_path / "o1")
-    evil = tarfile.TarInfo("../evil.txt")
-    evil.size = 3
-    with pytest.raises(DownloadError, match="outside"):
-        extract_archive(tar("e.tar", evil, b"pwn"), tmp_path / "o2")
-    assert not (tmp_path / "evil.txt").exists()
+def test_no_length_cut_short_is_caught_by_checksum_and_size(http_server, tmp_path: Path) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, length=False, truncate_at=40000)})
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        fetch(srv.url("/f.bin"), tmp_path / "a.bin", sha256=SHA)
+    assert _gone(tmp_path / "a.bin")
+    with pytest.raises(DownloadError, match=f"interrupted \\(got 40000 of {len(DATA)} bytes\\)"):
+        fetch(srv.url("/f.bin"), tmp_path / "b.bin", size=len(DATA), retries=0)
+    assert not (tmp_path / "b.bin").exists()
 
 
-def test_extract_corrupt_archive_is_named(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.zip"
-    bad.write_bytes(b"not an archive at all")
-    with pytest.raises(DownloadError, match="bad.zip"):
-        extract_archive(bad, tmp_path / "out")
+def test_finished_chunked_body_needs_no_checksum(http_server, tmp_path: Path) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, chunked=True)})
+    fetch(srv.url("/f.bin"), tmp_path / "f.bin")
+    assert (tmp_path / "f.bin").read_bytes() == DATA
+
+
+def test_cut_chunked_body_is_resumed_with_if_range(http_server, tmp_path: Path) -> None:
+    # urllib3 raises on a chunked body without its closing chunk: the transfer counts as interrupted
+    srv = http_server({"/f.bin": sequence(
+        lambda r: send_file(r, DATA, chunked=True, truncate_at=3 << 14, etag='"v1"'),
+        lambda r: send_file(r, DATA, etag='"v1"'),
+    )})
+    dest = tmp_path / "f.bin"
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == DATA and _leftovers(dest) == []
+    assert [(h.get("Range"), h.get("If-Range")) for _, _, h, _ in srv.log] == [(None, None), ("bytes=49152-", '"v1"')]
+
+
+# --- what a .part file is a part of -----------------------------------------------------------
+
+
+def test_junk_part_without_a_record_is_not_spliced(http_server, tmp_path: Path) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, etag='"v1"')})
+    dest = tmp_path / "f.bin"
+    dest.with_name("f.bin.part").write_bytes(b"junk from another download" * 100)
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == DATA
+    assert srv.log[0][2].get("Range") is None
+
+
+def test_part_of_another_url_is_not_spliced(http_server, tmp_path: Path) -> None:
+    other = bytes(reversed(DATA))
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, etag='"v1"')})
+    dest = tmp_path / "f.bin"
+    _leftover(dest, other[:30000], srv.url("/g.bin"), etag='"v1"', total=len(DATA))
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == DATA
+    assert srv.log[0][2].get("Range") is None
+
+
+@pytest.mark.parametrize("validator", ["etag", "last_modified"])
+def test_changed_remote_file_is_downloaded_anew(http_server, tmp_path: Path, validator: str) -> None:
+    new = bytes(reversed(DATA))
+    v1, v2 = ('"v1"', '"v2"') if validator == "etag" else ("Mon, 01 Jan 2024 00:00:00 GMT",
+                                                           "Tue, 02 Jan 2024 00:00:00 GMT")
+    srv = http_server({"/f.bin": sequence(
+        lambda r: send_file(r, DATA, truncate_at=30000, **{validator: v1}),
+        lambda r: send_file(r, new, **{validator: v2}),  # honours If-Range: 200 with the whole new file
+    )})
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError, match="run again to resume"):
+        fetch(srv.url("/f.bin"), dest, retries=0)
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == new
+    assert [(h.get("Range"), h.get("If-Range")) for _, _, h, _ in srv.log] == [(None, None), ("bytes=30000-", v1)]
+
+
+@pytest.mark.parametrize("change", ["etag", "last_modified", "total"])
+def test_206_of_a_changed_file_restarts(http_server, tmp_path: Path, change: str) -> None:
+    # a server that ignores If-Range and answers 206 from its new file: the answer itself shows the change
+    new = bytes(reversed(DATA)) + (b"longer" if change == "total" else b"")
+    headers = {"etag": {"etag": '"v2"'}, "last_modified": {"last_modified": "Tue, 02 Jan 2024 00:00:00 GMT"},
+               "total": {}}[change]
+    record = {"etag": {"etag": '"v1"'}, "last_modified": {"last_modified": "Mon, 01 Jan 2024 00:00:00 GMT"},
+              "total": {}}[change]
+    srv = http_server({"/f.bin": lambda r: send_file(r, new, if_range=False, **headers)})
+    dest = tmp_path / "f.bin"
+    _leftover(dest, DATA[:30000], srv.url("/f.bin"), total=len(DATA), **record)
+    fetch(srv.url("/f.bin"), dest, sha256=hashlib.sha256(new).hexdigest())
+    assert dest.read_bytes() == new
+    assert [h.get("Range") for _, _, h, _ in srv.log] == ["bytes=30000-", None]
+
+
+def test_sidecar_records_the_part_without_secrets(http_server, tmp_path: Path) -> None:
+    lm = "Mon, 01 Jan 2024 00:00:00 GMT"
+    srv = http_server({"/f.bin": sequence(
+        lambda r: send_file(r, DATA, truncate_at=30000, etag='"v1"', last_modified=lm),
+        lambda r: send_file(r, DATA, etag='"v1"', last_modified=lm),
+    )})
+    url = srv.url("/f.bin?token=SECRETTOKEN").replace("http://", "http://bob:hunter2@")
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError):
+        fetch(url, dest, retries=0)
+    text = dest.with_name("f.bin.part.json").read_text()
+    assert json.loads(text) == {"url": srv.url("/f.bin"), "etag": '"v1"', "last_modified": lm, "total": len(DATA)}
+    assert "SECRETTOKEN" not in text and "hunter2" not in text and "bob" not in text
+    fetch(url, dest)
+    assert dest.read_bytes() == DATA and _leftovers(dest) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_unresumable_part_is_not_kept(http_server, tmp_path: Path) -> None:
+    # no ETag, no Last-Modified, no checksum: nothing could tell a changed remote file on resuming
+    srv = http_server({"/f.bin": sequence(lambda r: send_file(r, DATA, truncate_at=30000),
+                                          lambda r: send_file(r, DATA))})
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError) as exc:
+        fetch(srv.url("/f.bin"), dest, retries=0)
+    assert "nothing kept" in _one_line(exc) and "resume" not in str(exc.value).split("nothing kept")[0]
+    assert _gone(dest)
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == DATA and [h.get("Range") for _, _, h, _ in srv.log] == [None, None]
+
+
+# --- the expected size and the progress bar ---------------------------------------------------
+
+
+@pytest.fixture
+def bar_totals(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The ``total`` of every progress bar fetch opens."""
+    totals: list[int | None] = []
+    real = srseg.download.tqdm
+
+    def recording(*args, **kwargs):
+        totals.append(kwargs.get("total"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(srseg.download, "tqdm", recording)
+    return totals
+
+
+def test_bar_total_from_the_expected_size(http_server, tmp_path: Path, bar_totals: list[int | None]) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, length=False)})
+    fetch(srv.url("/f.bin"), tmp_path / "f.bin", sha256=SHA, size=len(DATA))
+    assert bar_totals == [len(DATA)]
+
+
+def test_bar_total_and_length_proof_from_the_sidecar(http_server, tmp_path: Path,
+                                                     bar_totals: list[int | None]) -> None:
+    # the 206 answer says "bytes 30000-102399/*" and sends no Content-Length: the recorded total proves the end
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA, length=False, etag='"v1"')})
+    dest = tmp_path / "f.bin"
+    _leftover(dest, DATA[:30000], srv.url("/f.bin"), etag='"v1"', total=len(DATA))
+    fetch(srv.url("/f.bin"), dest)
+    assert dest.read_bytes() == DATA and bar_totals == [len(DATA)]
+    assert srv.log[0][2].get("If-Range") == '"v1"'
+
+
+def test_other_announced_length_than_size_is_refused(http_server, tmp_path: Path) -> None:
+    srv = http_server({"/f.bin": lambda r: send_file(r, DATA)})
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError) as exc:
+        fetch(srv.url("/f.bin"), dest, size=len(DATA) + 1)
+    assert f"announces {len(DATA)} bytes for f.bin, expected {len(DATA) + 1}" in _one_line(exc)
+    assert _gone(dest)
+    dest.write_bytes(DATA[:10])  # an existing file of the wrong size is downloaded again
+    fetch(srv.url("/f.bin"), dest, size=len(DATA))
+    assert dest.read_bytes() == DATA
+
+
+def test_div2k_download_passes_its_size(http_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import srseg.sr.data as data
+
+    srv = http_server({"/div2k/DIV2K_valid_HR.zip": lambda r: send_file(r, DATA)})
+    monkeypatch.setattr(data, "DIV2K_URL", srv.url("/div2k/"))
+    monkeypatch.setattr(data, "DIV2K_FILES", {"DIV2K_valid_HR": (len(DATA) - 1, SHA)})
+    with pytest.raises(DownloadError, match=f"announces {len(DATA)} bytes for DIV2K_valid_HR.zip, expected"):
+        data._div2k_folder("DIV2K_valid_HR", None, tmp_path)

@@ -31,13 +31,15 @@ def test_code_deps_are_the_imports(name: str) -> None:
     assert str(script.relative_to(REPO)) in stage["deps"], f"{name}: its script is not a dep"
     imported = transitive_imports(script)
     missing = sorted(str(p.relative_to(REPO)) for p in imported if not _covered(p, stage["deps"]))
-    assert not missing, f"{name} imports modules dvc.yaml does not list as deps: {missing}"
+    assert not missing, (f"{name} imports modules dvc.yaml does not list as deps: {missing} "
+                         "(python -m tests.dvc_graph updates them)")
     # and no wider than the imports: a listed file is imported; a listed folder only when all of it is
     for dep in (d for d in stage["deps"] if d.startswith("src/")):
         path = REPO / dep
         files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
         unused = [str(f.relative_to(REPO)) for f in files if f not in imported]
-        assert not unused, f"{name}: dep {dep} covers modules the stage never imports: {unused}"
+        assert not unused, (f"{name}: dep {dep} covers modules the stage never imports: {unused} "
+                            "(python -m tests.dvc_graph updates them)")
 
 
 def test_every_module_is_reachable_from_some_stage_or_the_cli() -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from srseg.errors import ImageError
-from srseg.io import atomic_dir, atomic_file, read_image, read_label, write_png
+from srseg.io import atomic_dir, atomic_file, read_image, read_label, remove_stale_temps, write_png
 from srseg.labels import (
     CAMVID_CLASSES, ID_TO_TRAIN, IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID, camvid_to_label_ids, label_id,
     to_train_ids,
@@ -64,6 +72,61 @@ def test_atomic_file(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def _writer_holding(tmp_path: Path, code: str) -> subprocess.Popen:
+    """A Python process that runs ``code`` (which writes through srseg.io), prints "ready" and then waits."""
+    script = "import sys, time\nfrom srseg.io import atomic_dir, atomic_file\n" + textwrap.dedent(code) + \
+        "    print('ready', flush=True)\n    time.sleep(120)\n"
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def test_a_killed_writer_leaves_temps_that_the_next_write_removes(tmp_path: Path) -> None:
+    """SIGKILL inside atomic_dir / atomic_file: the final paths are untouched, the temporaries stay (named
+    .NAME.tmp-PID-*, which .dvcignore hides from DVC) until the next write of the same path removes them."""
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("first")
+    proc = _writer_holding(tmp_path, """
+        with atomic_dir("out") as d, atomic_file("m.json") as fh:
+            (d / "a.txt").write_text("half")
+            fh.write("{")
+    """)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert [n.split("-")[:2] for n in left] == [[".m.json.tmp", str(proc.pid)], [".out.tmp", str(proc.pid)]]
+    assert (tmp_path / "out" / "a.txt").read_text() == "first" and not (tmp_path / "m.json").exists()
+    # A killed atomic_dir between its two renames leaves .NAME.old-PID (and no final): removed the same way.
+    (tmp_path / f".out.old-{proc.pid}").mkdir()
+    (tmp_path / ".out.tmp-legacy").mkdir()  # written before temporaries carried their PID: stale too
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [left[0], "out"]  # m.json's: not written again yet
+    with atomic_file(tmp_path / "m.json") as fh:
+        fh.write("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "out"]
+
+
+def test_a_running_writers_temps_are_kept(tmp_path: Path) -> None:
+    proc = _writer_holding(tmp_path, """
+        with atomic_dir("out") as d:
+            (d / "a.txt").write_text("busy")
+    """)
+    try:
+        assert remove_stale_temps(tmp_path / "out") == []
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "a.txt").write_text("mine")
+        busy = [p for p in tmp_path.iterdir() if p.name.startswith(f".out.tmp-{proc.pid}-")]
+        assert len(busy) == 1 and (busy[0] / "a.txt").read_text() == "busy"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert remove_stale_temps(tmp_path / "out") == busy
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not an image")
@@ -79,3 +142,51 @@ def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
     write_png(grey, np.full((4, 5), 9, np.uint8))
     assert read_image(grey, "auto").shape == (4, 5)
     assert read_image(grey).shape == (4, 5, 3)
+
+
+def test_transparency_is_dropped_with_one_warning_naming_the_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10.6: RGBA (and LA, and palette images with a transparent entry) are read as their colour channels;
+    when some pixel is not opaque that is logged once per file as a warning naming it."""
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., :3] = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
+    rgba[..., 3] = 255
+    Image.fromarray(rgba).save(tmp_path / "opaque.png")
+    rgba[0, :2, 3] = [0, 128]
+    Image.fromarray(rgba).save(tmp_path / "holes.png")
+    Image.fromarray(rgba[..., [0, 3]]).save(tmp_path / "grey_alpha.png")  # LA
+    pal = Image.fromarray(np.array([[0, 1], [1, 2]], np.uint8), "P")
+    pal.putpalette([10, 20, 30, 40, 50, 60, 70, 80, 90])
+    pal.save(tmp_path / "pal.png", transparency=1)
+    with caplog.at_level(logging.WARNING, logger="srseg.io"):
+        np.testing.assert_array_equal(read_image(tmp_path / "opaque.png"), rgba[..., :3])
+        assert caplog.messages == []  # a fully opaque alpha loses nothing
+        for _ in range(3):
+            np.testing.assert_array_equal(read_image(tmp_path / "holes.png"), rgba[..., :3])
+        assert caplog.messages == [f"warning: {tmp_path / 'holes.png'}: transparency dropped (2 of 20 pixels not "
+                                   f"opaque); read as RGB without it"]
+        caplog.clear()
+        assert read_image(tmp_path / "grey_alpha.png", "auto").shape == (4, 5)
+        np.testing.assert_array_equal(read_image(tmp_path / "pal.png"), [[[10, 20, 30], [40, 50, 60]],
+                                                                          [[40, 50, 60], [70, 80, 90]]])
+        assert [m.split(": ", 2)[1:] for m in caplog.messages] == [
+            [str(tmp_path / "grey_alpha.png"), "transparency dropped (2 of 20 pixels not opaque); read as grey without it"],
+            [str(tmp_path / "pal.png"), "transparency dropped (2 of 4 pixels not opaque); read as RGB without it"],
+        ]
+
+
+def test_a_16_bit_label_says_so(tmp_path: Path) -> None:
+    """Issue 10.6: a 16-bit label PNG was clipped to 255 and then reported as "ids [255] not in the table"."""
+    big = tmp_path / "big.png"
+    write_png(big, np.array([[7, 1000], [26, 300]], np.uint16))
+    with pytest.raises(ImageError, match=r"^.*big\.png: 16-bit label image with values 7\.\.1000; label images "
+                                         r"hold 8-bit ids 0\.\.255$"):
+        read_label(big)
+    small = tmp_path / "small.png"  # 16-bit file, 8-bit values: read exactly
+    write_png(small, np.array([[7, 8], [26, 255]], np.uint16))
+    assert Image.open(small).mode == "I;16"
+    label = read_label(small)
+    assert label.dtype == np.uint8 and label.tolist() == [[7, 8], [26, 255]]
+    with pytest.raises(ImageError, match=r"^zip:x\.png: 16-bit label image with values 7\.\.1000"):
+        read_label(io.BytesIO(big.read_bytes()), name="zip:x.png")  # zip members (Cityscapes) the same way
+    with pytest.raises(ImageError, match=r"big\.png: expected an 8-bit image, got mode I;16"):
+        read_image(big)

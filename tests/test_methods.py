@@ -48,10 +48,13 @@ def test_paths_of_each_kind_of_method() -> None:
 
 
 def test_active_follows_the_params(registry: dict[str, Method]) -> None:
-    params = validate({"scales": [2, 4], "seg": {"retrain_scales": [4]}})
+    params = validate({"scales": [2, 3, 4], "seg": {"retrain_scales": [4]}, "combine": {"scales": [2, 3]}})
     got = [(m.name, s) for m, s in methods.active(params)]
-    assert got == [("hr", None), ("bicubic", 2), ("bicubic", 4), ("sr", 2), ("sr", 4), ("retrain_sr", 4),
-                   ("retrain_sr_on_hr", 4), ("identity", 2), ("identity", 4)]
+    combination = [(m, s) for m in ("retrain_bicubic", "ft_sr", "task_sr", "joint", "sft_sr", "sft_oracle")
+                   for s in (2, 3)]
+    assert got == [("hr", None), ("bicubic", 2), ("bicubic", 3), ("bicubic", 4), ("sr", 2), ("sr", 3), ("sr", 4),
+                   ("retrain_sr", 4), ("retrain_sr_on_hr", 4), *combination,
+                   ("identity", 2), ("identity", 3), ("identity", 4)]
 
 
 def test_a_new_method_is_evaluated_without_other_code(registry: dict[str, Method], tiny_repo: Path) -> None:
@@ -59,7 +62,7 @@ def test_a_new_method_is_evaluated_without_other_code(registry: dict[str, Method
     from srseg.seg.pipeline import run_evaluate
 
     paths = Paths(tiny_repo)
-    params = validate({"scales": [2], "seg": {"retrain_scales": [2]}})
+    params = validate({"scales": [2], "seg": {"retrain_scales": [2]}, "combine": {"scales": [2]}})
     shutil.copytree(paths.bicubic(2), DUMMY.image_root(paths, 2, 0))  # what its stage would write
     got = run_evaluate(params, "identity", 2, 0, paths)
     ref = run_evaluate(params, "bicubic", 2, 0, paths)

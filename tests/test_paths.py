@@ -3,6 +3,7 @@ every matrix item, and every registered method has its evaluation stage."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,35 +24,54 @@ def _s(p: Path) -> str:
 def expected(params: Params) -> dict[str, dict[str, list[str]]]:
     """{stage: {"outs", "metrics", "plots", "data"}} from srseg.paths and srseg.methods (data: non-code deps)."""
     P = Paths()
-    exp: dict[str, dict[str, list[str]]] = {
+    exp: dict[str, dict[str, list[Path]]] = {
         "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
-        "download": {"outs": [P.raw], "metrics": [P.data_metrics], "plots": [], "data": [P.params_ok]},
-        "summarize": {"outs": [P.series], "metrics": [P.summary], "plots": [],
+        "download": {"outs": [P.raw, P.data_metrics], "metrics": [], "plots": [], "data": [P.params_ok]},
+        "summarize": {"outs": [P.summary, P.headline, P.series], "metrics": [], "plots": [],
                       "data": [Path("metrics/sr"), Path("metrics/seg")]},
         "plots": {"outs": [P.figures, P.report], "metrics": [], "plots": [],
                   "data": [P.summary, P.series, P.raw, Path("data/bicubic"), Path("data/sr"), Path("data/pred")]},
     }
     for s in params.scales:
-        exp[f"degrade@{s}"] = {"outs": [P.lr(s), P.bicubic(s)], "metrics": [], "plots": [], "data": [P.raw]}
+        exp[f"degrade@{s}"] = {"outs": [P.lr(s), P.bicubic(s), P.image_quality(f"bicubic_x{s}", None)],
+                               "metrics": [], "plots": [], "data": [P.raw]}
     for k in params.seeds:
         for s in params.scales:
             log = P.train_log(f"sr_x{s}", k)
-            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k)], "metrics": [log / "metrics.json"],
+            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k), log / "metrics.json"], "metrics": [],
                                            "plots": [log / "plots"], "data": [P.params_ok]}
-            exp[f"super_resolve@{s}-{k}"] = {"outs": [P.sr(s, k)], "metrics": [P.sr_metrics(s, k)], "plots": [],
-                                             "data": [P.sr_model(s, k), P.raw, P.lr(s)]}
+            exp[f"super_resolve@{s}-{k}"] = {"outs": [P.sr(s, k), P.image_quality(f"sr_x{s}", k)], "metrics": [],
+                                             "plots": [], "data": [P.sr_model(s, k), P.raw, P.lr(s)]}
         log = P.train_log("seg_hr", k)
-        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k)], "metrics": [log / "metrics.json"],
+        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json"], "metrics": [],
                                  "plots": [log / "plots"], "data": [P.raw]}
         for s in params.seg.retrain_scales:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
-            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k)],
-                                           "metrics": [log / "metrics.json"], "plots": [log / "plots"],
-                                           "data": [P.raw, P.sr(s, k)]}
+            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json"],
+                                           "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.sr(s, k)]}
+        for s in params.combine.scales:
+            log = P.train_log(f"seg_retrain_bicubic_x{s}", k)
+            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json"],
+                                               "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.bicubic(s)]}
+            for method, stage, extra in (("ft_sr", "finetune_sr", []), ("task_sr", "task_sr", [P.seg_model("hr", k)]),
+                                         ("sft_sr", "sft_sr", [P.seg_model("hr", k),
+                                                               P.seg_model(f"retrain_bicubic_x{s}", k)]),
+                                         ("sft_oracle", "sft_oracle", [])):
+                log = P.train_log(f"{method}_x{s}", k)
+                exp[f"{stage}@{s}-{k}"] = {
+                    "outs": [P.method_sr_model(method, s, k), P.method_images(method, s, k),
+                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json"],
+                    "metrics": [], "plots": [log / "plots"],
+                    "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k)] + extra}
+            log = P.train_log(f"seg_joint_x{s}", k)
+            exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
+                                                    log / "metrics.json"], "metrics": [], "plots": [log / "plots"],
+                                           "data": [P.raw, P.lr(s)]}
         for m, s in methods.active(params):
             name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"
             data = [P.raw] + ([] if m.images == "raw" else [m.image_root(P, s, k)]) + [m.model_path(P, s, k)]
-            exp[name] = {"outs": [P.predictions(m.variant(s), k)], "metrics": [P.seg_metrics(m.variant(s), k)],
+            v = m.variant(s)
+            exp[name] = {"outs": [P.predictions(v, k), P.seg_metrics(v, k), P.seg_per_image(v, k)], "metrics": [],
                          "plots": [], "data": data}
     return {name: {key: [_s(p) for p in v] for key, v in e.items()} for name, e in exp.items()}
 
@@ -73,6 +93,13 @@ def test_dvc_yaml_follows_srseg_paths() -> None:
     _check(REPO)
 
 
+def test_top_level_metrics_are_the_headline_only() -> None:
+    """`dvc exp show` columns: the headline numbers, not per-class detail or DVCLive's step."""
+    dvc_yaml = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    assert dvc_yaml["metrics"] == [_s(Paths().headline)]
+    assert all(not s["metrics"] for s in rendered_stages().values())
+
+
 def test_matrices_follow_other_params(tmp_path: Path) -> None:
     """Other scales, seeds and retrain scales re-plan every matrix stage with the same paths."""
     repo = tmp_path / "repo"
@@ -81,6 +108,7 @@ def test_matrices_follow_other_params(tmp_path: Path) -> None:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw.update(scales=[2, 4, 8], seeds=[0, 3])
     raw["seg"]["retrain_scales"] = [2, 8]
+    raw["combine"]["scales"] = [4, 8]
     (repo / "params.yaml").write_text(yaml.safe_dump(raw))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
@@ -114,3 +142,66 @@ def test_every_method_has_its_evaluation_stage(method: str) -> None:
     cmds = [s["cmd"] for n, s in stages.items() if n.split("@")[0] == m.eval_stage]
     assert cmds, f"no {m.eval_stage} stage in dvc.yaml"
     assert all(f"--method {m.name} " in c for c in cmds)
+
+
+def test_artifacts_are_the_default_runs_models() -> None:
+    """`artifacts:` names every .keras file the default params train (seed 0), each the output of its stage, with
+    names DVC accepts; DVC itself reads the block."""
+    from dvc.repo import Repo
+    from dvc.repo.artifacts import name_is_compatible
+
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["artifacts"]
+    outs = {o for s in rendered_stages().values() for o in s["outs"] if o.endswith(".keras")}
+    assert {a["path"] for a in declared.values()} == outs
+    assert all(name_is_compatible(n) and a["type"] == "model" and a["desc"] for n, a in declared.items())
+    params = load_params(REPO / "params.yaml")
+    assert Paths().sr_model(4, params.seeds[0]).as_posix() == declared["sr-x4"]["path"]
+    with Repo(str(REPO)) as repo:
+        read = repo.artifacts.read()
+    assert set(read["dvc.yaml"]) == set(declared)
+
+
+def _readme_exp_show_lines() -> list[str]:
+    """The `dvc exp show --drop … --keep …` lines of the README (the documented readable tables)."""
+    import shlex
+
+    lines = [ln.split("  #")[0].strip() for ln in (REPO / "README.md").read_text().splitlines()
+             if ln.startswith("dvc exp show --drop")]
+    assert lines, "the README shows no readable `dvc exp show` line"
+    return [shlex.split(ln) for ln in dict.fromkeys(lines)]
+
+
+@pytest.mark.parametrize("argv", _readme_exp_show_lines(), ids=lambda a: a[-1][:40])
+def test_readme_exp_show_fits_200_columns(tmp_path: Path, argv: list[str]) -> None:
+    """Each documented `dvc exp show` line, on the committed headline with an experiment beside it, fits a
+    200-column terminal with every kept column whole (no "…"), and shows HR's scores and SR's gains."""
+    import json
+    import os
+    import sys
+
+    headline = json.loads(Paths(REPO).headline.read_text())
+    repo = tmp_path / "repo"
+    (repo / "metrics").mkdir(parents=True)
+    shutil.copy2(REPO / "params.yaml", repo)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": ["metrics/headline.json"]}))
+    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "run"]):
+        subprocess.run(cmd, cwd=repo, env=env, check=True)
+    headline["hr"]["pacc"] = 0.5  # an experiment row, named as a queued seed would be
+    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    subprocess.run(["dvc", "exp", "save", "-q", "-n", "seed-3"], cwd=repo, env=env, check=True)
+    out = subprocess.run([*argv, "--no-pager"], cwd=repo, env=env, check=True, capture_output=True,
+                         text=True).stdout
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 200 and "…" not in out, out
+    rows = [ln for ln in lines if ln.strip() and not ln.strip().startswith("─")]
+    assert len(rows) == 4 and "[seed-3]" in rows[-1], out  # header, workspace, main, the experiment
+    header = lines[1].split()
+    keep = argv[argv.index("--keep") + 1]
+    assert header[0] == "Experiment" and len(header) > 5 and all(re.search(keep, h) for h in header), header
+    if "hr.pacc" in header:
+        assert "0.5 " in out and f"{headline['hr']['miou']:.5g}" in out

@@ -1,10 +1,11 @@
-"""The ``srseg`` command and the error handling shared by every DVC stage entry point."""
+"""The ``srseg`` command: one-image tools (upscale, segment), the SR benchmark and the params check."""
 
 from __future__ import annotations
 
 import argparse
 
-from srseg.entry import stage
+from srseg import __version__
+from srseg.entry import stage, verbose_tensorflow
 from srseg.params import TILE
 from srseg.paths import REPO
 
@@ -23,9 +24,9 @@ def _scales(text: str) -> list[int]:
     try:
         scales = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--scales must be integers >= 2 separated by commas, got {text!r}")
-    if not scales or any(s < 2 for s in scales):
-        raise argparse.ArgumentTypeError(f"--scales must be integers >= 2 separated by commas, got {text!r}")
+        scales = []
+    if not scales or any(s < 2 for s in scales):  # argparse names the option: "argument --scales: must be …"
+        raise argparse.ArgumentTypeError(f"must be integers >= 2 separated by commas, got {text!r}")
     return scales
 
 
@@ -39,12 +40,16 @@ def _cmd_sr_bench(args: argparse.Namespace) -> None:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
-    from srseg.sr.infer import upscale_file
+    common = dict(model=args.model, dcscn_checkpoint=args.dcscn_checkpoint, tile=args.tile,
+                  self_ensemble=args.self_ensemble, overwrite=args.overwrite)
+    if args.segmentation_assisted:
+        from srseg.sr.condition import assisted_upscale_file
 
-    upscale_file(
-        args.input, args.output, scale=args.scale, model=args.model, dcscn_checkpoint=args.dcscn_checkpoint,
-        tile=args.tile, self_ensemble=args.self_ensemble, overwrite=args.overwrite,
-    )
+        assisted_upscale_file(args.input, args.output, args.scale, seg_model=args.seg_model, **common)
+    else:
+        from srseg.sr.infer import upscale_file
+
+        upscale_file(args.input, args.output, args.scale, **common)
 
 
 def _cmd_segment(args: argparse.Namespace) -> None:
@@ -60,38 +65,77 @@ def _cmd_check_params(args: argparse.Namespace) -> None:
     print(f"{args.params}: ok")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="srseg", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Tools around the srseg study: does super-resolving low-resolution street images help semantic segmentation?
+The study itself is a DVC pipeline (`dvc repro` runs it on params.yaml); these commands apply its trained models
+to single images, benchmark SR models and check params. The pipeline's models are trained on the study's data
+(by default synthetic street scenes): they say so, and warn on images from elsewhere. README.md explains the
+study, its params and every command."""
 
-    p = sub.add_parser("sr-bench", help="PSNR/SSIM (Y) of bicubic and SR models on a folder of images")
-    p.add_argument("--images", required=True, help="folder of HR images (png, bmp, jpg)")
-    p.add_argument("--scales", type=_scales, default=[2, 3, 4], help="comma-separated, e.g. 2,3,4")
-    p.add_argument("--json", help="write the results here as JSON")
-    p.add_argument("--model", help="an srseg SR model (.keras)")
-    p.add_argument("--dcscn-checkpoint", help="folder or prefix of the DCSCN authors' TF checkpoints")
-    p.add_argument("--self-ensemble", action="store_true", help="8x geometric self-ensemble")
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srseg", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"srseg {__version__}",
+                        help="print the version and exit")
+    verbose_help = "show TensorFlow's start-up log lines (hidden by default)"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND",
+                                help="`srseg COMMAND --help` describes its arguments")
+    # --verbose after the command too; SUPPRESS keeps the subcommand from resetting a --verbose given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
+
+    p = sub.add_parser("sr-bench", parents=[common],
+                       help="PSNR/SSIM (Y) of bicubic and SR models on a folder of images",
+                       description="Y-PSNR/SSIM of bicubic (and of an SR model) at each scale, by the DCSCN authors' "
+                                   "protocol: bicubic-downscale each image, upscale, compare on Y with the border "
+                                   "shaved.")
+    p.add_argument("--images", required=True, help="folder of HR images (png, bmp, jpg, tif)")
+    p.add_argument("--scales", type=_scales, default=[2, 3, 4], help="comma-separated scale factors (default 2,3,4)")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--model", help="an srseg SR model (.keras) to score beside bicubic; give its scale in --scales")
+    p.add_argument("--dcscn-checkpoint", help="score the DCSCN authors' TF checkpoints instead (a folder or "
+                                              "checkpoint prefix)")
+    p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
     p.set_defaults(func=_cmd_sr_bench)
 
-    p = sub.add_parser("upscale", help="super-resolve one image (colour or grey, any size)")
-    p.add_argument("input")
-    p.add_argument("output")
+    p = sub.add_parser("upscale", parents=[common], help="super-resolve one image (colour or grey, any size)",
+                       description="Super-resolve one image with a DCSCN model: the network sharpens the luma, the "
+                                   "colour comes from bicubic. Prints the model and what it was trained on.")
+    p.add_argument("input", metavar="INPUT", help="the low-resolution image to upscale")
+    p.add_argument("output", metavar="OUTPUT",
+                   help="where to write the result; the extension picks the format (.png, .bmp, .tif, ...)")
     p.add_argument("--scale", type=_scale, required=True, help="scale factor (2, 3, 4, …)")
     p.add_argument("--model", help=f"an srseg SR model (.keras); default {REPO.sr_model(2, 0).parent}/x<scale>.keras")
-    p.add_argument("--dcscn-checkpoint", help="folder or prefix of the DCSCN authors' TF checkpoints")
+    p.add_argument("--dcscn-checkpoint", help="use the DCSCN authors' TF checkpoints instead (a folder or "
+                                              "checkpoint prefix)")
     p.add_argument("--tile", type=int, default=TILE, help="LR tile side (bounds memory; the result is the same)")
-    p.add_argument("--self-ensemble", action="store_true", help="8x geometric self-ensemble")
+    p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
     p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be the INPUT file itself")
+    p.add_argument("--segmentation-assisted", action="store_true",
+                   help="segment the input first and condition the SR on the class maps (needs a conditioned "
+                        f"model; default {REPO.method_sr_model('sft_sr', 4, 0).parent}/sft_sr_x<scale>.keras)")
+    p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
     p.set_defaults(func=_cmd_upscale)
 
-    p = sub.add_parser("segment", help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png")
-    p.add_argument("input")
-    p.add_argument("out_prefix")
-    p.add_argument("--model", default=str(REPO.seg_model("hr", 0)), help="an srseg PSPNet (.keras)")
+    p = sub.add_parser("segment", parents=[common],
+                       help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
+                       description="Segment one image with a PSPNet into the 19 Cityscapes classes. Prints the model "
+                                   "and what it was trained on, then the two files it wrote.")
+    p.add_argument("input", metavar="INPUT", help="the image to segment (RGB, any size)")
+    p.add_argument("out_prefix", metavar="OUT_PREFIX",
+                   help="writes OUT_PREFIX_labelIds.png (Cityscapes label ids) and OUT_PREFIX_color.png (colours)")
+    p.add_argument("--model", default=str(REPO.seg_model("hr", 0)),
+                   help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)}, the pipeline's model "
+                        f"trained on the HR images")
     p.set_defaults(func=_cmd_segment)
 
-    p = sub.add_parser("check-params", help="validate params.yaml and exit")
-    p.add_argument("params", nargs="?", default="params.yaml")
+    p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",
+                       description="Validate a params file; prints one line naming the first bad key and what it "
+                                   "allows.")
+    p.add_argument("params", nargs="?", default="params.yaml", metavar="PARAMS",
+                   help="the params file (default params.yaml)")
     p.set_defaults(func=_cmd_check_params)
 
     return parser
@@ -100,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 @stage
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        verbose_tensorflow()  # before any command imports TensorFlow
     args.func(args)
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import srseg
 from srseg.errors import SrsegError
+from srseg.params import check_scale
 
 
 def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -30,10 +33,23 @@ def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def verbose_tensorflow() -> None:
+    """Let TensorFlow log its C++ start-up lines again (``srseg --verbose``): undo :data:`srseg.QUIET_ENV`.
+
+    Takes effect only before TensorFlow is imported (the ``srseg`` command imports it after parsing).
+    """
+    for key in srseg.QUIETED:
+        os.environ.pop(key, None)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
 def stage_args(description: str | None, *, scale: bool | None = False, seed: bool = False,
                method: bool = False) -> argparse.Namespace:
     """The arguments of a stage script: ``--scale S`` (required when ``scale`` is True, optional when None),
-    ``--seed K`` (a training seed, one of ``seeds``) and ``--method M`` (a registered method)."""
+    ``--seed K`` (a training seed, one of ``seeds``) and ``--method M`` (a registered method).
+
+    A scale below 2 is refused here, before params or TensorFlow load: SrsegError ``--scale 0: must be an
+    integer >= 2`` (one line through :func:`stage`)."""
     parser = argparse.ArgumentParser(description=description)
     if method:
         parser.add_argument("--method", required=True, help="a method of srseg.methods (e.g. bicubic, sr)")
@@ -41,4 +57,7 @@ def stage_args(description: str | None, *, scale: bool | None = False, seed: boo
         parser.add_argument("--scale", type=int, required=scale is True, help="scale factor, one of `scales`")
     if seed:
         parser.add_argument("--seed", type=int, required=True, help="training seed, one of `seeds`")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if getattr(args, "scale", None) is not None:
+        check_scale(args.scale)
+    return args

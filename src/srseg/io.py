@@ -1,23 +1,28 @@
-"""File helpers: atomic outputs, image reading with clear errors, safe archive extraction."""
+"""File helpers: atomic outputs, image reading with clear errors, saved models and their training record
+(archives: :mod:`srseg.archive`)."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
 
-from srseg.errors import DownloadError, ImageError, SrsegError
+from srseg.errors import ImageError, SrsegError
+from srseg.params import Params
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -26,11 +31,14 @@ IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``final``; on success it replaces ``final`` in one rename.
 
-    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output.
+    A killed or failing stage leaves ``final`` as it was (or absent) and no half-written output. The temporary
+    is named ``.NAME.tmp-PID-*``: the repository's ``.dvcignore`` keeps DVC from hashing one that a killed
+    process left in a tracked folder, and the next write of ``final`` deletes it (:func:`remove_stale_temps`).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    remove_stale_temps(final)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual permissions
     try:
         yield tmp
@@ -46,6 +54,53 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _temp_prefix(final: Path) -> str:
+    """The name prefix of this process's temporaries for ``final`` (``.dvcignore`` matches ``.*.tmp-*``)."""
+    return f".{final.name}.tmp-{os.getpid()}-"
+
+
+def remove_stale_temps(final: str | Path) -> list[Path]:
+    """Delete the leftovers of earlier writes of ``final`` whose process no longer runs; return them.
+
+    Leftovers are the siblings ``.NAME.tmp-PID-*`` (:func:`atomic_dir`, :func:`atomic_file`, :func:`save_keras`)
+    and ``.NAME.old-PID`` (an :func:`atomic_dir` killed between its two renames). Those of a running process
+    (another writer, or this one) are kept; those without a PID (older srseg) count as stale.
+    """
+    final = Path(final)
+    removed = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except FileNotFoundError:
+        return removed
+    for kind in ("tmp", "old"):
+        head = f".{final.name}.{kind}-"
+        for path in siblings:
+            if not path.name.startswith(head):
+                continue
+            pid = path.name[len(head):].split("-", 1)[0]
+            if pid.isdigit() and _running(int(pid)):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (0 never does: ``kill(0)`` means the process group)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -54,10 +109,14 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly."""
+    """Open a temporary sibling of ``final`` for writing; rename onto ``final`` when closed cleanly.
+
+    The temporary is named and cleaned up as :func:`atomic_dir`'s.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    remove_stale_temps(final)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), dir=final.parent)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
@@ -72,17 +131,28 @@ def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def save_keras(model: Any, path: str | Path) -> None:
-    """Save a Keras model as ``.keras`` atomically and byte-reproducibly.
+#: The key of Keras' ``metadata.json`` that holds srseg's training record of a saved model. (A zip entry of its own
+#: would be a fourth member, and Keras 3 then extracts the whole archive, weights included, to a temporary folder
+#: on every load to look for assets.)
+RECORD_KEY = "srseg"
+
+
+def save_keras(model: Any, path: str | Path, record: Mapping[str, Any] | None = None) -> None:
+    """Save a Keras model as ``.keras`` atomically and byte-reproducibly, with an optional training ``record``.
 
     Keras stamps the save time into the zip entries and ``metadata.json``, and numbers shared objects in
     ``config.json`` by their memory address; the archive is rewritten with a fixed entry time, without
     ``date_saved`` (Keras does not read it back) and with ``shared_object_id`` renumbered in order of
     appearance (only equality between ids matters to the loader), entries in Keras' order.
+
+    ``record`` (JSON values: what the model is for, see :func:`model_metadata`) goes into ``metadata.json``
+    under :data:`RECORD_KEY`, with sorted keys; the weights and config entries are the same with or without it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, raw = tempfile.mkstemp(prefix=f".{path.stem}.raw-", suffix=".keras", dir=path.parent)
+    record_json = None if record is None else json.loads(json.dumps(record))  # fails here, not half-way
+    # Keras' own file is a temporary of ``path`` too (ignored by DVC, removed by the next save if left behind).
+    fd, raw = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}raw-", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
         model.save(raw)
@@ -92,6 +162,8 @@ def save_keras(model: Any, path: str | Path) -> None:
                 if info.filename == "metadata.json":
                     meta = json.loads(data)
                     meta.pop("date_saved", None)
+                    if record_json is not None:
+                        meta[RECORD_KEY] = record_json
                     data = json.dumps(meta, sort_keys=True).encode()
                 elif info.filename == "config.json":
                     data = json.dumps(_renumber_shared_ids(json.loads(data), {})).encode()
@@ -101,6 +173,81 @@ def save_keras(model: Any, path: str | Path) -> None:
                 dst.writestr(entry, data)
     finally:
         os.unlink(raw)
+
+
+def model_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The training record that :func:`save_keras` stored in a ``.keras`` file, or None when it has none.
+
+    Files saved before records existed, by plain ``model.save`` or in another format (the DCSCN authors'
+    checkpoints) have none. A missing file or an unreadable record is an SrsegError naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SrsegError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read("metadata.json")
+    except (zipfile.BadZipFile, KeyError, IsADirectoryError):
+        return None  # not a .keras archive: the model loader says what is wrong with it
+    try:
+        record = json.loads(raw).get(RECORD_KEY)
+    except (ValueError, AttributeError) as exc:
+        raise SrsegError(f"{path}: unreadable metadata.json ({type(exc).__name__}: {exc})") from None
+    if record is not None and not isinstance(record, dict):
+        raise SrsegError(f"{path}: metadata.json key {RECORD_KEY!r} is not a mapping")
+    return record
+
+
+def params_hash(params: Params, keys: Sequence[str]) -> str:
+    """A short fingerprint of the validated params ``keys`` (dotted, as in ``dvc.yaml``) of ``params``.
+
+    The first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no spaces, ASCII) of
+    ``{key: value}``, values as ``params.model_dump(mode="json")`` gives them (defaults filled in). Two models
+    with the same hash were trained with the same values of those keys.
+    """
+    dumped = params.model_dump(mode="json")
+    chosen = {}
+    for key in keys:
+        node = dumped
+        for part in key.split("."):
+            node = node[part]
+        chosen[key] = node
+    text = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def describe_model(name: str, record: Mapping[str, Any] | None) -> str:
+    """One line naming a model and what it was trained on (from its :func:`model_metadata` record)."""
+    if not record:
+        return f"model {name}: no training record"
+    what = record.get("architecture", "model")
+    if record.get("scale"):
+        what += f" x{record['scale']}"
+    if record.get("classes"):
+        what += f", {len(record['classes'])} Cityscapes classes"
+    details = [f"{k} {record[k]}" for k in ("seed", "params_hash") if record.get(k) is not None]
+    details.append(f"srseg {record.get('srseg_version', '?')}")
+    return f"model {name}: {what}, trained on {record.get('trained_on', 'unknown data')} ({', '.join(details)})"
+
+
+def outside_study_warning(record: Mapping[str, Any] | None, model_name: str, input: str | Path,
+                          data_root: str | Path) -> str | None:
+    """A one-line warning when a model trained on synthetic scenes is applied to a file outside the study.
+
+    "Outside the study" means the input path is not under ``data_root`` (the repository's ``data/`` folder,
+    where the pipeline keeps every image it renders, imports or makes): neither as written (made absolute), nor
+    with its folders' symbolic links resolved, nor with the file's own (DVC may link ``data/`` files into its
+    cache).
+    """
+    if not record or record.get("data_source") != "synthetic":
+        return None
+    path = Path(input)
+    candidates = (Path(os.path.abspath(path)), path.parent.resolve() / path.name, path.resolve())
+    roots = {Path(os.path.abspath(data_root)), Path(data_root).resolve()}
+    if any(c.is_relative_to(r) for c in candidates for r in roots):
+        return None
+    return (f"warning: {model_name} was trained on synthetic street scenes only and {input} is not under the "
+            f"study's {data_root}/ folder; on other images (real photographs) its output is not meaningful")
 
 
 def _renumber_shared_ids(node: Any, ids: dict[Any, int]) -> Any:
@@ -120,44 +267,78 @@ def write_json(path: str | Path, obj: Any) -> None:
         fh.write("\n")
 
 
-def read_image(path: str | Path, mode: str = "RGB") -> np.ndarray:
-    """Read an image as uint8 array (H, W, 3) for RGB or (H, W) for L; name the file on failure.
+#: Names of the files whose transparency :func:`read_image` has reported (once per file and process).
+_TRANSPARENCY_REPORTED: set[str] = set()
 
-    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
-    value rather than on the luma of a grey RGB image).
-    """
-    path = Path(path)
+
+@contextlib.contextmanager
+def _opened(source: str | Path | BinaryIO, name: str, what: str) -> Iterator[Image.Image]:
+    """``source`` opened and decoded by Pillow; a missing or unreadable file is one ImageError naming ``name``."""
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             im.load()
-            if mode == "auto":
-                mode = "L" if im.mode in ("L", "LA", "1") else "RGB"
-            if mode == "L" and im.mode not in ("L", "P", "I", "I;16"):
-                raise ImageError(f"{path}: expected a single-channel label image, got mode {im.mode}")
-            if mode == "RGB" and im.mode in ("I", "I;16", "F"):
-                raise ImageError(f"{path}: expected an 8-bit image, got mode {im.mode}")
-            return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+            yield im
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: image not found") from None
+        raise ImageError(f"{name}: {what} not found") from None
     except Exception as exc:  # Pillow raises many types for corrupt files
-        raise ImageError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+        raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as-is)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode == "P":
-                return np.asarray(im, dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: label not found") from None
-    except Exception as exc:
-        raise ImageError(f"{path}: cannot read label ({type(exc).__name__}: {exc})") from None
-    return read_image(path, "L")
+def read_image(source: str | Path | BinaryIO, mode: str = "RGB", *, name: str | None = None) -> np.ndarray:
+    """Read an 8-bit image as a uint8 array, (H, W, 3) for ``mode`` RGB or (H, W) for L; name the file on failure.
+
+    ``mode="auto"`` keeps grey images single-channel (the SR literature scores them on their grey
+    value rather than on the luma of a grey RGB image). ``source`` is a path or an open binary file (a zip
+    member), ``name`` what messages call it (default: the path).
+
+    Transparency (an alpha channel, or a transparent palette entry or colour) is dropped: the colour channels
+    are read as they are. When any pixel is not fully opaque this is logged once per file as a warning naming
+    it; a fully opaque alpha loses nothing and is dropped silently.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "image") as im:
+        if im.mode.startswith(("I", "F")):
+            raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
+        if mode == "auto":
+            mode = "L" if im.mode in ("L", "LA", "La", "1") else "RGB"
+        _report_transparency(im, name)
+        return np.asarray(im.convert(mode) if im.mode != mode else im, dtype=np.uint8).copy()
+
+
+def _report_transparency(im: Image.Image, name: str) -> None:
+    """Log one warning (per file and process) when ``im`` has pixels that are not fully opaque."""
+    if name in _TRANSPARENCY_REPORTED or not im.has_transparency_data:
+        return
+    alpha = im.getchannel("A") if "A" in im.getbands() else im.convert("RGBA").getchannel("A")
+    total = alpha.width * alpha.height
+    hidden = total - alpha.histogram()[255]
+    if hidden:
+        _TRANSPARENCY_REPORTED.add(name)
+        log.warning("warning: %s: transparency dropped (%d of %d pixels not opaque); read as %s without it",
+                    name, hidden, total, "grey" if im.mode in ("LA", "La") else "RGB")
+
+
+def read_label(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a single-channel label image as a uint8 (H, W) array (palette indices kept as they are).
+
+    A 16-bit (or 32-bit) grey image is read exactly when its values are 0..255; otherwise it is an ImageError
+    saying so, not a label clipped to 255. ``source`` and ``name`` as in :func:`read_image`.
+    """
+    name = str(source) if name is None else name
+    with _opened(source, name, "label") as im:
+        if im.mode in ("L", "P"):
+            return np.asarray(im, dtype=np.uint8).copy()
+        if im.mode.startswith("I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            arr = np.asarray(im)
+            low, high = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+            if low < 0 or high > 255:
+                bits = 16 if im.mode.startswith("I;16") else 32
+                raise ImageError(f"{name}: {bits}-bit label image with values {low}..{high}; label images hold "
+                                 f"8-bit ids 0..255")
+            return arr.astype(np.uint8)
+        raise ImageError(f"{name}: expected a single-channel label image, got mode {im.mode}")
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -171,15 +352,31 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def read_instance_ids(source: str | Path | BinaryIO, *, name: str | None = None) -> np.ndarray:
+    """Read a 16-bit instance-id PNG (Cityscapes ``*_gtFine_instanceIds.png``) as a uint16 (H, W) array;
+    ``source`` and ``name`` as in :func:`read_image`."""
+    name = str(source) if name is None else name
+    with _opened(source, name, "instance image") as im:
+        if im.mode not in ("I;16", "I"):  # Pillow opens 16-bit grey PNGs as I;16 (older versions: I)
+            raise ImageError(f"{name}: expected a 16-bit instance-id image, got mode {im.mode}")
+        arr = np.asarray(im)
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) > 0xFFFF):
+        raise ImageError(f"{name}: instance ids outside 0..65535")
+    return arr.astype(np.uint16)
+
+
 def png_bytes(arr: np.ndarray) -> bytes:
-    """A uint8 (H, W) or (H, W, 3) array encoded as PNG (fast compression: these are pipeline files)."""
+    """A uint8 (H, W) or (H, W, 3) array, or a uint16 (H, W) one (16-bit grey, for instance ids), encoded as
+    PNG (fast compression: these are pipeline files)."""
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG", optimize=False, compress_level=1)
+    arr = np.asarray(arr)
+    im = Image.fromarray(arr if arr.dtype == np.uint16 and arr.ndim == 2 else arr.astype(np.uint8, copy=False))
+    im.save(buf, format="PNG", optimize=False, compress_level=1)
     return buf.getvalue()
 
 
 def write_png(path: str | Path, arr: np.ndarray) -> None:
-    """Write a uint8 array as PNG (parents created)."""
+    """Write a uint8 (or 2-D uint16) array as PNG (parents created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png_bytes(arr))
@@ -192,56 +389,3 @@ def check_same_size(image: np.ndarray, label: np.ndarray, label_path: str | Path
             f"{label_path}: label size {label.shape[1]}x{label.shape[0]} does not match "
             f"its image {image.shape[1]}x{image.shape[0]}"
         )
-
-
-def _safe_member(dest: Path, name: str) -> Path:
-    """Resolve an archive member under ``dest``; refuse absolute paths and '..' traversal."""
-    pure = PurePosixPath(name.replace("\\", "/"))
-    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
-        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
-    target = (dest / pure).resolve()
-    if not target.is_relative_to(dest.resolve()):
-        raise DownloadError(f"refusing archive entry outside the target folder: {name!r}")
-    return target
-
-
-def extract_archive(archive: str | Path, dest: str | Path, members: list[str] | None = None) -> list[Path]:
-    """Extract a zip or tar archive into ``dest``, refusing path traversal and links.
-
-    ``members`` restricts extraction to entries whose name starts with one of the prefixes.
-    Returns the extracted file paths.
-    """
-    archive, dest = Path(archive), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    keep = (lambda n: True) if members is None else (lambda n: any(n.startswith(p) for p in members))
-    out: list[Path] = []
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    target = _safe_member(dest, info.filename)
-                    if info.is_dir() or not keep(info.filename):
-                        continue
-                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        raise DownloadError(f"refusing symbolic link in archive: {info.filename!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.append(target)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                for m in tf.getmembers():
-                    target = _safe_member(dest, m.name)
-                    if m.isdir() or not keep(m.name):
-                        continue
-                    if not m.isfile():
-                        raise DownloadError(f"refusing non-regular archive entry: {m.name!r}")
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with tf.extractfile(m) as src, open(target, "wb") as dst:  # type: ignore[union-attr]
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    out.append(target)
-        else:
-            raise DownloadError(f"{archive}: not a zip or tar archive")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
-        raise DownloadError(f"{archive}: corrupt archive ({exc})") from None
-    return out

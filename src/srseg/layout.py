@@ -1,7 +1,8 @@
 """Paths of the Cityscapes layout that every data source writes and every stage reads.
 
 ``<root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png`` and
-``<root>/gtFine/<split>/<city>/<id>_gtFine_{labelIds,labelTrainIds}.png``. Variants (LR, bicubic, SR)
+``<root>/gtFine/<split>/<city>/<id>_gtFine_{labelIds,labelTrainIds,instanceIds}.png`` (instanceIds only where
+the source provides instances, see :mod:`srseg.instances`). Variants (LR, bicubic, SR)
 use the image part of the layout under their own root with the same file names.
 """
 
@@ -15,6 +16,7 @@ from srseg.errors import SrsegError
 IMG_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 TRAIN_LABEL_SUFFIX = "_gtFine_labelTrainIds.png"
+INSTANCE_SUFFIX = "_gtFine_instanceIds.png"
 PRED_SUFFIX = "_pred_labelIds.png"
 SPLITS = ("train", "val", "test")
 
@@ -35,6 +37,9 @@ class Sample:
 
     def label_train_ids(self, root: str | Path) -> Path:
         return Path(root) / "gtFine" / self.split / self.city / f"{self.id}{TRAIN_LABEL_SUFFIX}"
+
+    def instance_ids(self, root: str | Path) -> Path:
+        return Path(root) / "gtFine" / self.split / self.city / f"{self.id}{INSTANCE_SUFFIX}"
 
     def prediction(self, root: str | Path) -> Path:
         return Path(root) / self.split / self.city / f"{self.id}{PRED_SUFFIX}"

@@ -21,17 +21,22 @@ from srseg.paths import Paths, variant
 #: Where a method's input images come from: the HR tree, the degrade outputs, or images a stage made.
 ImageSource = Literal["raw", "lr", "bicubic", "sr", "own"]
 #: Which params list gives the scales a method runs at (``None``: the scale-free HR reference).
-ScaleList = Literal["scales", "seg.retrain_scales"]
+ScaleList = Literal["scales", "seg.retrain_scales", "combine.scales"]
 
 
 @dataclass(frozen=True)
 class Method:
     """One compared method.
 
-    ``images``: the segmenter's input (``own`` = ``data/{name}/seed{k}/x{s}``, written by ``stage``).
-    ``segmenter``: ``"hr"`` (the HR-trained PSPNet of ``train_seg``) or the base name of a model that ``stage``
-    trains per scale (``models/seg/seed{k}/{segmenter}_x{s}.keras``). ``baseline``: the method it is compared
-    with besides HR (``None`` for none). ``group``: the figure/table it belongs to.
+    ``images``: the segmenter's input (``own`` = ``data/{name}/seed{k}/x{s}``, written by ``stage``; ``lr``: the
+    LR images, for a model that predicts at HR size). ``segmenter``: ``"hr"`` (the HR-trained PSPNet of
+    ``train_seg``) or the base name of a model that ``stage`` trains per scale
+    (``models/seg/seed{k}/{segmenter}_x{s}.keras``). ``baseline``: the method it is compared with besides HR
+    (``None`` for none); ``controls``: further methods it is compared with at the same scale (where both run).
+    ``group``: the figure/table it belongs to. ``quality``: it has a Y-PSNR/SSIM record of HR-size images
+    (``metrics/sr/…/{variant}.json``: its own images, or the joint model's SR head). ``upper_bound``: it uses
+    knowledge a real system lacks (ground-truth labels): reported as a bound, never ranked with the others;
+    ``bound_of`` names the real method it bounds.
     """
 
     name: str
@@ -42,9 +47,12 @@ class Method:
     images: ImageSource
     segmenter: str
     scales: ScaleList | None
-    group: Literal["reference", "chain", "retrain"]
+    group: Literal["reference", "chain", "retrain", "combine"]
     baseline: str | None = None
+    quality: bool = False
     upper_bound: bool = False
+    controls: tuple[str, ...] = ()
+    bound_of: str | None = None
 
     @property
     def eval_stage(self) -> str:
@@ -55,10 +63,17 @@ class Method:
         """The scales this method runs at under ``params`` (``[]`` for the HR reference)."""
         if self.scales is None:
             return []
-        return list(params.scales if self.scales == "scales" else params.seg.retrain_scales)
+        return list({"scales": params.scales, "seg.retrain_scales": params.seg.retrain_scales,
+                     "combine.scales": params.combine.scales}[self.scales])
 
     def variant(self, scale: int | None) -> str:
         return variant(self.name, scale)
+
+    def label_at(self, scale: int | None) -> str:
+        """The label of the variant at ``scale``: ``{s}`` in the label is the scale, else `` ×s`` is appended."""
+        if scale is None:
+            return self.label
+        return self.label.format(s=scale) if "{s}" in self.label else f"{self.label} ×{scale}"
 
     def image_root(self, paths: Paths, scale: int | None, seed: int) -> Path:
         """The folder (Cityscapes image layout) of the images the segmenter predicts."""
@@ -72,6 +87,10 @@ class Method:
             "sr": lambda: paths.sr(scale, seed),
             "own": lambda: paths.method_images(self.name, scale, seed),
         }[self.images]()
+
+    def quality_path(self, paths: Paths, scale: int, seed: int) -> Path:
+        """Its images' Y-PSNR/SSIM record (written by the stage that makes or, for bicubic, degrades them)."""
+        return paths.image_quality(self.variant(scale), None if self.images == "bicubic" else seed)
 
     def model_path(self, paths: Paths, scale: int | None, seed: int) -> Path:
         """The segmentation model that predicts this method's images."""
@@ -116,10 +135,28 @@ def active(params: Params) -> Iterator[tuple[Method, int | None]]:
 register(Method("hr", "HR (no downscaling)", HR, "o", stage="download", images="raw", segmenter="hr",
                 scales=None, group="reference"))
 register(Method("bicubic", "bicubic LR", BICUBIC, "o", stage="degrade", images="bicubic", segmenter="hr",
-                scales="scales", group="chain"))
+                scales="scales", group="chain", quality=True))
 register(Method("sr", "SR (DCSCN)", SR, "s", stage="super_resolve", images="sr", segmenter="hr",
-                scales="scales", group="chain", baseline="bicubic"))
-register(Method("retrain_sr", "PSPNet retrained on SR, on SR val", "#D55E00", "^", stage="retrain_seg",
-                images="sr", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain", baseline="sr"))
-register(Method("retrain_sr_on_hr", "PSPNet retrained on SR, on HR val", "#CC79A7", "v", stage="retrain_seg",
+                scales="scales", group="chain", baseline="bicubic", quality=True))
+register(Method("retrain_sr", "SR ×{s}-trained PSPNet on SR ×{s} val", "#D55E00", "^", stage="retrain_seg",
+                images="sr", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain", baseline="sr",
+                controls=("retrain_bicubic",)))
+register(Method("retrain_sr_on_hr", "SR ×{s}-trained PSPNet on HR val", "#CC79A7", "v", stage="retrain_seg",
                 images="raw", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain", baseline="hr"))
+# The combination study (research tasks 2-4) at combine.scales.
+register(Method("retrain_bicubic", "bicubic ×{s}-trained PSPNet on bicubic ×{s} val", "#56B4E9", "D",
+                stage="retrain_bicubic", images="bicubic", segmenter="retrain_bicubic", scales="combine.scales",
+                group="retrain", baseline="bicubic"))
+register(Method("ft_sr", "SR fine-tuned on the study's images (control)", "#999999", "P", stage="finetune_sr", images="own",
+                segmenter="hr", scales="combine.scales", group="combine", baseline="sr", quality=True))
+register(Method("task_sr", "task-driven SR (via the frozen PSPNet)", "#009E73", "*", stage="task_sr",
+                images="own", segmenter="hr", scales="combine.scales", group="combine", baseline="ft_sr",
+                quality=True))
+register(Method("joint", "joint SR + segmentation model", "#F0E442", "X", stage="train_joint", images="lr",
+                segmenter="joint", scales="combine.scales", group="combine", baseline="retrain_bicubic", quality=True))
+register(Method("sft_sr", "segmentation-assisted SR", "#882255", "h", stage="sft_sr",
+                images="own", segmenter="hr", scales="combine.scales", group="combine", baseline="ft_sr",
+                quality=True))
+register(Method("sft_oracle", "seg.-assisted SR, ORACLE maps (upper bound)", "#AA4499", "H",
+                stage="sft_oracle", images="own", segmenter="hr", scales="combine.scales", group="combine",
+                baseline="ft_sr", quality=True, upper_bound=True, bound_of="sft_sr"))

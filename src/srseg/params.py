@@ -142,6 +142,88 @@ class SegParams(_Section):
     retrain_scales: list[Annotated[int, Field(strict=True)]] = [4]
 
 
+class FinetuneParams(_Section):
+    """The SR fine-tunes on the study's train split: the plain control, task-driven SR and the conditioned SR all
+    use these, so only their criterion or conditioning differs."""
+
+    steps: NonNegInt = 300
+    steps_per_epoch: PosInt = 100
+    patch: PosInt = 96  # HR patch side (cut to a multiple of the scale)
+    batch: PosInt = 8
+    lr: PosFloat = 1e-4
+    clipnorm: PosFloat = 5.0
+
+
+class TaskParams(_Section):
+    """Task-driven SR (research task 2): MSE + lambda_task·CE(PSPNet(SR)) + lambda_feat·L1(PSPNet features)."""
+
+    lambda_task: Annotated[float, Field(ge=0)] = 100.0
+    lambda_feat: Annotated[float, Field(ge=0)] = 0.0
+
+
+class JointParams(_Section):
+    """The joint SR + segmentation model (research task 4, DSRL-style): CE + w_sr·MSE + w_fa·FA."""
+
+    w_sr: Annotated[float, Field(ge=0)] = 1.0
+    w_fa: Annotated[float, Field(ge=0)] = 1.0
+    fa_grid: PosInt = 16
+    sr_residual: bool = True
+
+
+class SftParams(_Section):
+    """Segmentation-assisted SR (research task 3): DCSCN conditioned on segmentation maps of the LR image."""
+
+    mode: Literal["sft", "concat"] = "sft"
+    segmenter: Literal["hr", "retrain_bicubic"] = "hr"  # whose softmax on the bicubic image is the condition
+    hidden: PosInt = 32
+    depth: PosInt = 2
+    features: PosInt = 16
+
+
+class CombineParams(_Section):
+    """Combining SR and segmentation, at each of ``scales`` (a subset of the study's scales)."""
+
+    scales: list[Annotated[int, Field(strict=True)]] = [4]
+    finetune: FinetuneParams = FinetuneParams()
+    task: TaskParams = TaskParams()
+    joint: JointParams = JointParams()
+    sft: SftParams = SftParams()
+
+
+class ObjectsParams(_Section):
+    """Object-level evaluation (srseg.metrics.objects): connected components of the segmentation as detections."""
+
+    classes: list[str] = ["person", "rider", "car", "bicycle"]
+    size_bins: list[float] = [0.0, 32.0, 128.0, 512.0, math.inf]  # HR pixel areas, lo <= area < hi
+    iou: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_size: NonNegInt = 0  # instances below this many pixels are ignored (Cityscapes' own evaluation: 100)
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v: list[str]) -> list[str]:
+        from cityscapesscripts.helpers.labels import labels
+
+        allowed = [lb.name for lb in labels if lb.hasInstances]
+        if not v or len(set(v)) != len(v) or any(c not in allowed for c in v):
+            raise ValueError(f"must be distinct Cityscapes classes with instances ({', '.join(allowed)})")
+        return v
+
+    @field_validator("size_bins")
+    @classmethod
+    def _bins(cls, v: list[float]) -> list[float]:
+        if len(v) < 2 or v[0] != 0 or v[-1] != math.inf or any(b <= a for a, b in zip(v, v[1:])):
+            raise ValueError("must rise strictly from 0 to .inf, e.g. [0, 32, 128, 512, .inf]")
+        return v
+
+
+class StatsParams(_Section):
+    """The uncertainty of every comparison: a paired bootstrap over val images (srseg.results.stats)."""
+
+    resamples: Annotated[int, Field(strict=True, ge=100)] = 2000
+    seed: NonNegInt = 0
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+
+
 class PlotsParams(_Section):
     """Figures of the plots stage."""
 
@@ -172,6 +254,9 @@ class Params(_Section):
     data: DataParams = DataParams()
     sr: SrParams = SrParams()
     seg: SegParams = SegParams()
+    combine: CombineParams = CombineParams()
+    objects: ObjectsParams = ObjectsParams()
+    stats: StatsParams = StatsParams()
     plots: PlotsParams = PlotsParams()
 
     @field_validator("scales")
@@ -190,11 +275,9 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _retrain_subset(self) -> "Params":
-        extra = [s for s in self.seg.retrain_scales if s not in self.scales]
-        if extra:
-            raise ParamsError(
-                f"seg.retrain_scales: must be a subset of scales {self.scales} (got {self.seg.retrain_scales})"
-            )
+        for key, sub in (("seg.retrain_scales", self.seg.retrain_scales), ("combine.scales", self.combine.scales)):
+            if any(s not in self.scales for s in sub) or len(set(sub)) != len(sub):
+                raise ParamsError(f"{key}: must be a subset of scales {self.scales}, without repeats (got {sub})")
         return self
 
     @property

@@ -6,14 +6,16 @@ temporary folder in tests); ``tests/test_paths.py`` checks ``dvc.yaml`` against 
     data/params.ok                     check_params: params.yaml is valid (every stage runs after it)
     data/raw/                          download: HR images and labels (Cityscapes layout)
     data/downloads/                    download caches (archives, checkpoints)
-    data/lr/x{s}/ data/bicubic/x{s}/   degrade@{s}
-    models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k}
+    data/lr/x{s}/ data/bicubic/x{s}/   degrade@{s} (and metrics/sr/bicubic_x{s}.json: their Y-PSNR/SSIM)
+    models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k} (…/{method}_x{s}.keras: the fine-tuned SR methods)
     data/{method}/seed{k}/x{s}/        images a method makes (super_resolve@{s}-{k}: method ``sr``)
     models/seg/seed{k}/{name}.keras    segmentation models (train_seg: ``hr``; retrain_seg: ``retrain_sr_x{s}``)
     data/pred/seed{k}/{variant}/       predictions of an evaluated variant (``hr`` or ``{method}_x{s}``)
-    metrics/seg/seed{k}/{variant}.json its scores; metrics/sr/seed{k}/x{s}.json SR quality
+    metrics/seg/seed{k}/{variant}.json its scores (.npz: every image's confusion matrix)
+    metrics/sr/seed{k}/{variant}.json  Y-PSNR/SSIM of a method's images (mean and per image)
     metrics/train/seed{k}/{name}/      DVCLive training logs
-    metrics/summary.json plots/series/ plots/figures/ report.md    summarize, plots
+    metrics/summary.json metrics/headline.json plots/series/    summarize
+    plots/figures/ report.md           plots
 
 Per-seed outputs sit one level below a folder per kind, so a stage that reads every seed (``summarize``) can
 list that folder as one dep.
@@ -46,6 +48,11 @@ class Paths:
         return self._p("data", "params.ok")
 
     @property
+    def data(self) -> Path:
+        """Every image the pipeline renders, imports or makes lies under here ("inside the study")."""
+        return self._p("data")
+
+    @property
     def raw(self) -> Path:
         return self._p("data", "raw")
 
@@ -74,6 +81,10 @@ class Paths:
     def sr_model(self, scale: int, seed: int) -> Path:
         return self._p("models", "sr", f"seed{seed}", f"x{scale}.keras")
 
+    def method_sr_model(self, method: str, scale: int, seed: int) -> Path:
+        """An SR model a method fine-tunes, e.g. ``models/sr/seed0/task_sr_x4.keras``."""
+        return self._p("models", "sr", f"seed{seed}", f"{variant(method, scale)}.keras")
+
     def seg_model(self, name: str, seed: int) -> Path:
         """A segmentation model: ``hr`` (train_seg) or ``retrain_sr_x{s}`` and the like."""
         return self._p("models", "seg", f"seed{seed}", f"{name}.keras")
@@ -89,13 +100,25 @@ class Paths:
     def seg_metrics(self, variant_name: str, seed: int) -> Path:
         return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.json")
 
-    def sr_metrics(self, scale: int, seed: int) -> Path:
-        return self._p("metrics", "sr", f"seed{seed}", f"x{scale}.json")
+    def seg_per_image(self, variant_name: str, seed: int) -> Path:
+        """Every val image's confusion matrix of a variant (``.npz``; what the bootstrap resamples)."""
+        return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.npz")
+
+    def image_quality(self, variant_name: str, seed: int | None) -> Path:
+        """Y-PSNR/SSIM of a variant's images; ``seed`` None for images no training made (``bicubic_x{s}``)."""
+        if seed is None:
+            return self._p("metrics", "sr", f"{variant_name}.json")
+        return self._p("metrics", "sr", f"seed{seed}", f"{variant_name}.json")
 
     # --- results --------------------------------------------------------------------------------------
     @property
     def summary(self) -> Path:
         return self._p("metrics", "summary.json")
+
+    @property
+    def headline(self) -> Path:
+        """The few headline numbers declared as DVC metrics (``dvc exp show``, ``dvc metrics diff``)."""
+        return self._p("metrics", "headline.json")
 
     @property
     def series(self) -> Path:

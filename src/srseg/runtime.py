@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from srseg.errors import SrsegError
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
+#: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX-512 BF16; AMX tiles with BF16) that oneDNN uses.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def configure(threads: int) -> None:
@@ -46,6 +49,31 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def cpu_features(cpuinfo: str | Path = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
+    """The CPU's model name and flags from ``cpuinfo`` (Linux); ``("unknown", frozenset())`` where unreadable."""
+    model, flags = "unknown", frozenset()
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return model, flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model == "unknown":
+            model = value.strip()
+        elif key.strip() == "flags":
+            return model, frozenset(value.split())
+    return model, flags
+
+
+def native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """True when the CPU has bfloat16 arithmetic (``avx512_bf16``, or ``amx_bf16`` with ``amx_tile``).
+
+    Elsewhere TensorFlow runs bfloat16 ops on generic kernels that convert every element, slower than float32.
+    """
+    flags = cpu_features()[1] if flags is None else flags
+    return "avx512_bf16" in flags or {"amx_bf16", "amx_tile"} <= flags
+
+
 @contextlib.contextmanager
 def precision(policy: str) -> Iterator[None]:
     """Build models under a Keras mixed-precision ``policy``; restores the previous global policy on exit.
@@ -58,12 +86,32 @@ def precision(policy: str) -> Iterator[None]:
 
     if policy not in PRECISIONS:
         raise SrsegError(f"precision {policy!r}: must be one of {', '.join(PRECISIONS)}")
+    if policy == "mixed_bfloat16" and not native_bf16():
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            model, flags = cpu_features()
+            log.warning("precision mixed_bfloat16 on a CPU without bfloat16 arithmetic (%s: no %s): TensorFlow "
+                        "emulates it, expect it slower than float32 (benchmarks/bench_precision.py)", model,
+                        "/".join(f for f in BF16_CPU_FLAGS if f not in flags))
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy(before)
+
+
+def float32_dtype() -> str | None:
+    """The ``dtype`` of a layer that must compute in float32 under any policy (model outputs, DCSCN's global skip).
+
+    ``"float32"`` under a mixed policy; None under float32, where the layer then shares the global policy object
+    like every other layer, so float32 models save to the same bytes as before (Keras serialises an explicit
+    ``"float32"`` as a policy object of its own).
+    """
+    import keras
+
+    return None if keras.config.dtype_policy().name == "float32" else "float32"
 
 
 def wrap_optimizer(optimizer: Any, policy: str) -> Any:
@@ -79,19 +127,30 @@ def strategy(kind: str) -> Any:
     ``auto``: MirroredStrategy over the visible GPUs when there are several, else the default strategy;
     ``none``: the default strategy; ``mirrored``: MirroredStrategy over every visible GPU (or the logical CPUs
     when there is no GPU); ``multi_worker``: MultiWorkerMirroredStrategy configured by the ``TF_CONFIG``
-    environment variable (one process per worker, each with its own ``dvc``-free launch of the stage).
+    environment variable (one process per worker, each with its own ``dvc``-free launch of the stage). It
+    configures TensorFlow's collective ops, so it must be created before TensorFlow initialises its runtime
+    (before any op runs or any device is listed).
     """
     import tensorflow as tf
 
     if kind not in STRATEGIES:
         raise SrsegError(f"runtime.distribute {kind!r}: must be one of {', '.join(STRATEGIES)}")
+    if kind == "multi_worker":
+        return _multi_worker(tf)
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "none" or (kind == "auto" and len(gpus) < 2):
         return tf.distribute.get_strategy()
-    if kind in ("auto", "mirrored"):
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _multi_worker(tf: Any) -> Any:
+    """MultiWorkerMirroredStrategy of ``TF_CONFIG``; one clear line when it is missing or comes too late."""
     if not os.environ.get("TF_CONFIG"):
         raise SrsegError("runtime.distribute: multi_worker needs the TF_CONFIG environment variable "
                          "(cluster and task of this worker)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except RuntimeError as exc:  # "Collective ops must be configured at program startup"
+        raise SrsegError(f"runtime.distribute: multi_worker must be set up before TensorFlow runs any op "
+                         f"({exc})") from None

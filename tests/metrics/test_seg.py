@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import glob
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from srseg.errors import ImageError
+from srseg.errors import ImageError, SrsegError
 from srseg.labels import IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID
-from srseg.metrics.seg import SegMeter, confusion_matrix, scores
+from srseg.metrics.seg import SegMeter, confusion_matrix, load_per_image, pacc_miou, save_per_image, scores
+from tests.results.test_stats import C, random_cms
 
 
 def test_confusion_matrix_by_hand() -> None:
@@ -108,8 +110,13 @@ def test_miou_equals_official_cityscapes_evaluation(tmp_path: Path, monkeypatch)
 
     root, pred_dir = tmp_path / "raw", tmp_path / "pred"
     _write_tiny_cityscapes(root)
-    ours = evaluate_split(_oracle_predictor(), root, root, pred_dir, "val")
+    meter, objects = evaluate_split(_oracle_predictor(), root, root, pred_dir, "val")
+    assert objects is None  # no object spec asked for
+    ours = meter.result()
     assert ours["n_images"] == 2
+    ids, cms = meter.per_image()  # the per-image matrices sum to the split's, in the val list's order
+    assert ids == sorted(ids) and len(ids) == 2 and np.array_equal(cms.sum(0), meter.cm)
+    assert scores(cms.sum(0))["miou"] == ours["miou"]
 
     args = official.args
     for key, value in {
@@ -142,3 +149,86 @@ def test_miou_equals_official_cityscapes_evaluation(tmp_path: Path, monkeypatch)
 
     written = np.unique(np.concatenate([np.asarray(Image.open(p)).ravel() for p in preds]))
     assert set(written.tolist()) <= set(TRAIN_TO_ID[:NUM_CLASSES].tolist())
+
+
+@pytest.mark.parametrize("num_classes", [NUM_CLASSES, 70])
+def test_pacc_miou_of_a_stack_equals_scores_matrix_by_matrix(num_classes: int) -> None:
+    rng = np.random.default_rng(3)
+    c = num_classes
+    cms = rng.integers(0, 1000, (300, c, c + 1)) * (rng.random((300, c, c + 1)) < rng.random((300, 1, 1)))
+    absent = rng.random((300, c)) < rng.random((300, 1))  # classes absent from gt and prediction: NaN IoU
+    cms[np.broadcast_to(absent[:, :, None], cms.shape)] = 0
+    cms[:, :, :c][np.broadcast_to(absent[:, None, :], (300, c, c))] = 0
+    cms[0] = 0  # no labelled pixels: both NaN
+    pacc, miou = pacc_miou(cms)
+    assert pacc.shape == miou.shape == (300,) and np.isnan(pacc[0]) and np.isnan(miou[0])
+    for i in range(1, 300):
+        s = scores(cms[i], names=[str(k) for k in range(c)])
+        # the same floats, not approximately (NaN where no class is defined)
+        np.testing.assert_array_equal([pacc[i], miou[i]], [s["pacc"], s["miou"]])
+        iou = np.array([np.nan if v is None else v for v in s["iou"].values()])
+        if not np.isnan(iou).all():
+            assert miou[i] == iou[~np.isnan(iou)].mean()
+
+
+def test_per_image_file_round_trip_and_same_bytes(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cms = random_cms(np.random.default_rng(18), 4)
+    ids = ["a_000001", "b_000002", "c_000003", "d_000004"]
+    path = tmp_path / "per_image.npz"
+    save_per_image(path, ids, cms)
+    first = path.read_bytes()
+    got_ids, got = load_per_image(path, ids)
+    assert got_ids == ids and got.dtype == np.int64 and np.array_equal(got, cms)
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.0)  # another clock: zip dates must not follow it
+    save_per_image(path, ids, cms.astype(np.int32))
+    assert path.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["per_image.npz"]  # no temporary left behind
+    # the same images in another order come back in the expected order
+    got_ids, got = load_per_image(path, ids[::-1])
+    assert got_ids == ids[::-1] and np.array_equal(got, cms[::-1])
+
+
+def test_per_image_file_errors_name_the_file(tmp_path) -> None:
+    cms = random_cms(np.random.default_rng(19), 23)
+    ids = [f"img_{i:03d}" for i in range(23)]
+    path = tmp_path / "sr_x4.npz"
+    with pytest.raises(SrsegError, match=r"sr_x4\.npz: per-image confusion matrices not found"):
+        load_per_image(path)
+    save_per_image(path, ids, cms)
+    with pytest.raises(SrsegError, match=r"sr_x4\.npz: 23 images, but 24 in its predictions"):
+        load_per_image(path, ids + ["img_023"], expected_from="its predictions")
+    with pytest.raises(SrsegError, match=r"sr_x4\.npz: images differ from the expected list: 1 missing"):
+        load_per_image(path, ids[:-1] + ["other"])
+    bad = {
+        "garbage.npz": b"not a zip file at all",
+        "truncated.npz": path.read_bytes()[:200],
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(SrsegError, match=rf"{name}: cannot read"):
+            load_per_image(tmp_path / name)
+    np.save(tmp_path / "plain.npy", cms)
+    with pytest.raises(SrsegError, match=r"plain\.npy: not an \.npz"):
+        load_per_image(tmp_path / "plain.npy")
+    np.savez(tmp_path / "keys.npz", cms=cms)
+    with pytest.raises(SrsegError, match=r"keys\.npz: not per-image .*missing \['ids', 'version'\]"):
+        load_per_image(tmp_path / "keys.npz")
+    np.savez(tmp_path / "version.npz", version=2, ids=np.array(ids), cms=cms)
+    with pytest.raises(SrsegError, match=r"version\.npz: format version 2, this code reads 1"):
+        load_per_image(tmp_path / "version.npz")
+    np.savez(tmp_path / "shape.npz", version=1, ids=np.array(ids), cms=cms[:, :, :C])
+    with pytest.raises(SrsegError, match=r"shape\.npz: confusion matrices must be"):
+        load_per_image(tmp_path / "shape.npz")
+    np.savez(tmp_path / "count.npz", version=1, ids=np.array(ids[:22]), cms=cms)
+    with pytest.raises(SrsegError, match=r"count\.npz: 22 image ids for 23 confusion matrices"):
+        load_per_image(tmp_path / "count.npz")
+    np.savez(tmp_path / "text_version.npz", version="one", ids=np.array(ids), cms=cms)
+    with pytest.raises(SrsegError, match=r"text_version\.npz: format version one, this code reads 1"):
+        load_per_image(tmp_path / "text_version.npz")
+    np.savez(tmp_path / "negative.npz", version=1, ids=np.array(ids), cms=-cms)
+    with pytest.raises(SrsegError, match=r"negative\.npz: negative pixel counts"):
+        load_per_image(tmp_path / "negative.npz")
+    with pytest.raises(SrsegError, match="negative pixel counts"):
+        save_per_image(tmp_path / "x.npz", ids, -cms)
+    with pytest.raises(SrsegError, match="2 image ids for 23"):
+        save_per_image(tmp_path / "x.npz", ids[:2], cms)

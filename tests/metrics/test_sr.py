@@ -68,3 +68,44 @@ def test_bicubic_matches_published_numbers(name: str, published: dict[int, float
     res = run_sr_bench(folder, list(published))
     for s, db in published.items():
         assert res[f"x{s}"]["bicubic"]["psnr_y"] == pytest.approx(db, abs=0.05), (name, s)
+
+
+def _whole_image_scores(hr: np.ndarray, test: np.ndarray, train_ids: np.ndarray, scale: int
+                        ) -> tuple[float, float, list[float], list[int]]:
+    """The scores as computed before they went strip by strip: whole float64 planes (the reference)."""
+    from skimage.metrics import structural_similarity
+
+    from srseg.labels import NUM_CLASSES
+
+    y_hr, y_test = shave(rgb_to_y(hr), scale), shave(rgb_to_y(test), scale)
+    mse = float(np.mean((np.asarray(y_hr, np.float64) - np.asarray(y_test, np.float64)) ** 2))
+    p = float("inf") if mse == 0 else 10.0 * np.log10(255.0 * 255.0 / mse)
+    s = float(structural_similarity(y_hr, y_test, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                    data_range=255.0))
+    err = (y_hr - y_test) ** 2
+    ids = shave(train_ids, scale).astype(np.int64).ravel()
+    keep = ids < NUM_CLASSES
+    sse = np.bincount(ids[keep], weights=err.ravel()[keep], minlength=NUM_CLASSES)
+    return p, s, sse.tolist(), np.bincount(ids[keep], minlength=NUM_CLASSES).tolist()
+
+
+@pytest.mark.parametrize("strip_pixels", [1, 300, 1 << 20])
+@pytest.mark.parametrize("h,w,scale,grey", [(37, 53, 2, False), (64, 41, 3, True), (120, 90, 4, False),
+                                            (23, 200, 2, False)])
+def test_strip_scores_equal_whole_image_scores_to_the_bit(monkeypatch: pytest.MonkeyPatch, strip_pixels: int,
+                                                          h: int, w: int, scale: int, grey: bool) -> None:
+    """Y-PSNR/SSIM and the per-class squared errors run over strips of rows (bounded float64 memory); every value
+    equals the whole-image computation exactly, one-row strips and strips at the SSIM window's edge included."""
+    import srseg.metrics.sr as msr
+
+    monkeypatch.setattr(msr, "STRIP_PIXELS", strip_pixels)
+    rng = np.random.default_rng(h * w)
+    shape = (h, w) if grey else (h, w, 3)
+    hr = rng.integers(0, 256, shape, dtype=np.uint8)
+    test = np.clip(hr.astype(int) + rng.integers(-20, 21, shape), 0, 255).astype(np.uint8)
+    ids = rng.choice([0, 5, 13, 18, 255], size=(h, w)).astype(np.uint8)
+    p, s, sse, n = _whole_image_scores(hr, test, ids, scale)
+    assert msr.y_scores(hr, test, scale) == (p, s)
+    assert msr.class_squared_errors(hr, test, ids, scale) == (sse, n)
+    y_hr, y_test = rgb_to_y(hr), rgb_to_y(test).astype(np.float32)  # model_scores' float planes
+    assert msr.y_scores_from_y(y_hr, y_test, scale) == _whole_image_scores(y_hr, y_test, ids, scale)[:2]

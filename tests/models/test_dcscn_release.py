@@ -79,6 +79,22 @@ def test_sr_bench_cli_adds_the_model(weights: Path, tmp_path: Path) -> None:
     assert abs(res["model"]["psnr_y"] - TARGETS["set5", 2]) <= 0.1
 
 
+def test_upscale_with_the_checkpoints_says_they_have_no_training_record(weights: Path, tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from srseg.cli import main
+    from srseg.io import write_png
+
+    write_png(tmp_path / "in.png", np.full((6, 7, 3), 90, np.uint8))
+    with caplog.at_level(logging.INFO):
+        main(["upscale", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--scale", "2",
+              "--dcscn-checkpoint", str(weights)])
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("srseg")]
+    assert lines[0] == f"model {weights}: the DCSCN authors' checkpoint, no training record"
+    assert (tmp_path / "out.png").is_file()
+
+
 def test_mismatched_preset_is_one_clear_error(weights: Path) -> None:
     model = build_dcscn(DcscnConfig.from_preset("dcscn", 2))
     with pytest.raises(CheckpointError) as exc:

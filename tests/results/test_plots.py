@@ -23,7 +23,8 @@ from srseg.paths import Paths
 from srseg.results.plots import FIGURE_NAMES, run, small_object_crop
 from srseg.results.report import reading
 from srseg.results.summary import run as summarize
-from tests.results.test_summary import write_metrics
+from tests.dvc_graph import rendered_stages
+from tests.results.test_summary import write_metrics, write_variant
 
 REPO = Path(__file__).resolve().parents[2]
 T = {name: i for i, name in enumerate(TRAIN_NAMES)}
@@ -77,14 +78,15 @@ def write_images(root: Path, scales: list[int], n_val: int = 2, h: int = 48, w: 
 
 def _params(scales: list[int], retrain: list[int], **plots) -> object:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["scales"], raw["seg"]["retrain_scales"] = scales, retrain
+    raw["scales"], raw["seg"]["retrain_scales"], raw["combine"]["scales"] = scales, retrain, retrain
     raw["plots"] = {**raw.get("plots", {}), **plots}
+    raw["stats"]["resamples"] = 300
     return validate(raw)
 
 
-def _stage(tmp_path: Path, scales: list[int], retrain: list[int], **plots) -> tuple[dict, Path]:
+def _stage(tmp_path: Path, scales: list[int], retrain: list[int], objects: bool = True, **plots) -> tuple[dict, Path]:
     """Run summarize + plots into ``tmp_path``; return (figures, report path)."""
-    write_metrics(tmp_path, scales, retrain)
+    write_metrics(tmp_path, scales, retrain, objects=objects)
     paths = write_images(tmp_path, scales)
     params = _params(scales, retrain, **plots)
     summarize(params, paths)
@@ -106,19 +108,31 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
         assert 600 <= w <= 1300 and h > 200, (path.name, w, h)
     text = report.read_text(encoding="utf-8")
     summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())
+    v, c = summary["variants"], summary["comparisons"]
     for s in (2, 3, 4):
-        e = summary[f"x{s}"]
-        assert f"{e['sr']['psnr_y']:.2f} dB" in text and f"{e['bicubic']['pacc'] * 100:.2f} %" in text
-        assert f"{e['gain_pct']['pacc']:+.2f} %".replace("-", "−") in text
-    r = summary["retrain_x4"]
-    assert f"| SR ×4-trained | HR | {r['sr_model_on_hr']['pacc'] * 100:.2f} %" in text
+        assert f"{v[f'sr_x{s}']['psnr_y']:.2f} dB" in text and f"{v[f'bicubic_x{s}']['pacc'] * 100:.2f} %" in text
+        assert f"{c[f'sr_x{s}-vs-bicubic_x{s}']['pacc']['gain_pct']:+.2f} %".replace("-", "−") in text
+    r = v["retrain_sr_on_hr_x4"]
+    assert f"| SR ×4-trained PSPNet on HR val | {r['pacc'] * 100:.2f} %" in text
     for name in FIGURE_NAMES.values():
         assert f"](plots/figures/{name})" in text
     params_block = yaml.safe_load(text.split("```yaml\n")[1].split("```")[0])
     assert params_block["scales"] == [2, 3, 4] and params_block["data"] == {
         "source": "synthetic", "synthetic": params_block["data"]["synthetic"]}
-    # the fixture's SR hurts at ×4 and helps below: the reading must say so
-    assert "SR improves pixel accuracy over bicubic at ×2" in text and "lowers it at ×4" in text
+    # the fixture's SR helps at ×2 and hurts at ×4, clearly: the reading says so, with the intervals
+    assert "pixel accuracy on SR input, relative to bicubic input: SR improves it at ×2 by +" in text
+    assert "SR lowers it at ×4 by −" in text and "(95 % CI [" in text
+    assert "## Object level: can a car still find the pedestrians?" in text and "Pedestrian recall (person" in text
+    # the combination study: ranking with its margin, every method against its control, the upper bound labelled
+    combined = summary["combined"]["x4"]
+    first = combined["rows"][0]
+    assert f"At ×4, the combined score" in text and f"ranks {first['label']} first" in text
+    assert ("which excludes zero" in text) == (combined["margin"]["ci95"][0] > 0)
+    assert "seg.-assisted SR, ORACLE maps (upper bound) ×4 (an upper bound: it is given the ground-truth labels)" in text
+    assert "segmentation-assisted SR ×4: the real maps change Y-PSNR by" in text
+    assert "| bound | seg.-assisted SR, ORACLE maps (upper bound) ×4 |" in text
+    hr = v["hr"]  # a level's interval has no signs; a difference's has
+    assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
 @pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), ([2, 3, 4, 8], [2, 8])])
@@ -167,17 +181,35 @@ def test_small_object_crop_finds_the_pole() -> None:
     assert small_object_crop(np.zeros((10, 10), np.uint8), 4) == (3, 3, 4, 4)  # uniform → centre
 
 
-def test_reading_tracks_the_numbers() -> None:
-    def entry(b: float, s: float) -> dict:
-        return {"bicubic": {"psnr_y": 30.0, "pacc": b, "miou": b - 0.3},
-                "sr": {"psnr_y": 29.0, "pacc": s, "miou": s - 0.3},
-                "gain_pct": {"pacc": 100 * (s - b) / b, "miou": 100 * (s - b) / (b - 0.3)}}
+def test_reading_follows_the_intervals() -> None:
+    """A change is called an improvement (or a loss) only when its interval excludes zero."""
 
-    summary = {"hr": {"pacc": 0.95, "miou": 0.65}, "x2": entry(0.90, 0.90), "x4": entry(0.80, 0.76)}
-    text = reading(summary, [2, 4], [])
-    assert "SR lowers Y-PSNR below bicubic at ×2 (−1.00 dB) and ×4 (−1.00 dB)" in text
-    assert "SR lowers pixel accuracy below bicubic at ×4 (−5.00 %) and leaves it unchanged at ×2 (+0.00 %)" in text
-    assert "improves" not in text
+    def diff(d: float, lo: float, hi: float, base: float) -> dict:
+        return {"diff": d, "ci95": [lo, hi], "p_opposite": 0.0, "gain_pct": 100 * d / base,
+                "gain_pct_ci95": [100 * lo / base, 100 * hi / base]}
+
+    def var(method: str, pacc: float) -> dict:
+        return {"method": method, "scale": None, "label": method, "pacc": pacc, "miou": pacc - 0.3}
+
+    summary = {
+        "settings": {"seeds": [0]},
+        "variants": {"hr": var("hr", 0.95), "bicubic_x2": var("bicubic", 0.90), "sr_x2": var("sr", 0.905),
+                     "bicubic_x4": var("bicubic", 0.80), "sr_x4": var("sr", 0.76)},
+        "comparisons": {
+            "sr_x2-vs-bicubic_x2": {"psnr_y": diff(-1.0, -1.2, -0.8, 1), "pacc": diff(0.005, -0.002, 0.012, 0.9),
+                                    "miou": diff(0.005, -0.002, 0.012, 0.6)},
+            "sr_x4-vs-bicubic_x4": {"psnr_y": diff(0.05, -0.1, 0.2, 1), "pacc": diff(-0.04, -0.06, -0.02, 0.8),
+                                    "miou": diff(-0.04, -0.06, -0.02, 0.5)},
+            "bicubic_x2-vs-hr": {"pacc": diff(-0.05, -0.06, -0.04, 0.95)},
+            "bicubic_x4-vs-hr": {"pacc": diff(-0.15, -0.17, -0.13, 0.95)},
+        },
+    }
+    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}}))
+    assert "SR lowers it at ×2 by −1.00 dB (95 % CI [−1.20, −0.80] dB)" in text
+    assert "no measurable difference at ×4: +0.05 dB (95 % CI [−0.10, +0.20] dB)" in text
+    assert "no measurable difference at ×2: +0.56 % (95 % CI [−0.22, +1.33] %)" in text
+    assert "SR lowers it at ×4 by −5.00 % (95 % CI [−7.50, −2.50] %)" in text
+    assert "improves" not in text and "raises" not in text
 
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -202,12 +234,14 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy2(REPO / name, repo / name)
     _stage(repo, [2, 3, 4], [4])  # the default params' scales and retrain scales
-    for run_dir in ("sr_x2", "sr_x3", "sr_x4", "seg_hr", "seg_retrain_sr_x4"):
-        log_dir = Paths(repo).train_log(run_dir, 0)
-        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
-        (log_dir / "metrics.json").write_text('{"step": 4}')
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     _dvc(repo, "init", "-q")
+    logs = [p for stage in rendered_stages(repo).values() for p in stage["plots"] if p.startswith("metrics/train/")]
+    assert len(logs) == 3 + 1 + 1 + 6  # every training: SR per scale, HR, retrain_sr; six combination ones at x4
+    for plots_dir in logs:
+        log_dir = repo / plots_dir.removesuffix("/plots")
+        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
+        (log_dir / "metrics.json").write_text('{"step": 4}')
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")
@@ -251,20 +285,20 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
 
 def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
     """A bicubic score of 0 makes the relative gain undefined: n/a in the report, the figures still drawn."""
-    metrics = write_metrics(tmp_path, [2, 4], [])
-    path = metrics / "seg" / "seed0" / "bicubic_x2.json"
-    data = json.loads(path.read_text())
-    data["miou"] = 0.0
-    path.write_text(json.dumps(data))
-    paths = write_images(tmp_path, [2, 4])
+    write_metrics(tmp_path, [2, 4], [])
+    paths = Paths(tmp_path)
+    cms = np.load(paths.seg_per_image("bicubic_x2", 0))["cms"]
+    cms[:, :, :19] = 0  # bicubic predicts nothing right (every pixel "outside the classes")
+    cms[:, :, 19] = np.load(paths.seg_per_image("bicubic_x2", 0))["cms"].sum(-1)
+    write_variant(paths, "bicubic_x2", cms)
+    write_images(tmp_path, [2, 4])
     summary = summarize(_params([2, 4], []), paths)
-    assert summary["x2"]["gain_pct"]["miou"] is None
+    assert summary["comparisons"]["sr_x2-vs-bicubic_x2"]["miou"]["gain_pct"] is None
     figures = run(_params([2, 4], []), paths)
     assert "gain" in figures
     text = paths.report.read_text(encoding="utf-8")
     assert "| SR ×2 |" in text and "n/a" in text
-    assert ("SR lowers mean IoU below bicubic at ×4 (−1.46 %); "
-            "the mean IoU gain is undefined at ×2 (bicubic score 0).") in text
+    assert "the relative change is undefined at ×2 (the reference scores 0)" in text
 
 
 def test_stale_summary_is_named(tmp_path: Path) -> None:
@@ -274,3 +308,14 @@ def test_stale_summary_is_named(tmp_path: Path) -> None:
     summarize(_params([2], []), paths)
     with pytest.raises(SrsegError, match=r"series/scales\.csv: no rows for scales \[4\] \(re-run the summarize"):
         run(_params([2, 4], []), paths)
+
+
+def test_small_differences_are_printed_with_enough_digits() -> None:
+    """An interval that excludes zero never prints as [+0.000, +0.001]: decimals grow until no non-zero value reads
+    as zero (at most 5)."""
+    from srseg.results.report import enough_digits, interval
+
+    assert enough_digits([2.41, 2.12, 2.70]) == 2 and enough_digits([0.0, 0.0]) == 2
+    assert enough_digits([0.0003, 0.00012, 0.0006], 3) == 4
+    assert interval([0.00012, 0.0006], digits=enough_digits([0.00012, 0.0006], 3)) == "[+0.0001, +0.0006]"
+    assert enough_digits([1e-9], 2) == 5

@@ -15,6 +15,7 @@ import pytest
 from srseg.errors import ImageError, SrsegError
 from srseg.io import read_label, write_png
 from srseg.labels import ID_TO_TRAIN, TRAIN_NAMES, VALID_IDS
+from srseg.metrics.seg import load_per_image, scores
 from srseg.layout import Sample, list_samples
 from srseg.params import validate
 from srseg.paths import Paths
@@ -76,6 +77,12 @@ def test_train_seg_outputs(trained: Path) -> None:
     assert {"loss", "loss_main", "loss_aux"} <= set(live["train"]) and {"miou", "pacc"} <= set(live["val"])
     assert (paths.train_log("seg_hr", 0) / "plots/metrics/val/miou.tsv").is_file()
     assert _no_temp_left(paths.seg_model("hr", 0).parent) and _no_temp_left(paths.train_log("seg_hr", 0).parent)
+    from srseg.io import model_metadata
+    from srseg.seg.data import split_pairs
+    from srseg.seg.train import model_record
+
+    assert model_metadata(paths.seg_model("hr", 0)) == model_record(_params(), split_pairs(paths.raw, paths.raw,
+                                                                                           "train", "HR"), 0, "train_seg")
 
 
 def test_evaluate_hr(trained: Path) -> None:
@@ -84,7 +91,10 @@ def test_evaluate_hr(trained: Path) -> None:
     paths = Paths(trained)
     metrics = run_evaluate(_params(), "hr", None, 0, paths)
     on_disk = json.loads(paths.seg_metrics("hr", 0).read_text())
-    assert set(on_disk) == {"pacc", "miou", "macc", "n_images", "iou"} and on_disk["n_images"] == 2
+    assert set(on_disk) == {"pacc", "miou", "macc", "n_images", "iou", "objects"} and on_disk["n_images"] == 2
+    assert on_disk["objects"] is None  # this tree has no instance ground truth: no object-level scores
+    ids, cms = load_per_image(paths.seg_per_image("hr", 0))
+    assert len(ids) == 2 and scores(cms.sum(0))["miou"] == on_disk["miou"]  # the per-image matrices sum to it
     assert set(on_disk["iou"]) == set(TRAIN_NAMES) and on_disk["iou"]["train"] in (None, 0.0)
     assert on_disk["miou"] == pytest.approx(metrics["miou"])
     for s in list_samples(trained / "data/raw", "val"):
@@ -180,6 +190,15 @@ def test_weights_param(tmp_path: Path, trained: Path) -> None:
     history = run_train_seg(params, 0, paths)
     assert paths.seg_model("hr", 0).is_file() and history.last["val/miou"] >= 0
     assert json.loads((paths.train_log("seg_hr", 0) / "metrics.json").read_text())["weights"].endswith("hr.keras")
+    from srseg.io import model_metadata
+
+    source = Paths(trained).seg_model("hr", 0)  # the copy keeps the file's record and says where it came from
+    assert model_metadata(paths.seg_model("hr", 0)) == {**model_metadata(source), "copied_from": str(source)}
+    keras_own = tmp_path / "keras_own.keras"
+    build_pspnet(19, "small").save(keras_own)
+    run_train_seg(validate({"seg": {"weights": str(keras_own)}}), 0, paths)
+    record = model_metadata(paths.seg_model("hr", 0))
+    assert record["data_source"] == "unknown" and record["copied_from"] == str(keras_own)
 
 
 def test_retrain_seg(trained: Path) -> None:
@@ -191,6 +210,11 @@ def test_retrain_seg(trained: Path) -> None:
     _copy_images(paths.raw, paths.sr(2, 0))
     run_retrain_seg(_params(), 2, 0, paths=paths)
     assert paths.seg_model("retrain_sr_x2", 0).is_file()
+    from srseg.io import model_metadata
+    from srseg.provenance import MODEL_PARAMS
+
+    record = model_metadata(paths.seg_model("retrain_sr_x2", 0))
+    assert record["params_keys"] == list(MODEL_PARAMS["retrain_seg"]) and record["trained_on"].startswith("SR ×2")
     assert (paths.train_log("seg_retrain_sr_x2", 0) / "metrics.json").is_file()
     on_sr = run_evaluate(_params(), "retrain_sr", 2, 0, paths)
     on_hr = run_evaluate(_params(), "retrain_sr_on_hr", 2, 0, paths)

@@ -82,7 +82,9 @@ def test_ids() -> None:
 
 
 def test_samples_splits_ids_and_mapping(layout: Path, tmp_path: Path) -> None:
-    out = list(samples(_params(path=str(layout)), tmp_path / "cache"))
+    it = samples(_params(path=str(layout)), tmp_path / "cache")
+    out = list(it)
+    assert len(it) == len(out)  # the download progress bar's total
     assert [(s.split, s.city, s.id) for s in out] == [
         ("train", "0001TP", "0001TP_000000_006690"),
         ("train", "0001TP", "0001TP_000000_006720"),
@@ -98,6 +100,14 @@ def test_samples_splits_ids_and_mapping(layout: Path, tmp_path: Path) -> None:
         np.testing.assert_array_equal(s.label_ids, expected)
         assert s.image.shape == (H, W, 3) and s.label_ids.dtype == np.uint8
         assert "trainannot" in s.origin or "valannot" in s.origin
+        # the diagonal stripes leave no two pixels of a class 8-adjacent: every car/person/rider pixel is
+        # its own connected component, hence its own instance; other pixels keep their labelId
+        assert s.instances == "connected components" and s.instance_ids.dtype == np.uint16
+        for label in (24, 25, 26):
+            ids = s.instance_ids[expected == label]
+            assert sorted(ids.tolist()) == [label * 1000 + k for k in range(len(ids))]
+        other = ~np.isin(expected, (24, 25, 26))
+        np.testing.assert_array_equal(s.instance_ids[other], expected[other])
 
 
 def test_test_split_is_optional(layout: Path, tmp_path: Path) -> None:
@@ -223,6 +233,12 @@ def test_build_raw_with_camvid(layout: Path, tmp_path: Path) -> None:
         tmp_path / "raw/gtFine/train/0001TP/0001TP_000000_006690_gtFine_labelTrainIds.png"))
     assert set(np.unique(train_ids)) <= {0, 1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 255}
     assert 255 in train_ids  # Unlabelled is ignored
+    assert summary["instances"] == "connected components"
+    inst = tmp_path / "raw/gtFine/train/0001TP/0001TP_000000_006690_gtFine_instanceIds.png"
+    with Image.open(inst) as im:
+        assert im.mode == "I;16"
+    # 24x32 crops to 24x24 (multiple of 12): 48 pixels of each class per image, each its own instance
+    assert summary["instance_counts"]["val"]["person"] == 48 and summary["instance_counts"]["train"]["car"] == 3 * 48
 
 
 @pytest.mark.shared
@@ -240,3 +256,6 @@ def test_real_camvid(tmp_path: Path) -> None:
         assert s.image.shape == (360, 480, 3) and s.label_ids.shape == (360, 480)
         assert set(np.unique(s.label_ids).tolist()) <= valid
         assert len(np.unique(s.label_ids)) >= 5  # a street scene has several classes
+        assert s.instances == "connected components"
+        cars = np.unique(s.instance_ids[s.label_ids == 26])
+        assert len(cars) >= 1 and (cars >= 26000).all() and (cars < 27000).all()

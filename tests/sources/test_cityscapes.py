@@ -41,6 +41,13 @@ def _label(seed: int) -> np.ndarray:
     return IDS[np.random.default_rng(seed + 7).integers(0, len(IDS), (H, W))]
 
 
+def _instances(seed: int) -> np.ndarray:
+    """Instance ids of ``_label(seed)``: person (24) and car (26) pixels split into instances by column band."""
+    lab = _label(seed).astype(np.uint16)
+    band = np.broadcast_to((np.arange(W) // 8).astype(np.uint16), lab.shape)
+    return np.where((lab == 24) | (lab == 26), lab * 1000 + band, lab).astype(np.uint16)
+
+
 def _png(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
@@ -59,7 +66,7 @@ def _files() -> dict[str, dict[str, bytes]]:
                 g = f"gtFine/{split}/{city}/{sid}_gtFine_"
                 out["gtFine"][g + "labelIds.png"] = _png(_label(seed))
                 out["gtFine"][g + "color.png"] = _png(np.zeros((H, W, 4), np.uint8))
-                out["gtFine"][g + "instanceIds.png"] = _png(np.zeros((H, W), np.uint8))
+                out["gtFine"][g + "instanceIds.png"] = _png(_instances(seed))
                 out["gtFine"][g + "polygons.json"] = b"{}"
     return out
 
@@ -109,6 +116,8 @@ def _check_content(out) -> None:
         seed = _seed(s.split, s.city, i)
         np.testing.assert_array_equal(s.image, _image(seed))
         np.testing.assert_array_equal(s.label_ids, _label(seed))
+        np.testing.assert_array_equal(s.instance_ids, _instances(seed))
+        assert s.instances == "archive"
 
 
 # --- local data -------------------------------------------------------------------------------
@@ -161,6 +170,45 @@ def test_downscale(tmp_path: Path) -> None:
         # antialiased bicubic stays near the block mean; plain subsampling of noise would not
         assert np.abs(s.image.astype(float) - block_mean).mean() < 30
         assert np.abs(full[::2, ::2].astype(float) - block_mean).mean() > 40
+
+
+def test_downscale_instances_nearest(tmp_path: Path) -> None:
+    root = _write_zips(tmp_path / "cs")
+    out = list(cityscapes.samples(_params(path=str(root), downscale=2, train=1, val=1), tmp_path))
+    for s in out:
+        full = _instances(_seed(s.split, s.city, int(s.id.split("_")[1])))
+        np.testing.assert_array_equal(s.instance_ids, full[1::2, 1::2])  # same pixels as the labels
+
+
+def test_tree_without_instances_gives_none(tmp_path: Path) -> None:
+    root = _write_tree(tmp_path / "cs")
+    for p in root.glob("gtFine/*/*/*_gtFine_instanceIds.png"):
+        p.unlink()
+    out = list(cityscapes.samples(_params(path=str(root), train=2, val=1), tmp_path))
+    assert [(s.instance_ids, s.instances) for s in out] == [(None, "none")] * 3
+    assert all(np.array_equal(s.label_ids, _label(_seed(s.split, s.city, int(s.id.split("_")[1])))) for s in out)
+
+
+def test_partial_or_wrong_instances_are_named(tmp_path: Path) -> None:
+    root = _write_tree(tmp_path / "cs")
+    (root / "gtFine/val/lindau/lindau_000000_000019_gtFine_instanceIds.png").unlink()
+    msg = "lindau_000000_000019_gtFine_labelIds.png: no matching lindau_000000_000019_gtFine_instanceIds.png"
+    with pytest.raises(ImageError, match=msg):
+        next(cityscapes.samples(_params(path=str(root)), tmp_path))  # found before the first image
+    files = _files()
+    name = "gtFine/train/aachen/aachen_000001_000020_gtFine_instanceIds.png"
+    wrong = _instances(_seed("train", "aachen", 1))
+    wrong[wrong == 7] = 26000  # a "car" instance on road pixels
+    files["gtFine"][name] = _png(wrong)
+    (root / "zips").mkdir()
+    for kind in files:
+        (root / "zips" / cityscapes.PACKAGES[kind]).write_bytes(_zip_bytes(files[kind]))
+    with pytest.raises(ImageError, match=f"gtFine_trainvaltest.zip:{name}: instance ids disagree with the labelIds"):
+        list(cityscapes.samples(_params(path=str(root / "zips")), tmp_path))
+    files["gtFine"][name] = _png(_label(_seed("train", "aachen", 1)))  # 8-bit: not an instance image
+    (root / "zips" / cityscapes.PACKAGES["gtFine"]).write_bytes(_zip_bytes(files["gtFine"]))
+    with pytest.raises(ImageError, match=f"{name}: expected a 16-bit instance-id image, got mode L"):
+        list(cityscapes.samples(_params(path=str(root / "zips")), tmp_path))
 
 
 def test_downscale_crops_odd_sizes() -> None:

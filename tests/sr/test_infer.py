@@ -107,6 +107,39 @@ def test_upscale_cli_colour_and_grey_any_size(tmp_path: Path, x2_model: Path) ->
         assert im.mode == "L" and im.size == (10, 18)
 
 
+def _upscale_lines(caplog: pytest.LogCaptureFixture, argv: list[str]) -> list[str]:
+    import logging
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        cli_main(["upscale", *argv])
+    return [r.getMessage() for r in caplog.records if r.name.startswith("srseg")]
+
+
+def test_upscale_names_the_model_and_warns_outside_the_study(tmp_path: Path, x2_model: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    from srseg.io import save_keras
+
+    monkeypatch.chdir(tmp_path)
+    record = {"task": "super-resolution", "architecture": "DCSCN c-dcscn (pixel_shuffle)", "scale": 2, "seed": 0,
+              "data_source": "synthetic", "trained_on": "synthetic street scenes (4 images)",
+              "params_hash": "feedfacecafe", "srseg_version": "0.1.0"}
+    save_keras(_upscaler(2).model, tmp_path / "rec.keras", record)
+    Image.fromarray(_smooth(8, 10)).save(tmp_path / "photo.png")
+    (tmp_path / "data").mkdir()
+    Image.fromarray(_smooth(8, 10)).save(tmp_path / "data" / "lr.png")
+    lines = _upscale_lines(caplog, ["photo.png", "out.png", "--scale", "2", "--model", "rec.keras"])
+    assert lines[0] == ("model rec.keras: DCSCN c-dcscn (pixel_shuffle) x2, trained on synthetic street scenes "
+                        "(4 images) (seed 0, params_hash feedfacecafe, srseg 0.1.0)")
+    assert lines[1].startswith("warning: rec.keras was trained on synthetic street scenes only and photo.png")
+    assert lines[2] == "out.png: 10x8 -> 20x16 (x2, rec.keras)" and len(lines) == 3
+    lines = _upscale_lines(caplog, ["data/lr.png", "out.png", "--scale", "2", "--model", "rec.keras"])
+    assert len(lines) == 2 and lines[1].startswith("out.png: ")  # inside data/: no warning
+    lines = _upscale_lines(caplog, ["photo.png", "out.png", "--scale", "2", "--model", str(x2_model)])
+    assert lines[0] == f"model {x2_model}: no training record" and len(lines) == 2
+
+
 def _cli_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     with pytest.raises(SystemExit) as exc:
         cli_main(argv)

@@ -16,10 +16,13 @@ import yaml
 from PIL import Image
 
 from srseg.degrade import degrade_tree
-from srseg.io import write_png
+from srseg.io import model_metadata, params_hash, write_png
+from srseg.labels import ID_TO_TRAIN
 from srseg.layout import Sample, list_samples
-from srseg.params import PretrainParams, validate
+from srseg.params import PretrainParams, load_params, validate
 from srseg.paths import Paths
+from srseg.provenance import MODEL_PARAMS
+from srseg.sr.train import model_record
 from tests._http import http_server, send_file  # noqa: F401  (fixture)
 from tests.conftest import shared_path
 
@@ -54,7 +57,12 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     params = _merge(yaml.safe_load((REPO / "params.yaml").read_text()), TINY)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for i, split in enumerate(["train", "train", "val", "val"]):
-        write_png(Sample(split, "tiny", f"tiny_{i:06d}_000019").image(tmp_path / "data/raw"), _image(48, 48, i))
+        s = Sample(split, "tiny", f"tiny_{i:06d}_000019")
+        write_png(s.image(tmp_path / "data/raw"), _image(48, 48, i))
+        label_ids = np.full((48, 48), 7, np.uint8)  # road, with a car
+        label_ids[10:20, 5:30] = 26
+        write_png(s.label_ids(tmp_path / "data/raw"), label_ids)
+        write_png(s.label_train_ids(tmp_path / "data/raw"), ID_TO_TRAIN[label_ids])
     for s in (2, 4):
         degrade_tree(tmp_path / "data/raw", s, tmp_path / f"data/lr/x{s}", tmp_path / f"data/bicubic/x{s}")
     for i in range(3):
@@ -87,11 +95,18 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
         assert list((P.train_log(f"sr_x{s}", 0) / "plots").rglob("*.tsv"))
         assert not list(P.sr_model(s, 0).parent.glob(".*tmp*"))
         assert not list(P.train_log(f"sr_x{s}", 0).parent.glob(".*tmp*"))
+        record = model_metadata(P.sr_model(s, 0))
+        assert record["scale"] == s and record["seed"] == 0 and record["data_source"] == "folder"
+        assert record["trained_on"] == "the images of train_images (2 images, 2 steps of 24px patches)"
+        assert record["params_hash"] == params_hash(load_params(), MODEL_PARAMS["pretrain_sr"])
 
         _stage(monkeypatch, "super_resolve.py", "--scale", str(s), "--seed", "0")
-        m = json.loads(P.sr_metrics(s, 0).read_text())
-        assert set(m) == {"bicubic", "sr"} and m["sr"]["n_images"] == 2 == m["bicubic"]["n_images"]
-        assert set(m["sr"]) == {"psnr_y", "ssim_y", "n_images"}
+        m = json.loads(P.image_quality(f"sr_x{s}", 0).read_text())
+        assert set(m) == {"psnr_y", "ssim_y", "n_images", "per_image"} and m["n_images"] == 2
+        per = m["per_image"]
+        assert per["ids"] == ["tiny_000002_000019", "tiny_000003_000019"]
+        assert np.mean(per["psnr_y"]) == pytest.approx(m["psnr_y"], abs=1e-12)
+        assert [sum(n) for n in per["class_pixels"]] == [(48 - 2 * s) ** 2] * 2  # every unshaved pixel, by class
         splits = ["train", "val"] if s == 4 else ["val"]
         for split in ("train", "val"):
             if split in splits:
@@ -100,14 +115,25 @@ def test_pretrain_then_super_resolve(repo: Path, monkeypatch: pytest.MonkeyPatch
                         assert im.size == (48, 48) and im.mode == "RGB"
             else:
                 assert not (P.sr(s, 0) / f"leftImg8bit/{split}").exists()
-        # bicubic here is the data/bicubic image, scored like sr-bench
-        from srseg.metrics.sr import y_scores
+        # the bicubic reference (degrade's record) is the sr-bench protocol's bicubic round trip
         from srseg.io import read_image
+        from srseg.metrics.sr import bicubic_scores, tree_quality
 
         val = list_samples(repo / "data/raw", "val")
-        bic = np.mean([y_scores(read_image(v.image(repo / "data/raw")), read_image(v.image(repo / f"data/bicubic/x{s}")), s)[0]
-                       for v in val])
-        assert abs(bic - m["bicubic"]["psnr_y"]) < 1e-9
+        bic = np.mean([bicubic_scores(read_image(v.image(repo / "data/raw")), s)[0] for v in val])
+        assert abs(bic - tree_quality(repo / "data/raw", repo / f"data/bicubic/x{s}", s)["psnr_y"]) < 1e-9
+
+
+def test_record_says_what_the_model_was_trained_on() -> None:
+    release = validate({"sr": {"init": "release", "pretrain": {"steps": 0}}})
+    assert model_record(release, 3, 0, 10)["trained_on"] == "the DCSCN authors' released weights"
+    assert model_record(release, 3, 0, 10)["data_source"] == "dcscn-release"
+    tuned = validate({"sr": {"init": "release", "pretrain": {"steps": 5}}})
+    assert model_record(tuned, 3, 0, 10)["trained_on"] == ("the DCSCN authors' released weights, fine-tuned on "
+                                                          "scikit-image's sample photographs (10 images, 5 steps "
+                                                          "of 48px patches)")
+    untrained = model_record(validate({"sr": {"pretrain": {"steps": 0}}}), 3, 0, 10)
+    assert untrained["data_source"] == "none" and "random initialisation" in untrained["trained_on"]
 
 
 def test_training_is_deterministic(repo: Path) -> None:

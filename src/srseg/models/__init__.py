@@ -1,2 +1,3 @@
-"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`) and its authors' released weights
-(:mod:`.dcscn_release`), the luma/colour layer of SR outputs (:mod:`.ycbcr`), and PSPNet (:mod:`.pspnet`)."""
+"""Network definitions: DCSCN super-resolution (:mod:`.dcscn`), its authors' released weights (:mod:`.dcscn_release`)
+and its segmentation-conditioned variant (:mod:`.sft_dcscn`), the luma/colour layer of SR outputs (:mod:`.ycbcr`),
+PSPNet (:mod:`.pspnet`) and the joint SR + segmentation network (:mod:`.joint`)."""

@@ -29,13 +29,14 @@ training).  L2 weight decay (``l2``) is on every convolution kernel, as ``l2 · 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
 from keras import layers
 
 from srseg.errors import SrsegError, first_line
+from srseg.runtime import float32_dtype
 
 
 class ModelError(SrsegError):
@@ -161,9 +162,14 @@ class PixelShuffle(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="srseg")
 class GlobalSkip(layers.Layer):
-    """Adds the bicubic ×s input to the reconstructed residual; its config carries the architecture."""
+    """Adds the bicubic ×s input to the reconstructed residual; its config carries the architecture.
+
+    Always float32, whatever the Keras policy: under ``mixed_bfloat16`` / ``mixed_float16`` the float32 bicubic
+    input keeps its precision (bfloat16 spaces 0..255 values up to 1 apart) and the model's output is float32.
+    """
 
     def __init__(self, arch: dict[str, Any], **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", float32_dtype())
         super().__init__(**kwargs)
         self.arch = dict(arch)
 
@@ -193,20 +199,45 @@ def bilinear_upsample_kernel(scale: int, channels: int) -> np.ndarray:
 
 # --- the network -------------------------------------------------------------------------------------
 
-def build_dcscn(cfg: DcscnConfig) -> keras.Model:
+class Conditioning(Protocol):
+    """How a conditioned variant changes the feature extractor (implemented in :mod:`srseg.models.sft_dcscn`).
+
+    Every other layer, and every layer name, stays that of the plain DCSCN.
+    """
+
+    inputs: list[Any]  # extra named inputs, after ``lr`` and ``bicubic``
+    arch: dict[str, Any]  # kept under ``"condition"`` in the architecture the GlobalSkip layer carries
+
+    def feature_input(self, lr: Any) -> Any:
+        """The tensor the first feature conv (``cnn1``) convolves."""
+
+    def modulate(self, index: int, x: Any) -> Any:
+        """Feature conv ``cnn{index}``'s output, before its PReLU, as the rest of the network sees it."""
+
+
+def kernel_regularizer(cfg: DcscnConfig) -> keras.regularizers.Regularizer | None:
+    """``l2 · Σ‖W‖²/2`` per kernel, the reference code's ``l2 · Σ tf.nn.l2_loss(W)``; None without decay."""
+    return keras.regularizers.L2(cfg.l2 / 2) if cfg.l2 > 0 else None
+
+
+def build_dcscn(cfg: DcscnConfig, conditioning: Conditioning | None = None) -> keras.Model:
     """The DCSCN graph for ``cfg``: inputs ``[lr, bicubic]`` (N, h, w, 1) / (N, h·s, w·s, 1), output (N, h·s, w·s, 1).
 
     Weights are He-initialised (biases 0, PReLU alphas 0.1); seed via ``keras.utils.set_random_seed``.
+    ``conditioning`` (for :func:`srseg.models.sft_dcscn.build_conditioned_dcscn`) adds inputs and changes the
+    feature extractor; without it the graph is the plain DCSCN.
     """
-    reg = keras.regularizers.L2(cfg.l2 / 2) if cfg.l2 > 0 else None  # l2·Σ‖W‖²/2, as tf.nn.l2_loss
+    reg = kernel_regularizer(cfg)
     drop = 1.0 - cfg.dropout_keep
 
     def conv(x: Any, filters: int, size: int, name: str, bias: bool = True) -> Any:
         return layers.Conv2D(filters, size, padding="same", use_bias=bias, kernel_initializer="he_normal",
                              kernel_regularizer=reg, name=name)(x)
 
-    def conv_prelu_dropout(x: Any, filters: int, size: int, name: str) -> Any:
+    def conv_prelu_dropout(x: Any, filters: int, size: int, name: str, index: int | None = None) -> Any:
         x = conv(x, filters, size, name)
+        if conditioning is not None and index is not None:
+            x = conditioning.modulate(index, x)
         x = layers.PReLU(alpha_initializer=keras.initializers.Constant(0.1), shared_axes=[1, 2], name=f"{name}_prelu")(x)
         if drop > 0:
             x = layers.Dropout(drop, name=f"{name}_dropout")(x)
@@ -216,9 +247,9 @@ def build_dcscn(cfg: DcscnConfig) -> keras.Model:
     bicubic = keras.Input((None, None, 1), name="bicubic")
 
     # Feature extraction network
-    features, x = [], lr
+    features, x = [], lr if conditioning is None else conditioning.feature_input(lr)
     for i, n in enumerate(cfg.feature_filters(), start=1):
-        x = conv_prelu_dropout(x, n, 3, f"cnn{i}")
+        x = conv_prelu_dropout(x, n, 3, f"cnn{i}", index=i)
         features.append(x)
     h = layers.Concatenate(name="features")(features)
 
@@ -245,8 +276,10 @@ def build_dcscn(cfg: DcscnConfig) -> keras.Model:
 
     # Reconstruction conv, then the global skip
     residual = conv(x, 1, 3, "r_cnn1", bias=False)
-    out = GlobalSkip(cfg.to_dict(), name="global_skip")([residual, bicubic])
-    return keras.Model([lr, bicubic], out, name=cfg.name.replace(".", "_"))
+    arch, extra = (cfg.to_dict(), []) if conditioning is None else \
+        ({**cfg.to_dict(), "condition": conditioning.arch}, conditioning.inputs)
+    out = GlobalSkip(arch, name="global_skip")([residual, bicubic])
+    return keras.Model([lr, bicubic, *extra], out, name=cfg.name.replace(".", "_"))
 
 
 def model_config(model: keras.Model) -> DcscnConfig:

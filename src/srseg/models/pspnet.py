@@ -20,8 +20,9 @@ Read next to the paper:
 Inputs are RGB float images in 0..255 (any size, any batch); the model normalises them with the
 ImageNet mean/std. Outputs are float32 logits ``(N, H, W, num_classes)`` at the input size.
 
-The pieces are separate functions (:func:`resnet_backbone`, :func:`pyramid_pooling_module`,
-:func:`seg_head`) so a joint SR+segmentation model can share or reuse them.
+The pieces are separate functions (:func:`encoder` = normalisation + :func:`resnet_backbone` +
+:func:`pyramid_pooling_module`, :func:`seg_head`, :func:`upsampled_logits`) so that the joint
+SR + segmentation model (:mod:`srseg.models.joint`) shares them.
 Custom layers are registered under the ``srseg`` package, so ``keras.models.load_model`` reads
 saved ``.keras`` files without ``custom_objects`` once this module is imported.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -37,6 +39,7 @@ from keras import layers
 
 from srseg.errors import SrsegError, first_line
 from srseg.io import save_keras
+from srseg.runtime import float32_dtype
 
 #: ImageNet statistics on the 0..255 scale (the convention of the paper's Caffe / PyTorch code).
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -86,6 +89,30 @@ STAGE_DILATIONS = (1, 1, 2, 4)
 # --------------------------------------------------------------------------------------------
 
 
+def _bin_edges(length: tf.Tensor, bins: int) -> tuple[tf.Tensor, tf.Tensor]:
+    i = tf.range(bins, dtype=tf.int32)
+    start = (i * length) // bins
+    end = -((-(i + 1) * length) // bins)  # ceil division
+    return start, end
+
+
+def adaptive_average_pool(x: tf.Tensor, bins: int) -> tf.Tensor:
+    """Average-pool ``x (N, H, W, C)`` to ``(N, bins, bins, C)`` by the rule of :class:`AdaptivePool2D`."""
+    dtype = x.dtype
+    x = tf.cast(x, tf.float32)
+    shape = tf.shape(x)
+    y0, y1 = _bin_edges(shape[1], bins)
+    x0, x1 = _bin_edges(shape[2], bins)
+    integral = tf.pad(tf.cumsum(tf.cumsum(x, axis=1), axis=2), [[0, 0], [1, 0], [1, 0], [0, 0]])
+
+    def corner(rows, cols):
+        return tf.gather(tf.gather(integral, rows, axis=1), cols, axis=2)
+
+    total = corner(y1, x1) - corner(y0, x1) - corner(y1, x0) + corner(y0, x0)
+    area = tf.cast(tf.tensordot(y1 - y0, x1 - x0, axes=0), tf.float32)
+    return tf.cast(total / area[None, :, :, None], dtype)
+
+
 @keras.saving.register_keras_serializable(package="srseg")
 class AdaptivePool2D(layers.Layer):
     """Average-pool a ``(N, H, W, C)`` map to ``(N, bins, bins, C)`` for whatever H, W it gets.
@@ -100,27 +127,8 @@ class AdaptivePool2D(layers.Layer):
         super().__init__(**kwargs)
         self.bins = int(bins)
 
-    @staticmethod
-    def _edges(length: tf.Tensor, bins: int) -> tuple[tf.Tensor, tf.Tensor]:
-        i = tf.range(bins, dtype=tf.int32)
-        start = (i * length) // bins
-        end = -((-(i + 1) * length) // bins)  # ceil division
-        return start, end
-
     def call(self, x):
-        dtype = x.dtype
-        x = tf.cast(x, tf.float32)
-        shape = tf.shape(x)
-        y0, y1 = self._edges(shape[1], self.bins)
-        x0, x1 = self._edges(shape[2], self.bins)
-        integral = tf.pad(tf.cumsum(tf.cumsum(x, axis=1), axis=2), [[0, 0], [1, 0], [1, 0], [0, 0]])
-
-        def corner(rows, cols):
-            return tf.gather(tf.gather(integral, rows, axis=1), cols, axis=2)
-
-        total = corner(y1, x1) - corner(y0, x1) - corner(y1, x0) + corner(y0, x0)
-        area = tf.cast(tf.tensordot(y1 - y0, x1 - x0, axes=0), tf.float32)
-        return tf.cast(total / area[None, :, :, None], dtype)
+        return adaptive_average_pool(x, self.bins)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.bins, self.bins, input_shape[3])
@@ -134,12 +142,33 @@ class ResizeLike(layers.Layer):
     """Bilinearly resize ``x`` to the spatial size of ``ref`` (both NHWC), read at run time."""
 
     def call(self, x, ref):
-        size = tf.shape(ref)[1:3]
-        out = tf.image.resize(x, size, method="bilinear")
+        out = tf.image.resize(x, self._size(tf.shape(ref)[1:3]), method="bilinear")
         return tf.cast(out, x.dtype)
 
+    def _size(self, ref_size):
+        return ref_size
+
     def compute_output_shape(self, x_shape, ref_shape):
-        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+        return (x_shape[0], self._size(ref_shape[1]), self._size(ref_shape[2]), x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="srseg")
+class ResizeLikeScaled(ResizeLike):
+    """Bilinearly resize ``x`` to ``scale`` × the spatial size of ``ref``: the HR size of an LR input.
+
+    The joint SR + segmentation model (:mod:`srseg.models.joint`) predicts at ``(h·s, w·s)`` from an
+    ``(h, w)`` input; it lives here so that :func:`load_model` reads such a model with this module alone.
+    """
+
+    def __init__(self, scale: int, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = int(scale)
+
+    def _size(self, ref_size):
+        return None if ref_size is None else ref_size * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,11 +176,14 @@ class ResizeLike(layers.Layer):
 # --------------------------------------------------------------------------------------------
 
 
-def _conv_bn(x, filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, relu: bool = True, name: str,
-             sync_bn: bool = False):
+def conv_bn(x, filters: int, kernel: int, *, stride: int = 1, dilation: int = 1, relu: bool = True, name: str,
+            sync_bn: bool = False):
+    """Convolution without bias → BN (→ ReLU): layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
+
+    ``sync_bn``: batch statistics over all replicas of a distribution strategy, so N replicas train like one.
+    """
     x = layers.Conv2D(filters, kernel, strides=stride, dilation_rate=dilation, padding="same", use_bias=False,
                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
-    # synchronized: batch statistics over all replicas, so N replicas train like one (multi-GPU / multi-worker)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync_bn, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -160,9 +192,9 @@ def _basic_block(x, width: int, stride: int, dilation: int, name: str, sync_bn: 
     """Two 3×3 convolutions with an identity (or 1×1 projection) shortcut (He et al. 2016, Fig. 5 left)."""
     shortcut = x
     if stride != 1 or x.shape[-1] != width:
-        shortcut = _conv_bn(x, width, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
-    y = _conv_bn(x, width, 3, stride=stride, dilation=dilation, name=f"{name}_a", sync_bn=sync_bn)
-    y = _conv_bn(y, width, 3, dilation=dilation, relu=False, name=f"{name}_b", sync_bn=sync_bn)
+        shortcut = conv_bn(x, width, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
+    y = conv_bn(x, width, 3, stride=stride, dilation=dilation, name=f"{name}_a", sync_bn=sync_bn)
+    y = conv_bn(y, width, 3, dilation=dilation, relu=False, name=f"{name}_b", sync_bn=sync_bn)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
@@ -171,18 +203,18 @@ def _bottleneck_block(x, width: int, stride: int, dilation: int, name: str, sync
     out = 4 * width
     shortcut = x
     if stride != 1 or x.shape[-1] != out:
-        shortcut = _conv_bn(x, out, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
-    y = _conv_bn(x, width, 1, name=f"{name}_a", sync_bn=sync_bn)
-    y = _conv_bn(y, width, 3, stride=stride, dilation=dilation, name=f"{name}_b", sync_bn=sync_bn)
-    y = _conv_bn(y, out, 1, relu=False, name=f"{name}_c", sync_bn=sync_bn)
+        shortcut = conv_bn(x, out, 1, stride=stride, relu=False, name=f"{name}_proj", sync_bn=sync_bn)
+    y = conv_bn(x, width, 1, name=f"{name}_a", sync_bn=sync_bn)
+    y = conv_bn(y, width, 3, stride=stride, dilation=dilation, name=f"{name}_b", sync_bn=sync_bn)
+    y = conv_bn(y, out, 1, relu=False, name=f"{name}_c", sync_bn=sync_bn)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
 def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False):
     """Dilated ResNet on a normalised image tensor → (stage-4 features, stage-5 features), both at 1/8."""
-    x = _conv_bn(x, spec.stem[0], 3, stride=2, name="stem1", sync_bn=sync_bn)
-    x = _conv_bn(x, spec.stem[1], 3, name="stem2", sync_bn=sync_bn)
-    x = _conv_bn(x, spec.stem[2], 3, name="stem3", sync_bn=sync_bn)
+    x = conv_bn(x, spec.stem[0], 3, stride=2, name="stem1", sync_bn=sync_bn)
+    x = conv_bn(x, spec.stem[1], 3, name="stem2", sync_bn=sync_bn)
+    x = conv_bn(x, spec.stem[2], 3, name="stem3", sync_bn=sync_bn)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     block = _bottleneck_block if spec.block == "bottleneck" else _basic_block
     feats = []
@@ -199,16 +231,47 @@ def pyramid_pooling_module(x, bins: tuple[int, ...] = PPM_BINS, name: str = "ppm
     branches = [x]
     for b in bins:
         y = AdaptivePool2D(b, name=f"{name}_pool{b}")(x)
-        y = _conv_bn(y, reduced, 1, name=f"{name}_{b}", sync_bn=sync_bn)
+        y = conv_bn(y, reduced, 1, name=f"{name}_{b}", sync_bn=sync_bn)
         branches.append(ResizeLike(name=f"{name}_up{b}")(y, x))
     return layers.Concatenate(name=f"{name}_concat")(branches)
 
 
-def seg_head(x, channels: int, num_classes: int, dropout: float, name: str, *, sync_bn: bool = False):
-    """3×3 conv → BN → ReLU → dropout → 1×1 conv to logits (at the feature map's resolution)."""
-    x = _conv_bn(x, channels, 3, name=f"{name}_conv", sync_bn=sync_bn)
-    x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return layers.Conv2D(num_classes, 1, name=f"{name}_cls")(x)
+def seg_head(x, channels: int, num_classes: int, dropout: float, name: str, *, features: bool = False,
+             sync_bn: bool = False):
+    """3×3 conv → BN → ReLU → dropout → 1×1 conv to logits (at the feature map's resolution).
+
+    With ``features=True`` returns ``(logits, f)``, ``f`` the ReLU output before dropout and the classifier
+    (what the joint model's feature-affinity loss compares).
+    """
+    f = conv_bn(x, channels, 3, name=f"{name}_conv", sync_bn=sync_bn)
+    x = layers.Dropout(dropout, name=f"{name}_dropout")(f)
+    logits = layers.Conv2D(num_classes, 1, name=f"{name}_cls")(x)
+    return (logits, f) if features else logits
+
+
+def encoder(image, spec: BackboneSpec, *, sync_bn: bool = False):
+    """ImageNet normalisation → dilated ResNet → pyramid pooling: (stage-4 features, PPM output), both at 1/8."""
+    x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="normalize")(image)
+    c4, c5 = resnet_backbone(x, spec, sync_bn=sync_bn)
+    return c4, pyramid_pooling_module(c5, sync_bn=sync_bn)
+
+
+def upsampled_logits(logits, image, *, resize_name: str, name: str, scale: int = 1):
+    """``logits`` bilinearly resized to ``scale`` × the input's size, as a float32 output layer ``name``.
+
+    The resize itself runs in float32 under a mixed policy, so the full-size logits are interpolated from the
+    low-precision ones, not rounded to bfloat16 / float16 after the interpolation.
+    """
+    kind = dict(name=resize_name, dtype=float32_dtype())
+    resize = ResizeLike(**kind) if scale == 1 else ResizeLikeScaled(scale, **kind)
+    return layers.Activation("linear", dtype="float32", name=name)(resize(logits, image))
+
+
+def preset_spec(preset: str) -> BackboneSpec:
+    """The backbone of a preset name; SrsegError (one line) for an unknown one."""
+    if preset not in PRESETS:
+        raise SrsegError(f"PSPNet preset {preset!r}: must be one of {', '.join(PRESETS)}")
+    return PRESETS[preset]
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,22 +295,16 @@ def build_pspnet(
     :func:`inference_model` gives the single-output model to save. ``sync_bn`` synchronises batch statistics
     across the replicas of a distribution strategy (for training on several replicas).
     """
-    if preset not in PRESETS:
-        raise SrsegError(f"PSPNet preset {preset!r}: must be one of {', '.join(PRESETS)}")
-    spec = PRESETS[preset]
+    spec = preset_spec(preset)
     image = keras.Input((None, None, 3), name="image")
-    x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="normalize")(image)
-    c4, c5 = resnet_backbone(x, spec, sync_bn=sync_bn)
-    logits = seg_head(pyramid_pooling_module(c5, sync_bn=sync_bn), spec.head, num_classes, dropout, name="head",
-                      sync_bn=sync_bn)
-    logits = ResizeLike(name="seg")(logits, image)
-    logits = layers.Activation("linear", dtype="float32", name="seg_logits")(logits)
+    c4, features = encoder(image, spec, sync_bn=sync_bn)
+    logits = seg_head(features, spec.head, num_classes, dropout, name="head", sync_bn=sync_bn)
+    logits = upsampled_logits(logits, image, resize_name="seg", name="seg_logits")
     name = name or f"pspnet_{preset}"
     if not aux:
         return keras.Model(image, logits, name=name)
     aux_logits = seg_head(c4, spec.aux_head, num_classes, dropout, name="aux", sync_bn=sync_bn)
-    aux_logits = ResizeLike(name="aux_up")(aux_logits, image)
-    aux_logits = layers.Activation("linear", dtype="float32", name="aux_logits")(aux_logits)
+    aux_logits = upsampled_logits(aux_logits, image, resize_name="aux_up", name="aux_logits")
     return keras.Model(image, {"seg": logits, "aux": aux_logits}, name=name)
 
 
@@ -258,9 +315,10 @@ def inference_model(model: keras.Model) -> keras.Model:
     return model
 
 
-def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save the inference model (main logits only) as ``.keras``, atomically and byte-reproducibly."""
-    save_keras(inference_model(model), path)
+def save_model(model: keras.Model, path: str | Path, record: dict[str, Any] | None = None) -> None:
+    """Save the inference model (main logits only) as ``.keras``, atomically and byte-reproducibly, with its
+    training ``record`` (:func:`srseg.io.save_keras`)."""
+    save_keras(inference_model(model), path, record)
 
 
 def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:

@@ -21,10 +21,20 @@ from srseg.errors import SrsegError
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import ID_TO_TRAIN, IGNORE, TRAIN_NAMES, TRAIN_PALETTE, colorize
 from srseg.layout import Sample, list_samples
+from srseg import methods
 from srseg.methods import BICUBIC, HR, SR
 from srseg.params import Params
 from srseg.paths import Paths
-from srseg.results.summary import CLASS_IOU_CSV, SCALES_CSV, read_csv, read_metrics, scale_key
+from srseg.results.summary import (
+    CLASS_IOU_CSV,
+    CLASS_PSNR_CSV,
+    METHODS_CSV,
+    OBJECTS_CSV,
+    RETRAIN_CSV,
+    SCALES_CSV,
+    read_csv,
+    read_metrics,
+)
 
 DPI = 110
 WIDTH = 7.5  # inches: 825 px at DPI, about the width of a README column
@@ -59,6 +69,10 @@ FIGURE_NAMES = {
     "table4": "table4.png",
     "retrain": "retrain.png",
     "class_iou": "class_iou_delta.png",
+    "pedestrians": "pedestrian_recall.png",
+    "methods": "methods.png",
+    "tradeoff": "psnr_vs_miou.png",
+    "class_psnr": "class_psnr_delta.png",
 }
 
 
@@ -103,7 +117,8 @@ def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
             ax.set_ylabel(label)
             _scale_axis(ax, scales)
         for r in rows:
-            ax1.annotate(f"{_signed(r['psnr_gain_db'], 2)} dB", (r["scale"], max(r["psnr_sr"], r["psnr_bicubic"])),
+            ci = "" if r["psnr_gain_lo"] is None else f"\n[{_signed(r['psnr_gain_lo'], 2)}, {_signed(r['psnr_gain_hi'], 2)}]"
+            ax1.annotate(f"{_signed(r['psnr_gain_db'], 2)} dB{ci}", (r["scale"], max(r["psnr_sr"], r["psnr_bicubic"])),
                          textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8.5, color=SR,
                          bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
         ax1.margins(y=0.18)
@@ -114,65 +129,96 @@ def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+def _errorbar(ax: Any, xs_: Sequence[float], rows: list[dict[str, Any]], key: str, factor: float, **kw: Any) -> None:
+    """Points with their 95 % interval (columns ``{key}``, ``{key}_lo``, ``{key}_hi``) as error bars."""
+    y = np.array(_col(rows, key, factor))
+    lo, hi = np.array(_col(rows, f"{key}_lo", factor)), np.array(_col(rows, f"{key}_hi", factor))
+    ax.errorbar(xs_, y, yerr=np.vstack([y - lo, hi - y]), capsize=3.5, elinewidth=1.2, **kw)
+
+
 def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
-    """Graph 2: PACC (%) of the HR-trained PSPNet on bicubic-LR and SR vs scale, HR as reference; mIoU beside."""
+    """Graph 2: PACC (%) of the HR-trained PSPNet on bicubic-LR and SR vs scale, HR as reference; mIoU beside.
+
+    Error bars and the band around HR: 95 % bootstrap intervals over the val images.
+    """
     scales = [r["scale"] for r in rows]
+    off = 0.04 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
         for ax, key, label in ((ax1, "pacc", "pixel accuracy (%)"), (ax2, "miou", "mean IoU (%)")):
-            ax.axhline(rows[0][f"{key}_hr"] * 100, color=HR, ls="--", lw=1.3, label="HR (no downscaling)")
-            ax.plot(scales, _col(rows, f"{key}_bicubic", 100), "o-", color=BICUBIC, label="bicubic LR")
-            ax.plot(scales, _col(rows, f"{key}_sr", 100), "s-", color=SR, label="SR (DCSCN)")
+            hr = rows[0]
+            ax.axhline(hr[f"{key}_hr"] * 100, color=HR, ls="--", lw=1.3, label="HR (no downscaling)")
+            if hr[f"{key}_hr_lo"] is not None:
+                ax.axhspan(hr[f"{key}_hr_lo"] * 100, hr[f"{key}_hr_hi"] * 100, color=HR, alpha=0.08, lw=0)
+            _errorbar(ax, [s - off for s in scales], rows, f"{key}_bicubic", 100, fmt="o-", color=BICUBIC,
+                      label="bicubic LR")
+            _errorbar(ax, [s + off for s in scales], rows, f"{key}_sr", 100, fmt="s-", color=SR, label="SR (DCSCN)")
             ax.set_ylabel(label)
             _scale_axis(ax, scales)
             ax.margins(y=0.12)
         ax1.set_title("Pixel accuracy (PACC)")
         ax2.set_title("Mean IoU (Cityscapes protocol)")
         fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
-        fig.suptitle("Graph 2 — segmentation before and after super-resolution", fontweight="bold")
+        fig.suptitle("Graph 2 — segmentation before and after super-resolution (bars: 95 % intervals)",
+                     fontweight="bold")
     return fig
 
 
 def fig_gain(rows: list[dict[str, Any]]) -> Figure:
-    """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale; negative bars stay negative."""
+    """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale, with 95 % paired-bootstrap
+    intervals; a bar whose interval contains 0 is drawn hollow (no measurable difference)."""
     scales = [r["scale"] for r in rows]
     x = np.arange(len(scales))
     w = 0.36
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH, 3.4), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
         ax = fig.subplots()
         values: list[float] = []
-        series = (("pacc_gain_pct", PACC_C, "pixel accuracy"), ("miou_gain_pct", MIOU_C, "mean IoU"))
+        series = (("pacc_gain", PACC_C, "pixel accuracy"), ("miou_gain", MIOU_C, "mean IoU"))
         for i, (key, color, label) in enumerate(series):
-            v = np.array(_col(rows, key))
-            values.extend(v[np.isfinite(v)].tolist())
-            bars = ax.bar(x + (i - 0.5) * w, np.nan_to_num(v), w, color=color, label=label)
-            for b, val in zip(bars, v, strict=True):
+            v = np.array(_col(rows, f"{key}_pct"))
+            lo, hi = np.array(_col(rows, f"{key}_lo")), np.array(_col(rows, f"{key}_hi"))
+            every = np.concatenate([v, lo, hi])
+            values.extend(every[np.isfinite(every)].tolist())
+            clear = (lo > 0) | (hi < 0)
+            pos = x + (i - 0.5) * w
+            ax.bar(pos, np.nan_to_num(v), w, color=[color if c else "none" for c in clear], edgecolor=color,
+                   linewidth=1.4, label=label)
+            ax.errorbar(pos, np.nan_to_num(v), yerr=np.vstack([np.nan_to_num(v - lo), np.nan_to_num(hi - v)]),
+                        fmt="none", ecolor="0.25", capsize=3, elinewidth=1)
+            for px, val, top, bottom in zip(pos, v, hi, lo, strict=True):
                 known = bool(np.isfinite(val))
-                below = known and val < 0  # label negative bars under their end
-                ax.annotate(f"{_signed(val, 2)} %" if known else "n/a",
-                            (b.get_x() + b.get_width() / 2, val if known else 0.0), textcoords="offset points",
+                below = known and val < 0
+                end = bottom if below else top
+                anchor = end if np.isfinite(end) else (val if known else 0.0)
+                ax.annotate(f"{_signed(val, 2)} %" if known else "n/a", (px, anchor), textcoords="offset points",
                             xytext=(0, -3 if below else 3), va="top" if below else "bottom", ha="center",
                             fontsize=8.5)
         ax.axhline(0, color="black", lw=0.9)
-        lo, hi = min([0.0, *values]), max([0.0, *values])
-        span = max(hi - lo, 0.5)
-        ax.set_ylim(lo - 0.18 * span if lo < 0 else -0.05 * span, hi + 0.18 * span if hi > 0 else 0.05 * span)
+        lo_, hi_ = min([0.0, *values]), max([0.0, *values])
+        span = max(hi_ - lo_, 0.5)
+        ax.set_ylim(lo_ - 0.2 * span if lo_ < 0 else -0.05 * span, hi_ + 0.2 * span if hi_ > 0 else 0.05 * span)
         ax.set_xticks(x, [xs(s) for s in scales])
         ax.set_xlabel("downscaling factor")
         ax.set_ylabel("gain of SR over bicubic (%)")
         ax.grid(axis="x", visible=False)
-        ax.legend(loc="best")
+        ax.legend(loc="best", title="filled: 95 % interval excludes 0", title_fontsize=8.5)
         ax.set_title("Graph 3 — relative gain of SR over bicubic (below 0: SR is worse)", fontweight="bold")
     return fig
 
 
 def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure:
     """Per-class IoU change SR − bicubic (percentage points) as a heat map centred at 0; nulls hatched."""
-    idx = {(r["class"], r["scale"]): r["delta"] for r in rows}
-    grid = np.array([[np.nan if idx.get((c, s)) is None else idx[(c, s)] * 100 for s in scales]
-                     for c in TRAIN_NAMES])
+    idx = {(r["class"], r["scale"]): r for r in rows}
+
+    def cell(c: str, s: int, key: str) -> float:
+        v = idx.get((c, s), {}).get(key)
+        return np.nan if v is None else v * 100
+
+    grid = np.array([[cell(c, s, "delta") for s in scales] for c in TRAIN_NAMES])
+    clear = np.array([[cell(c, s, "delta_lo") > 0 or cell(c, s, "delta_hi") < 0 for s in scales]
+                      for c in TRAIN_NAMES])
     finite = grid[np.isfinite(grid)]
     lim = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.5)
     with matplotlib.rc_context(STYLE | {"axes.grid": False}):
@@ -182,7 +228,8 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto")
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
-                ax.text(j, i, _signed(v), ha="center", va="center", fontsize=8,
+                ax.text(j, i, _signed(v) + ("*" if clear[i, j] else ""), ha="center", va="center", fontsize=8,
+                        fontweight="bold" if clear[i, j] else "normal",
                         color="white" if abs(v) > 0.6 * lim else "black")
             else:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", ec="0.6", lw=0))
@@ -194,64 +241,168 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
             spine.set_visible(False)
         cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.03)
         cb.set_label("IoU change, SR − bicubic (pp)")
-        ax.set_title("Per-class IoU change from SR\n(blue: SR better; hatched: class absent)", fontsize=10.5)
+        ax.set_title("Per-class IoU change from SR\n(blue: SR better; * bold: 95 % interval excludes 0;\n"
+                     "hatched: class absent)", fontsize=10)
     return fig
 
 
-def _value_labels(ax: Any, labels: list[tuple[int, float, str]], min_gap_pt: float = 10.0) -> None:
-    """Value labels beside points (left of category 0, right of the others), pushed apart to ``min_gap_pt``.
-
-    Call after the axis limits are final: data units are converted to points with the axes' current size.
-    """
-    lo, hi = ax.get_ylim()
-    fig_w, fig_h = ax.figure.get_size_inches()
-    pt_per_unit = 0.7 * fig_h * 72 / max(hi - lo, 1e-9)  # constrained layout gives the axes about 70 % of the height
-    for x in sorted({a for a, _, _ in labels}):
-        prev = -np.inf
-        for _, v, color in sorted((lb for lb in labels if lb[0] == x), key=lambda lb: lb[1]):
-            pos = max(v * pt_per_unit, prev + min_gap_pt)
-            prev = pos
-            ax.annotate(f"{v:.1f}", (x, v), textcoords="offset points",
-                        xytext=(-9 if x == 0 else 9, pos - v * pt_per_unit),
-                        ha="right" if x == 0 else "left", va="center", fontsize=8.5, color=color)
+def _method(variant_name: str) -> methods.Method:
+    """The registered method of a variant name (``sr_x4`` → ``sr``)."""
+    return methods.get(variant_name if variant_name == "hr" else variant_name.rsplit("_x", 1)[0])
 
 
-def fig_retrain(summary: dict[str, Any], retrain_scales: Sequence[int]) -> Figure | None:
-    """Book §18: HR-trained vs SR-trained PSPNet evaluated on HR and SR val (PACC and mIoU panels)."""
-    if not retrain_scales:
-        return None
-    evals = ["hr"] + [f"sr{s}" for s in retrain_scales]
-    ev_label = {"hr": "HR val", **{f"sr{s}": f"SR {xs(s)} val" for s in retrain_scales}}
-    # model → {eval: metrics}
-    models: dict[str, dict[str, dict[str, float]]] = {"HR-trained": {"hr": summary["hr"]}}
-    for s in retrain_scales:
-        r = summary[f"retrain_x{s}"]
-        models["HR-trained"][f"sr{s}"] = r["hr_model_on_sr"]
-        models[f"SR {xs(s)}-trained"] = {"hr": r["sr_model_on_hr"], f"sr{s}": r["sr_model_on_sr"]}
-    colors = [HR, SR, "#D55E00", "#009E73", "#CC79A7", "#56B4E9"]
-    markers = ["o", "s", "^", "D", "v", "P"]
+def fig_dots(rows: list[dict[str, Any]], title: str, hr: dict[str, Any] | None = None) -> Figure:
+    """A dot plot of PACC and mIoU (with 95 % intervals) per labelled row, on zoomed axes (bars from 0 would hide
+    gaps of a few points), in each method's registry colour; ``hr`` adds the HR reference as a dashed line with
+    its band."""
+    y = np.arange(len(rows))[::-1]
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH, 3.4), dpi=DPI, layout="constrained")
-        axes = fig.subplots(1, 2)
+        fig = Figure(figsize=(WIDTH, 1.4 + 0.42 * len(rows)), dpi=DPI, layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
         for ax, key, label in ((axes[0], "pacc", "pixel accuracy (%)"), (axes[1], "miou", "mean IoU (%)")):
-            labels: list[tuple[int, float, str]] = []
-            for k, (name, res) in enumerate(models.items()):
-                pts = [(evals.index(e), res[e][key] * 100) for e in evals if e in res]
-                px, py = zip(*pts, strict=True)
-                ax.plot(px, py, marker=markers[k % 6], color=colors[k % 6], label=name)
-                labels += [(a, b, colors[k % 6]) for a, b in pts]
-            ax.set_xticks(range(len(evals)), [ev_label[e] for e in evals])
-            ax.set_xlim(-0.45, len(evals) - 0.55)
-            ax.set_xlabel("evaluated on")
-            ax.set_ylabel(label)
-            ax.margins(y=0.15)
-            ax.autoscale_view()
-            _value_labels(ax, labels)
-            ax.grid(axis="x", visible=False)
+            if hr is not None:
+                ax.axvline(hr[key] * 100, color=HR, ls="--", lw=1.2, label="HR images, HR-trained PSPNet")
+                if hr.get(f"{key}_ci95"):
+                    ax.axvspan(*(x * 100 for x in hr[f"{key}_ci95"]), color=HR, alpha=0.08, lw=0)
+            for k, r in enumerate(rows):
+                v = r[key] * 100
+                lo = v if r[f"{key}_lo"] is None else r[f"{key}_lo"] * 100
+                hi = v if r[f"{key}_hi"] is None else r[f"{key}_hi"] * 100
+                color = _method(r["variant"]).colour
+                ax.errorbar([v], [y[k]], xerr=[[v - lo], [hi - v]], fmt="D" if r.get("upper_bound") else "o",
+                            mfc="white" if r.get("upper_bound") else color, color=color, capsize=3.5,
+                            elinewidth=1.3, markersize=6)
+                ax.annotate(f"{v:.1f}", (hi, y[k]), textcoords="offset points", xytext=(5, 0), va="center",
+                            fontsize=8.5, color=color)
+            ax.set_xlabel(label)
+            ax.margins(x=0.18, y=0.12)
+            ax.grid(axis="y", visible=False)
+        axes[0].set_yticks(y, [r["label"] for r in rows], fontsize=8.5)
         axes[0].set_title("Pixel accuracy (PACC)")
         axes[1].set_title("Mean IoU")
-        axes[0].legend(loc="best")
-        fig.suptitle("Retraining PSPNet on super-resolved images (book §18)", fontweight="bold")
+        if hr is not None:
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", frameon=False)
+        fig.suptitle(title, fontweight="bold")
+    return fig
+
+
+def fig_retrain(rows: list[dict[str, Any]]) -> Figure | None:
+    """Book §18 (and its control): the HR-trained PSPNet on HR, SR and bicubic val, and the PSPNets retrained on
+    SR or bicubic images, with 95 % intervals."""
+    if not rows:
+        return None
+    return fig_dots(rows, "Retraining PSPNet on degraded images (book §18); bars: 95 % intervals")
+
+
+def fig_methods(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Figure | None:
+    """Research tasks 2–4: every way of combining SR and segmentation at a combination scale, ranked by the
+    combined score (open diamonds: upper bounds), with the HR reference."""
+    if not rows:
+        return None
+    scales = sorted({r["scale"] for r in rows})
+    labelled = [{**r, "label": (f"{int(r['rank'])}. " if r["rank"] is not None else "bound: ") + r["label"]}
+                for r in rows]
+    title = ("Combining SR and segmentation at " + ", ".join(f"×{s}" for s in scales)
+             + " (ranked by the combined score; bars: 95 % intervals)")
+    return fig_dots(labelled, title, hr=summary["variants"]["hr"])
+
+
+def fig_tradeoff(rows: list[dict[str, Any]]) -> Figure | None:
+    """The trade-off the study worries about: Y-PSNR of the images a method's segmenter sees against its mIoU,
+    every method with an image, 95 % intervals on both axes."""
+    rows = [r for r in rows if r["psnr"] is not None and r["own_image"]]
+    if not rows:
+        return None
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 4.4), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        for r in rows:
+            m = _method(r["variant"])
+            color = m.colour
+            x, y = r["psnr"], r["miou"] * 100
+            xerr = [[x - (r["psnr_lo"] or x)], [(r["psnr_hi"] or x) - x]]
+            yerr = [[y - (r["miou_lo"] or r["miou"]) * 100], [(r["miou_hi"] or r["miou"]) * 100 - y]]
+            ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="D" if r["upper_bound"] else m.marker, color=color,
+                        mfc="white" if r["upper_bound"] else color, capsize=3, elinewidth=1.1, markersize=7,
+                        label=f"{r['label']}" + (" (upper bound)" if r["upper_bound"] and "upper" not in r["label"]
+                                                  else ""))
+        ax.set_xlabel("Y-PSNR of the images the segmenter sees (dB)")
+        ax.set_ylabel("mean IoU (%)")
+        ax.legend(loc="best", fontsize=7.5, frameon=True, framealpha=0.85)
+        ax.set_title("SR quality against segmentation: the trade-off (bars: 95 % intervals)", fontweight="bold")
+    return fig
+
+
+def fig_class_psnr(rows: list[dict[str, Any]]) -> Figure | None:
+    """Research task 3: per ground-truth class region, the Y-PSNR change of the combination methods against their
+    baseline (the plain fine-tune), with 95 % bootstrap intervals; the oracle is an upper bound."""
+    rows = [r for r in rows if r["delta_db"] is not None and r["baseline"].startswith("ft_sr_")]
+    if not rows:
+        return None
+    groups = list(dict.fromkeys((r["variant"], r["label"]) for r in rows))
+    classes = [c for c in TRAIN_NAMES if any(r["class"] == c for r in rows)]
+    y = np.arange(len(classes))[::-1]
+    h = 0.8 / len(groups)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 1.6 + 0.3 * len(classes)), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        for g, (variant_name, label) in enumerate(groups):
+            idx = {r["class"]: r for r in rows if r["variant"] == variant_name}
+            pos = y + (len(groups) / 2 - g - 0.5) * h
+            for c, py in zip(classes, pos):
+                r = idx.get(c)
+                if r is None:
+                    continue
+                lo, hi = r["delta_lo"], r["delta_hi"]
+                m = _method(variant_name)
+                ax.errorbar([r["delta_db"]], [py], xerr=[[r["delta_db"] - lo], [hi - r["delta_db"]]],
+                            fmt="D" if m.upper_bound else "o", mfc="white" if m.upper_bound else m.colour,
+                            color=m.colour, capsize=2.5, elinewidth=1.1, markersize=4.5,
+                            label=label if c == next(iter(idx)) else None)
+        ax.axvline(0, color="black", lw=0.9)
+        ax.set_yticks(y, classes)
+        ax.set_xlabel("Y-PSNR change over the class's pixels, against the plain SR fine-tune (dB)")
+        ax.grid(axis="y", visible=False)
+        ax.legend(loc="best", fontsize=8)
+        ax.set_title("Segmentation-assisted SR: PSNR change per class region (bars: 95 % intervals)",
+                     fontweight="bold", fontsize=10.5)
+    return fig
+
+
+def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure | None:
+    """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) against
+    the downscaling factor, for bicubic and SR input with HR as reference, overall and per instance size (HR
+    pixel area): the small-object story. Bars and band: 95 % intervals. None without instance ground truth."""
+    if not rows:
+        return None
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+    idx = {(r["variant"], r["size"]): r for r in rows}
+    off = 0.05 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 2.6 + 2.0 * ((len(sizes) + 2) // 3)), dpi=DPI, layout="constrained")
+        axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)), sharey=True)).ravel()
+        for ax, size in zip(axes, sizes):
+            hr = idx.get(("hr", size))
+            if hr and hr["recall"] is not None:
+                ax.axhline(hr["recall"] * 100, color=HR, ls="--", lw=1.2, label="HR (no downscaling)")
+                if hr["recall_lo"] is not None:
+                    ax.axhspan(hr["recall_lo"] * 100, hr["recall_hi"] * 100, color=HR, alpha=0.08, lw=0)
+            for k, (method, color, fmt, label) in enumerate((("bicubic", BICUBIC, "o-", "bicubic LR"),
+                                                             ("sr", SR, "s-", "SR (DCSCN)"))):
+                pts = [idx.get((f"{method}_x{s}", size)) for s in scales]
+                series = [{"v": p["recall"] if p else None, "v_lo": p["recall_lo"] if p else None,
+                           "v_hi": p["recall_hi"] if p else None} for p in pts]
+                _errorbar(ax, [s + (2 * k - 1) * off for s in scales], series, "v", 100, fmt=fmt, color=color,
+                          label=label)
+            ax.set_title("all pedestrians" if size == "all" else f"instances of {size} px", fontsize=10)
+            _scale_axis(ax, scales)
+            ax.set_ylim(-3, 103)
+        for ax in axes[len(sizes):]:
+            ax.set_axis_off()
+        axes[0].set_ylabel("pedestrian recall (%)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+        fig.suptitle("Can a car still find the pedestrians? Recall of person + rider instances (bars: 95 % intervals)",
+                     fontweight="bold", fontsize=10.5)
     return fig
 
 
@@ -395,23 +546,28 @@ def fig_table4(scales: Sequence[int], paths: Paths, seed: int, index: int = 0, c
 
 def make_figures(out_dir: Path, summary: dict[str, Any], params: Params, paths: Paths) -> dict[str, Path]:
     """Draw every figure into ``out_dir``; return {figure key: path} (``retrain`` only with retrain scales)."""
-    scales, retrain_scales, seed = params.scales, params.seg.retrain_scales, params.seeds[0]
+    scales, seed = params.scales, params.seeds[0]
     rows = read_csv(paths.series / SCALES_CSV)
     by_scale = {r["scale"]: r for r in rows}
     stale = [s for s in scales if s not in by_scale]
     if stale:
         raise SrsegError(f"{paths.series / SCALES_CSV}: no rows for scales {stale} (re-run the summarize stage)")
-    stale = [scale_key(s) for s in scales if scale_key(s) not in summary]
-    stale += [f"retrain_x{s}" for s in retrain_scales if f"retrain_x{s}" not in summary]
-    if stale:
-        raise SrsegError(f"{paths.summary}: no entries {stale} (re-run the summarize stage)")
+    missing = [f"sr_x{s}" for s in scales if f"sr_x{s}" not in summary["variants"]]
+    missing += [f"retrain_sr_x{s}" for s in params.seg.retrain_scales
+                if f"retrain_sr_x{s}" not in summary["variants"]]
+    if missing:
+        raise SrsegError(f"{paths.summary}: no entries {missing} (re-run the summarize stage)")
     rows = [by_scale[s] for s in scales]
     figures: dict[str, Figure | None] = {
         "psnr": fig_psnr(rows),
         "pacc": fig_pacc(rows),
         "gain": fig_gain(rows),
         "class_iou": fig_class_iou_delta(read_csv(paths.series / CLASS_IOU_CSV), scales),
-        "retrain": fig_retrain(summary, retrain_scales),
+        "retrain": fig_retrain(read_csv(paths.series / RETRAIN_CSV)),
+        "pedestrians": fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), scales),
+        "methods": fig_methods(read_csv(paths.series / METHODS_CSV), summary),
+        "tradeoff": fig_tradeoff(read_csv(paths.series / METHODS_CSV)),
+        "class_psnr": fig_class_psnr(read_csv(paths.series / CLASS_PSNR_CSV)),
         "table4": fig_table4(scales, paths, seed, params.plots.table4_image, params.plots.table4_crop),
     }
     return {k: _save(f, out_dir / FIGURE_NAMES[k]) for k, f in figures.items() if f is not None}

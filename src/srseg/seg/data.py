@@ -38,6 +38,7 @@ class Pairs:
     samples: list[Sample]
     images: list[str]
     labels: list[str]
+    input_scale: int = 1  # images are this many times smaller than their labels (LR input)
 
 
 def _size(path: Path) -> tuple[int, int]:
@@ -65,11 +66,13 @@ def check_images_present(image_root: str | Path, samples: list[Sample], what: st
         )
 
 
-def split_pairs(image_root: str | Path, label_root: str | Path, split: str, what: str = "the images") -> Pairs:
+def split_pairs(image_root: str | Path, label_root: str | Path, split: str, what: str = "the images",
+                input_scale: int = 1) -> Pairs:
     """The ``split`` images under ``image_root`` paired with ``labelTrainIds`` under ``label_root``.
 
     The sample list comes from the label root (the HR tree), so a variant missing images is an
-    error rather than a silently smaller set; sizes are checked from the PNG headers.
+    error rather than a silently smaller set; sizes are checked from the PNG headers (images ``input_scale``
+    times smaller than their labels for LR input).
     """
     samples = list_samples(label_root, split)
     check_images_present(image_root, samples, what)
@@ -78,12 +81,13 @@ def split_pairs(image_root: str | Path, label_root: str | Path, split: str, what
         img, lbl = s.image(image_root), s.label_train_ids(label_root)
         if not lbl.is_file():
             raise ImageError(f"{lbl}: label not found ({label_root} is incomplete; re-run the download stage)")
-        if _size(img) != _size(lbl):
-            (iw, ih), (lw, lh) = _size(img), _size(lbl)
-            raise ImageError(f"{img}: image size {iw}x{ih} does not match its label {lw}x{lh}")
+        (iw, ih), (lw, lh) = _size(img), _size(lbl)
+        if (iw * input_scale, ih * input_scale) != (lw, lh):
+            times = "" if input_scale == 1 else f" (×{input_scale} expected)"
+            raise ImageError(f"{img}: image size {iw}x{ih} does not match its label {lw}x{lh}{times}")
         images.append(str(img))
         labels.append(str(lbl))
-    return Pairs(Path(image_root), Path(label_root), split, what, samples, images, labels)
+    return Pairs(Path(image_root), Path(label_root), split, what, samples, images, labels, input_scale)
 
 
 def label_counts(pairs: Pairs, num_classes: int = NUM_CLASSES) -> np.ndarray:

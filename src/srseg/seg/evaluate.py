@@ -1,5 +1,6 @@
 """The Cityscapes evaluation protocol: full-resolution predictions on a split, saved as labelIds
-PNGs, scored against the HR ``labelIds`` ground truth with :mod:`srseg.metrics.seg`.
+PNGs, scored against the HR ``labelIds`` ground truth with :mod:`srseg.metrics.seg` and, where the ground truth
+has instances, at the object level with :mod:`srseg.metrics.objects`.
 
 One function serves every variant (HR, bicubic, SR images; HR- or SR-trained models):
 :func:`evaluate_split` predicts the images of ``image_root`` and scores them against ``gt_root``.
@@ -15,9 +16,10 @@ import numpy as np
 from tqdm import tqdm
 
 from srseg.errors import ImageError
-from srseg.io import read_image, read_label, write_png
+from srseg.io import read_image, read_instance_ids, read_label, write_png
 from srseg.labels import to_train_ids
 from srseg.layout import Sample, list_samples
+from srseg.metrics.objects import ObjectMeter, ObjectSpec
 from srseg.metrics.seg import SegMeter
 from srseg.seg.data import Pairs, check_images_present
 from srseg.seg.infer import Predictor, to_label_ids
@@ -47,8 +49,15 @@ def predict_batches(predictor: Predictor, images: Iterable[np.ndarray]) -> Itera
 
 
 def evaluate_pairs(predictor: Predictor, pairs: Pairs, pred_dir: str | Path | None = None) -> dict[str, Any]:
-    """:func:`evaluate_split` on the roots and split of ``pairs`` (training-time validation: no files written)."""
-    return evaluate_split(predictor, pairs.image_root, pairs.label_root, pred_dir, pairs.split, pairs.what, progress=False)
+    """The scores of :func:`evaluate_split` on the roots and split of ``pairs`` (training-time validation)."""
+    meter, _ = evaluate_split(predictor, pairs.image_root, pairs.label_root, pred_dir, pairs.split, pairs.what,
+                              progress=False, input_scale=pairs.input_scale)
+    return meter.result()
+
+
+def has_instances(gt_root: str | Path, samples: list[Sample]) -> bool:
+    """Whether the ground truth has instance images (every source writes all of them or none)."""
+    return all(s.instance_ids(gt_root).is_file() for s in samples[:1])
 
 
 def evaluate_split(
@@ -59,38 +68,51 @@ def evaluate_split(
     split: str = "val",
     what: str = "the images",
     progress: bool = True,
-) -> dict[str, Any]:
+    objects: ObjectSpec | None = None,
+    input_scale: int = 1,
+) -> tuple[SegMeter, ObjectMeter | None]:
     """Predict every ``split`` image of ``image_root``, write ``<id>_pred_labelIds.png`` under ``pred_dir``
     (``Sample.prediction``; nothing is written when ``pred_dir`` is None) and score against the
-    ``labelIds`` of ``gt_root``.
+    ``labelIds`` of ``gt_root``: the returned meter holds the split's scores and every image's confusion matrix.
+    With ``objects`` and instance ground truth under ``gt_root``, the second meter holds the object-level counts
+    (:mod:`srseg.metrics.objects`) of every image (None without instances).
 
-    Raises SrsegError before predicting anything when images are missing, and ImageError when an
-    image's size differs from its ground truth (its prediction would be the wrong size) or a label
+    ``input_scale``: the images are that many times smaller than the ground truth (LR input to a model that
+    predicts at HR size). Raises SrsegError before predicting anything when images are missing, and ImageError
+    when an image's size (× ``input_scale``) differs from its ground truth or a label
     holds ids outside the Cityscapes table. ``pred_dir`` should be a temporary folder of
     :func:`srseg.io.atomic_dir`, so that a failure leaves no partial predictions.
     """
     samples = list_samples(gt_root, split)
     check_images_present(image_root, samples, what)
     meter = SegMeter()
-    gts: list[tuple[Sample, np.ndarray]] = []
+    object_meter = ObjectMeter(objects) if objects is not None and has_instances(gt_root, samples) else None
+    gts: list[tuple[Sample, np.ndarray, np.ndarray]] = []
 
     def images() -> Iterator[np.ndarray]:
         for s in samples:
             gt_path = s.label_ids(gt_root)
-            gt = to_train_ids(read_label(gt_path), str(gt_path))
+            label_ids = read_label(gt_path)
+            gt = to_train_ids(label_ids, str(gt_path))
             im = read_image(s.image(image_root))
-            if im.shape[:2] != gt.shape:
+            if (im.shape[0] * input_scale, im.shape[1] * input_scale) != gt.shape:
+                times = "" if input_scale == 1 else f" (×{input_scale} of it expected)"
                 raise ImageError(
                     f"{s.image(image_root)}: image is {im.shape[1]}x{im.shape[0]} but its ground truth {gt_path} is "
-                    f"{gt.shape[1]}x{gt.shape[0]}; its prediction would be the wrong size"
+                    f"{gt.shape[1]}x{gt.shape[0]}{times}; its prediction would be the wrong size"
                 )
-            gts.append((s, gt))
+            gts.append((s, gt, label_ids))
             yield im
 
     preds = predict_batches(predictor, images())
     for pred in tqdm(preds, total=len(samples), desc=f"segment {what}", unit="img", disable=not progress):
-        s, gt = gts.pop(0)
-        meter.add(gt, pred, name=str(s.image(image_root)))
+        s, gt, label_ids = gts.pop(0)
+        meter.add(gt, pred, name=str(s.image(image_root)), image_id=s.id)
+        pred_ids = to_label_ids(pred)
+        if object_meter is not None:
+            inst_path = s.instance_ids(gt_root)
+            object_meter.add(read_instance_ids(inst_path), pred_ids, name=str(s.image(image_root)),
+                             gt_label_ids=label_ids, gt_name=str(inst_path))
         if pred_dir is not None:
-            write_png(s.prediction(pred_dir), to_label_ids(pred))
-    return meter.result()
+            write_png(s.prediction(pred_dir), pred_ids)
+    return meter, object_meter

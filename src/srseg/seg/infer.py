@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -10,10 +11,12 @@ import numpy as np
 import tensorflow as tf
 
 from srseg.errors import SrsegError
-from srseg.io import atomic_file, png_bytes, read_image
+from srseg.io import atomic_file, describe_model, model_metadata, outside_study_warning, png_bytes, read_image
 from srseg.labels import TRAIN_TO_ID, colorize
 from srseg.models.pspnet import load_model
 from srseg.paths import REPO
+
+log = logging.getLogger(__name__)
 
 MODES = ("whole", "sliding")
 
@@ -89,10 +92,21 @@ def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | 
                  mode: str = "whole", window: int = 512, overlap: float = 0.33) -> tuple[Path, Path]:
     """Segment one image: write ``OUT_PREFIX_labelIds.png`` and ``OUT_PREFIX_color.png`` (Cityscapes palette).
 
-    Both files are encoded before either is written, and each is written atomically.
+    Both files are encoded before either is written, and each is written atomically. A model given as a file
+    is named in the log with what it was trained on, with a warning when a model trained on synthetic scenes
+    is applied to a file outside the study (:func:`srseg.io.outside_study_warning`); the written files are
+    logged last.
     """
     image = read_image(input, "RGB")
-    net = model if isinstance(model, keras.Model) else load_model(model)
+    if isinstance(model, keras.Model):
+        net = model
+    else:
+        net = load_model(model)
+        record = model_metadata(model)
+        log.info("%s", describe_model(str(model), record))
+        warning = outside_study_warning(record, str(model), input, REPO.data)
+        if warning:
+            log.warning("%s", warning)
     train_ids = Predictor(net, mode, window, overlap).train_ids(image)
     prefix = str(out_prefix)
     outputs = {
@@ -102,4 +116,6 @@ def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | 
     for path, data in outputs.items():
         with atomic_file(path, "wb") as fh:
             fh.write(data)
+    labels, colour = outputs
+    log.info("wrote %s (Cityscapes labelIds) and %s (colour), %dx%d", labels, colour, image.shape[1], image.shape[0])
     return tuple(outputs)  # type: ignore[return-value]

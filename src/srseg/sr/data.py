@@ -28,7 +28,8 @@ import numpy as np
 
 from srseg.degrade import crop_to_multiple, downscale_float, upscale_float
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_dir, extract_archive, list_images, read_image
+from srseg.archive import extract_archive
+from srseg.io import atomic_dir, list_images, read_image
 from srseg.metrics.sr import luma
 from srseg.params import PretrainParams
 from srseg.sr.infer import dihedral
@@ -92,7 +93,7 @@ def _div2k_folder(name: str, root: Path | None, cache_dir: Path) -> Path:
         from srseg.download import fetch
 
         size, sha = DIV2K_FILES[name]
-        archive = fetch(DIV2K_URL + f"{name}.zip", cache_dir / f"{name}.zip", sha256=sha,
+        archive = fetch(DIV2K_URL + f"{name}.zip", cache_dir / f"{name}.zip", sha256=sha, size=size,
                         desc=f"{name}.zip ({size / 1e9:.1f} GB)")
     with atomic_dir(target) as tmp:
         extract_archive(archive, tmp, members=[f"{name}/"])

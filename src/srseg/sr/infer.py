@@ -21,7 +21,7 @@ copies of the whole image.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from PIL import Image
 
 from srseg.degrade import downscale, downscale_float, upscale, upscale_float
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_file, read_image
+from srseg.io import atomic_file, describe_model, model_metadata, outside_study_warning, read_image
 from srseg.metrics.sr import luma, rgb_to_y, y_scores_from_y
 from srseg.models.dcscn import DcscnConfig, ModelError, load_model, model_config
 from srseg.params import TILE, TILE_OVERLAP, check_scale
@@ -82,9 +82,13 @@ Tile = tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
 # --- the upscaler ------------------------------------------------------------------------------------
 
 class Upscaler:
-    """An SR model wrapped for numpy planes: whole-image or tiled, optional 8× self-ensemble, RGB output."""
+    """An SR model wrapped for numpy planes: whole-image or tiled, optional 8× self-ensemble, RGB output.
 
-    def __init__(self, model: Any, source: str = "model") -> None:
+    ``source`` names the model (its file) in messages; ``record`` is its training record
+    (:func:`srseg.io.model_metadata`), None when it has none.
+    """
+
+    def __init__(self, model: Any, source: str = "model", record: dict[str, Any] | None = None) -> None:
         import tensorflow as tf
 
         from srseg.models.ycbcr import LumaToRGB
@@ -93,6 +97,7 @@ class Upscaler:
         self.config: DcscnConfig = model_config(model)
         self.scale = self.config.scale
         self.source = source
+        self.record = record
         self.input_names = [t.name for t in model.inputs]
         unknown = set(self.input_names) - set(_GRID)
         if unknown or not {"lr", "bicubic"} <= set(self.input_names):
@@ -224,7 +229,7 @@ def load_upscaler(scale: int, model: str | Path | None = None, dcscn_checkpoint:
     got = model_config(keras_model).scale
     if got != scale:
         raise ModelError(f"{path}: this is a x{got} model, not x{scale}")
-    return Upscaler(keras_model, source=str(path))
+    return Upscaler(keras_model, source=str(path), record=model_metadata(path))
 
 
 # --- scoring (the authors' protocol) ------------------------------------------------------------------
@@ -283,10 +288,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
                  dcscn_checkpoint: str | Path | None = None, tile: int | None = TILE,
-                 self_ensemble: bool = False, overwrite: bool = False) -> Path:
+                 self_ensemble: bool = False, overwrite: bool = False,
+                 condition: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
     """``srseg upscale``: super-resolve one image file (colour or grey, any size); written atomically.
 
-    Refuses to replace the input file itself unless ``overwrite``.
+    Logs which model runs and what it was trained on, and a warning when a model trained on synthetic scenes
+    is applied to a file outside the study (:func:`srseg.io.outside_study_warning`). Refuses to replace the
+    input file itself unless ``overwrite``. ``condition`` maps the LR image to the condition maps of a
+    segmentation-conditioned model (see :func:`srseg.sr.condition.assisted_upscale_file`).
     """
     input, output = Path(input), Path(output)
     check_scale(scale, what="--scale")
@@ -297,7 +306,22 @@ def upscale_file(input: str | Path, output: str | Path, scale: int, model: str |
         raise SrsegError(f"{output}: is the input image; give another output file (or --overwrite to replace it)")
     lr = read_image(input, "auto")
     upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
-    out = sr_image(upscaler, lr, tile=tile, self_ensemble=self_ensemble)
+    if dcscn_checkpoint is not None:
+        log.info("model %s: the DCSCN authors' checkpoint, no training record", dcscn_checkpoint)
+    else:
+        log.info("%s", describe_model(upscaler.source, upscaler.record))
+    warning = outside_study_warning(upscaler.record, upscaler.source, input, REPO.data)
+    if warning:
+        log.warning("%s", warning)
+    cond = None
+    if condition is not None:
+        if lr.ndim != 3:
+            raise SrsegError(f"{input}: --segmentation-assisted needs a colour image (the segmenter takes RGB)")
+        if not upscaler.cond_channels:
+            raise ModelError(f"{upscaler.source}: not a segmentation-conditioned SR model (it takes no cond input); "
+                             "give one with --model, e.g. the sft_sr stage's")
+        cond = condition(lr)
+    out = sr_image(upscaler, lr, tile=tile, self_ensemble=self_ensemble, cond=cond)
     with atomic_file(output, "wb") as fh:
         Image.fromarray(out).save(fh, format=fmt)
     log.info("%s: %dx%d -> %dx%d (x%d, %s)", output, lr.shape[1], lr.shape[0], out.shape[1], out.shape[0], scale,

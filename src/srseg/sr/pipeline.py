@@ -1,11 +1,11 @@
-"""The ``super_resolve`` stage: SR of ``data/lr/x{s}`` into ``data/sr/seed{k}/x{s}`` and its quality metrics.
+"""The ``super_resolve`` stage: SR of ``data/lr/x{s}`` into ``data/sr/seed{k}/x{s}`` and its quality.
 
 Same Cityscapes image layout and file names as the LR tree, HR size, Y from the model and Cb/Cr from
 bicubic (:func:`srseg.sr.infer.sr_image`), RGB uint8 PNG.  The val split is always written; the train
 split only when ``s`` is in ``seg.retrain_scales`` (the segmentation network is retrained on it).
-``metrics/sr/seed{k}/x{s}.json`` scores the val split against ``data/raw`` with the sr-bench convention:
-``bicubic`` is :func:`srseg.metrics.sr.bicubic_scores` of the HR image, which is exactly the
-``data/bicubic`` image (same Pillow round trip), and ``sr`` is the written image.
+``metrics/sr/seed{k}/sr_x{s}.json`` scores the val split against ``data/raw`` with the sr-bench convention
+(:func:`srseg.metrics.sr.quality`: the mean and every image's Y-PSNR/SSIM); the bicubic reference is scored by
+``degrade@s``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 from tqdm import tqdm
 
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_dir, read_image, write_json, write_png
+from srseg.io import atomic_dir, read_image, read_label, write_json, write_png
 from srseg.layout import list_samples, splits_present
-from srseg.metrics.sr import bicubic_scores, mean_scores, y_scores
+from srseg.metrics.sr import class_squared_errors, quality, y_scores
 from srseg.params import Params, check_scale
-from srseg.paths import Paths
+from srseg.paths import Paths, variant
 from srseg.sr.infer import load_upscaler, sr_image
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def super_resolve_tree(params: Params, scale: int, seed: int, paths: Paths) -> d
     samples = [s for split in splits for s in list_samples(lr_root, split)]
     upscaler = load_upscaler(scale, model=paths.sr_model(scale, seed))
     sr = params.sr
-    bic_pairs, sr_pairs = [], []
+    ids, sr_pairs, sse, counts = [], [], [], []
     with atomic_dir(out) as tmp:
         for s in tqdm(samples, desc=f"super_resolve x{scale}", unit="img"):
             lr = read_image(s.image(lr_root))
@@ -54,9 +54,12 @@ def super_resolve_tree(params: Params, scale: int, seed: int, paths: Paths) -> d
                         f"{s.image(lr_root)}: x{scale} of {lr.shape[1]}x{lr.shape[0]} does not match its HR image "
                         f"{s.image(paths.raw)} ({hr.shape[1]}x{hr.shape[0]})"
                     )
-                bic_pairs.append(bicubic_scores(hr, scale))
+                ids.append(s.id)
                 sr_pairs.append(y_scores(hr, img, scale))
+                e, n = class_squared_errors(hr, img, read_label(s.label_train_ids(paths.raw)), scale)
+                sse.append(e)
+                counts.append(n)
             write_png(s.image(tmp), img)
-    metrics = {"bicubic": mean_scores(bic_pairs), "sr": mean_scores(sr_pairs)}
-    write_json(paths.sr_metrics(scale, seed), metrics)
+    metrics = quality(ids, sr_pairs, sse, counts)
+    write_json(paths.image_quality(variant("sr", scale), seed), metrics)
     return metrics

@@ -9,7 +9,8 @@ the ``tf.data`` pipeline, ``keras.utils.set_random_seed`` seeds initialisers and
 is on.
 
 Per epoch (``steps_per_epoch`` steps) DVCLive logs the training loss/PSNR, the learning rate and the
-validation PSNR on the held-out images (the sr-bench protocol), beside their bicubic PSNR.
+validation PSNR on the held-out images (the sr-bench protocol), beside their bicubic PSNR. The saved model
+carries its training record (:func:`model_record`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,27 @@ from srseg.io import save_keras
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.params import Params, check_scale
 from srseg.paths import Paths
+from srseg.provenance import model_record as provenance_record
 
 log = logging.getLogger(__name__)
+
+_SOURCES = {"skimage": "scikit-image's sample photographs", "div2k": "DIV2K train HR"}
+
+
+def model_record(params: Params, scale: int, seed: int, train_images: int) -> dict[str, Any]:
+    """What an SR model is for, saved inside it (:func:`srseg.io.model_metadata`)."""
+    p = params.sr.pretrain
+    data = _SOURCES.get(p.source) or f"the images of {', '.join(p.folders)}"
+    trained_on = f"{data} ({train_images} images, {p.steps} steps of {p.patch}px patches)"
+    source = p.source
+    if params.sr.init == "release":
+        trained_on = "the DCSCN authors' released weights" + (f", fine-tuned on {trained_on}" if p.steps else "")
+        source = p.source if p.steps else "dcscn-release"
+    elif not p.steps:
+        trained_on, source = "nothing (sr.pretrain.steps 0: the random initialisation)", "none"
+    return provenance_record(params, "pretrain_sr", task="super-resolution",
+                             architecture=f"DCSCN {params.sr.preset} ({params.sr.upsampler})", scale=scale,
+                             seed=seed, data_source=source, trained_on=trained_on)
 
 
 def build_training_model(params: Params, scale: int, cache_dir: str | Path) -> Any:
@@ -107,8 +127,9 @@ def train_sr(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, A
                 "lr": schedule.rate(step - 1), "val/psnr": val, "val/psnr_bicubic": bic_psnr}
 
     out = paths.sr_model(scale, seed)
+    record = model_record(params, scale, seed, len(train_refs))
     history = train(model, dataset, mse_criterion, optimizer, steps=p.steps, steps_per_epoch=p.steps_per_epoch,
-                    live_dir=paths.train_log(f"sr_x{scale}", seed), save=lambda: save_keras(model, out),
+                    live_dir=paths.train_log(f"sr_x{scale}", seed), save=lambda: save_keras(model, out, record),
                     epoch_metrics=epoch_metrics, strategy=strategy, name=f"x{scale}")
     return {"scale": scale, "steps": p.steps, "train_images": len(train_refs), "val_images": len(val_hr),
             "val_psnr_bicubic": bic_psnr, "val_psnr": history.last["val/psnr"], "seconds": history.seconds,

@@ -1,0 +1,128 @@
+"""The joint SR + segmentation model's stage (research task 4, DSRL-style): its data, its training on the one loop,
+and the SR head's quality.
+
+The network (:mod:`srseg.models.joint`) sees the LR image and predicts the segmentation at HR size, with an SR head
+trained beside it on ``CE + w_sr·MSE + w_fa·FA`` (:mod:`srseg.training.joint`); the saved model drops the SR head.
+It trains with the segmentation recipe of ``seg.train`` (optimiser, schedule, steps, batch, crop, class weights),
+so it spends the budget of the retrained PSPNets it is compared with. Its augmentation is theirs applied to the HR
+image (random resize and mirror, a ``crop``-sided window, :func:`srseg.seg.data.augment`); the LR input is the
+Pillow-bicubic ÷s of that window, rounded to uint8, as ``degrade`` makes the LR images it is evaluated on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from srseg import runtime
+from srseg.degrade import downscale
+from srseg.errors import SrsegError
+from srseg.io import read_image, read_label, write_json
+from srseg.labels import NUM_CLASSES
+from srseg.layout import list_samples
+from srseg.metrics.sr import class_squared_errors, quality, y_scores
+from srseg.models.joint import build_joint
+from srseg.models.pspnet import inference_model, save_model
+from srseg.params import Params, check_scale
+from srseg.paths import Paths, variant
+from srseg.provenance import data_description, model_record
+from srseg.seg.data import Pairs, augment, label_counts, split_pairs
+from srseg.seg.evaluate import evaluate_pairs
+from srseg.seg.infer import Predictor
+from srseg.seg.train import make_optimizer
+from srseg.training.joint import joint_criterion
+from srseg.training.loop import History, train
+from srseg.training.losses import enet_class_weights
+
+log = logging.getLogger(__name__)
+
+
+def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min: float, scale_max: float,
+                  seed: int) -> tf.data.Dataset:
+    """An endless, shuffled stream of ``(lr (B, c/s, c/s, 3), {"labels": (B, c, c), "hr": (B, c, c, 3)})``."""
+    crop -= crop % scale
+    n = len(pairs.images)
+    ds = tf.data.Dataset.from_tensor_slices((pairs.images, pairs.labels))
+    ds = ds.map(lambda i, l: (tf.io.decode_png(tf.io.read_file(i), channels=3),
+                              tf.io.decode_png(tf.io.read_file(l), channels=1)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
+    ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = tf.data.Dataset.zip((ds, tf.data.Dataset.counter()))
+
+    def degrade(hr: np.ndarray) -> np.ndarray:
+        return downscale(np.clip(np.round(hr), 0, 255).astype(np.uint8), scale).astype(np.float32)
+
+    def element(pair: Any, index: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        element_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        hr, labels = augment(*pair, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
+        hr = tf.clip_by_value(tf.round(hr), 0, 255)
+        lr = tf.ensure_shape(tf.numpy_function(degrade, [hr], tf.float32), (crop // scale, crop // scale, 3))
+        return lr, {"labels": labels, "hr": hr}
+
+    ds = ds.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = None) -> History:
+    """Stage ``train_joint@{scale}-{seed}``: train, save the segmentation model, score the SR head on val."""
+    check_scale(scale)
+    seg, tp, jp = params.seg, params.seg.train, params.combine.joint
+    runtime.set_determinism(seed)
+    strategy = strategy or runtime.strategy(params.runtime.distribute)
+    if tp.batch % strategy.num_replicas_in_sync:
+        raise SrsegError(f"seg.train.batch {tp.batch}: must be a multiple of the {strategy.num_replicas_in_sync} "
+                         "replicas")
+    train_pairs = split_pairs(paths.raw, paths.raw, "train", "HR")
+    val = split_pairs(paths.lr(scale), paths.raw, "val", f"LR ×{scale} (degrade@{scale})", input_scale=scale)
+    counts = label_counts(train_pairs)
+    class_weights = enet_class_weights(counts) if tp.class_weights == "enet" else None
+    dataset = joint_dataset(train_pairs, scale, batch=tp.batch, crop=tp.crop, scale_min=tp.scale_min,
+                            scale_max=tp.scale_max, seed=seed)
+    total = tp.epochs * tp.steps_per_epoch
+    policy = params.runtime.precision.seg
+    with runtime.precision(policy), strategy.scope():
+        model = build_joint(NUM_CLASSES, seg.preset, scale, aux=seg.aux_weight > 0, dropout=seg.dropout,
+                            sr_residual=jp.sr_residual, sync_bn=strategy.num_replicas_in_sync > 1)
+        optimizer = runtime.wrap_optimizer(make_optimizer(tp, total), policy)
+    criterion = joint_criterion(class_weights, seg.aux_weight, jp.w_sr, jp.w_fa, jp.fa_grid)
+    predictor = Predictor(inference_model(model), "whole")
+
+    def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
+        m = evaluate_pairs(predictor, val)
+        return {**{f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"},
+                "val/miou": m["miou"], "val/pacc": m["pacc"]}
+
+    name = variant("joint", scale)
+    out = paths.seg_model(name, seed)
+    record = model_record(params, "train_joint", task="segmentation", seed=seed,
+                          architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
+                          trained_on=(f"x{scale} LR crops of the {len(train_pairs.images)} train images of "
+                                      f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"))
+    history = train(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
+                    live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
+                    epoch_metrics=epoch_metrics, strategy=strategy, name="joint")
+    q = sr_head_quality(model, paths, scale)
+    write_json(paths.image_quality(name, seed), q)
+    log.info("%s: val mIoU %.4f, SR head Y-PSNR %.2f dB, after %.0f s", out, history.last.get("val/miou", np.nan),
+             q["psnr_y"], history.seconds)
+    return history
+
+
+def sr_head_quality(model: Any, paths: Paths, scale: int, split: str = "val") -> dict[str, Any]:
+    """Y-PSNR/SSIM (and per class region) of the SR head's images of ``split``, as the SR methods are scored."""
+    forward = tf.function(lambda x: model(x, training=False)["sr"])
+    ids, pairs, sse, counts = [], [], [], []
+    for s in tqdm(list_samples(paths.raw, split), desc="joint SR head", unit="img", leave=False):
+        lr, hr = read_image(s.image(paths.lr(scale))), read_image(s.image(paths.raw))
+        sr = np.clip(np.round(forward(lr[None].astype(np.float32)).numpy()[0]), 0, 255).astype(np.uint8)
+        ids.append(s.id)
+        pairs.append(y_scores(hr, sr, scale))
+        e, n = class_squared_errors(hr, sr, read_label(s.label_train_ids(paths.raw)), scale)
+        sse.append(e)
+        counts.append(n)
+    return quality(ids, pairs, sse, counts)
+

@@ -1,0 +1,313 @@
+"""SR fine-tunes on the study's train split (research tasks 2 and 3): one recipe, four methods.
+
+* ``ft_sr`` — the plain fine-tune, MSE only: the control the two others are compared with;
+* ``task_sr`` — task-driven SR (task 2): MSE + λ_task·CE(PSPNet(SR), labels) + λ_feat·L1(PSPNet features of SR
+  and HR), through the HR-trained PSPNet **frozen** (weights fixed, batch norm in inference mode); λ_task = 0 is the
+  plain fine-tune (a test checks it, weight for weight);
+* ``sft_sr`` — segmentation-assisted SR (task 3): DCSCN conditioned on class-probability maps of the LR image (the
+  ``combine.sft.segmenter`` PSPNet's softmax on its bicubic upscale, area-averaged s×s onto the LR grid), through
+  SFT layers or extra input channels (:mod:`srseg.models.sft_dcscn`);
+* ``sft_oracle`` — the same conditioned on the ground-truth labels (one-hot, area-averaged): an upper bound.
+
+Every method starts from the PSNR-pretrained DCSCN ×s of its training seed and sees the same patches (a sampler
+seeded by the training seed: LR-aligned random crops of the train split, horizontal flips), steps and optimiser
+(Adam at ``combine.finetune.lr``, global-norm clipping): only the criterion or the conditioning differs. The stage
+then super-resolves the val split (``data/{method}/seed{k}/x{s}``) and scores it as ``super_resolve`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from srseg.degrade import upscale_float
+from srseg.errors import SrsegError
+from srseg.io import atomic_dir, read_image, read_label, save_keras, write_json, write_png
+from srseg.labels import NUM_CLASSES
+from srseg.layout import Sample, list_samples
+from srseg.methods import get as get_method
+from srseg.metrics.sr import class_squared_errors, luma, quality, y_scores
+from srseg.params import Params, check_scale
+from srseg.paths import Paths, variant
+from srseg.provenance import data_description, model_record
+from srseg.sr.condition import oracle_maps, segmenter_maps
+
+log = logging.getLogger(__name__)
+
+METHODS = ("ft_sr", "task_sr", "sft_sr", "sft_oracle")
+#: The PSPNet feature map the optional feature loss of task-driven SR compares (the pyramid-pooling output).
+FEATURE_LAYER = "ppm_concat"
+
+
+@dataclass
+class Split:
+    """One split of the study in memory: per image the LR, bicubic, HR images, trainIds and condition maps."""
+
+    samples: list[Sample]
+    lr: list[np.ndarray]  # uint8 (h, w, 3)
+    bicubic: list[np.ndarray]  # uint8 (H, W, 3)
+    hr: list[np.ndarray]  # uint8 (H, W, 3)
+    labels: list[np.ndarray]  # uint8 trainIds (H, W)
+    cond: list[np.ndarray] | None = None  # float32 (h, w, C)
+
+
+def load_split(paths: Paths, scale: int, split: str) -> Split:
+    """Read a split's LR (``degrade``), bicubic and HR images and labels, checking that their sizes agree."""
+    samples = list_samples(paths.raw, split)
+    out = Split(samples, [], [], [], [])
+    for s in samples:
+        hr = read_image(s.image(paths.raw))
+        lr = read_image(s.image(paths.lr(scale)))
+        bic = read_image(s.image(paths.bicubic(scale)))
+        if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1] or bic.shape != hr.shape:
+            raise SrsegError(f"{s.image(paths.lr(scale))}: LR/bicubic sizes do not match x{scale} of "
+                             f"{s.image(paths.raw)} (did degrade@{scale} run on this data?)")
+        out.lr.append(lr)
+        out.bicubic.append(bic)
+        out.hr.append(hr)
+        out.labels.append(read_label(s.label_train_ids(paths.raw)))
+    return out
+
+
+class PatchStream:
+    """Random training patches of a :class:`Split`, the same for every method of a seed.
+
+    Each patch: an image, an LR-aligned window (``patch`` HR pixels, a multiple of the scale) and a horizontal
+    flip, all from one ``numpy`` generator seeded by the training seed, drawn in the same order whatever fields
+    a method needs. Inputs are the float luma of the LR window and its Pillow-bicubic ×s (DCSCN's skip), like
+    pretraining's but from the pipeline's own LR images.
+    """
+
+    def __init__(self, split: Split, scale: int, patch: int, seed: int) -> None:
+        self.split, self.scale = split, scale
+        self.patch = patch - patch % scale
+        q = self.patch // scale
+        small = [i for i, lr in enumerate(split.lr) if min(lr.shape[:2]) < q]
+        if self.patch < 2 * scale or small:
+            raise SrsegError(f"combine.finetune.patch: {patch} does not fit x{scale} patches in the LR images "
+                             f"({'too small' if not small else split.samples[small[0]].id})")
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, n: int, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """A batch of ``fields`` (lr, bicubic, hr_y, bicubic_rgb, hr_rgb, labels, cond)."""
+        s, p = self.scale, self.patch
+        q = p // s
+        out: dict[str, list[np.ndarray]] = {f: [] for f in fields}
+        for _ in range(n):
+            i = int(self.rng.integers(len(self.split.lr)))
+            h, w = self.split.lr[i].shape[:2]
+            y0, x0 = int(self.rng.integers(h - q + 1)), int(self.rng.integers(w - q + 1))
+            flip = bool(self.rng.integers(2))
+            lr_win = (slice(y0, y0 + q), slice(x0, x0 + q))
+            hr_win = (slice(y0 * s, y0 * s + p), slice(x0 * s, x0 * s + p))
+
+            def cut(arr: np.ndarray, win: tuple[slice, slice]) -> np.ndarray:
+                a = arr[win]
+                return a[:, ::-1] if flip else a
+
+            lr_y = luma(cut(self.split.lr[i], lr_win))
+            values = {
+                "lr": lambda: lr_y[..., None],
+                "bicubic": lambda: upscale_float(lr_y, s)[..., None],
+                "hr_y": lambda: luma(cut(self.split.hr[i], hr_win))[..., None],
+                "bicubic_rgb": lambda: cut(self.split.bicubic[i], hr_win).astype(np.float32),
+                "hr_rgb": lambda: cut(self.split.hr[i], hr_win).astype(np.float32),
+                "labels": lambda: cut(self.split.labels[i], hr_win).astype(np.int32),
+                "cond": lambda: cut(self.split.cond[i], lr_win),  # type: ignore[index]
+            }
+            for f in fields:
+                out[f].append(np.ascontiguousarray(values[f]()))
+        return {f: np.stack(v) for f, v in out.items()}
+
+
+def patch_dataset(stream: PatchStream, batch: int, inputs: tuple[str, ...], targets: tuple[str, ...]) -> Any:
+    """An endless ``tf.data`` pipeline of ``({inputs}, {targets})`` batches from ``stream`` (prefetched)."""
+    import tensorflow as tf
+
+    p, q, c = stream.patch, stream.patch // stream.scale, NUM_CLASSES
+    shapes = {"lr": (q, q, 1), "bicubic": (p, p, 1), "hr_y": (p, p, 1), "bicubic_rgb": (p, p, 3),
+              "hr_rgb": (p, p, 3), "labels": (p, p), "cond": (q, q, c)}
+    dtypes = {"labels": tf.int32}
+    fields = inputs + targets
+
+    def gen() -> Iterator[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+        while True:
+            b = stream.batch(batch, fields)
+            yield {k: b[k] for k in inputs}, {k: b[k] for k in targets}
+
+    spec = tuple({k: tf.TensorSpec((batch, *shapes[k]), dtypes.get(k, tf.float32)) for k in part}
+                 for part in (inputs, targets))
+    return tf.data.Dataset.from_generator(gen, output_signature=spec).prefetch(2)
+
+
+def finetune_criterion(lambda_task: float = 0.0, lambda_feat: float = 0.0) -> Callable[[Any, Any], Any]:
+    """``MSE(SR, HR) + λ_task·CE(seg, labels) + λ_feat·L1(feat_sr, feat_hr)`` on whatever the outputs hold.
+
+    The MSE is DCSCN's (luma, 0..255 scale, as in pretraining); a term whose weight is 0 is left out of the loss
+    (logged when its output exists), so λ_task = λ_feat = 0 is exactly the plain fine-tune.
+    """
+    import tensorflow as tf
+
+    from srseg.training.losses import global_mean, mse_criterion, seg_loss
+
+    def criterion(targets: dict[str, Any], outputs: Any) -> tuple[Any, dict[str, Any]]:
+        sr = outputs["sr"] if isinstance(outputs, dict) else outputs
+        total, parts = mse_criterion(targets["hr_y"], sr)
+        if isinstance(outputs, dict) and "seg" in outputs:
+            parts["ce"] = seg_loss(targets["labels"], outputs["seg"])
+            if lambda_task > 0:
+                total = total + lambda_task * parts["ce"]
+        if isinstance(outputs, dict) and "feat_sr" in outputs:
+            diff = tf.abs(tf.cast(outputs["feat_sr"], tf.float32) - tf.cast(outputs["feat_hr"], tf.float32))
+            parts["feat"] = global_mean(tf.reduce_sum(diff), tf.cast(tf.size(diff), tf.float32))
+            if lambda_feat > 0:
+                total = total + lambda_feat * parts["feat"]
+        return total, parts
+
+    return criterion
+
+
+def task_model(sr_model: Any, segmenter: Any, with_features: bool) -> Any:
+    """SR → RGB (:class:`srseg.models.ycbcr.LumaToRGB`) → the frozen segmenter, as one Keras model.
+
+    Inputs ``lr``, ``bicubic`` (luma) and ``bicubic_rgb`` (and ``hr_rgb`` for the feature loss); outputs ``sr``
+    (luma), ``seg`` (logits) and ``feat_sr`` / ``feat_hr``. Only the SR model's weights train: the segmenter is
+    called with ``training=False`` (batch norm uses its moving statistics) and is not trainable.
+    """
+    import keras
+
+    from srseg.models.ycbcr import LumaToRGB
+
+    segmenter.trainable = False
+    lr = keras.Input((None, None, 1), name="lr")
+    bic = keras.Input((None, None, 1), name="bicubic")
+    rgb = keras.Input((None, None, 3), name="bicubic_rgb")
+    sr_y = sr_model({"lr": lr, "bicubic": bic})
+    sr_rgb = LumaToRGB(name="sr_rgb")([sr_y, rgb])
+    inputs = {"lr": lr, "bicubic": bic, "bicubic_rgb": rgb}
+    outputs = {"sr": sr_y}
+    if with_features:
+        features = keras.Model(segmenter.input, [segmenter.output, segmenter.get_layer(FEATURE_LAYER).output])
+        features.trainable = False
+        hr = keras.Input((None, None, 3), name="hr_rgb")
+        inputs["hr_rgb"] = hr
+        outputs["seg"], outputs["feat_sr"] = features(sr_rgb, training=False)
+        outputs["feat_hr"] = features(hr, training=False)[1]
+    else:
+        outputs["seg"] = segmenter(sr_rgb, training=False)
+    return keras.Model(inputs, outputs, name="task_driven_sr")
+
+
+def _condition(params: Params, method: str, scale: int, seed: int, paths: Paths, splits: list[Split]) -> None:
+    """Fill each split's condition maps: the segmenter's softmax (``sft_sr``) or the ground truth (``sft_oracle``)."""
+    if method == "sft_oracle":
+        for sp in splits:
+            sp.cond = [oracle_maps(lab, scale) for lab in sp.labels]
+        return
+    from srseg.models.pspnet import load_model
+
+    name = "hr" if params.combine.sft.segmenter == "hr" else variant("retrain_bicubic", scale)
+    model = load_model(paths.seg_model(name, seed), NUM_CLASSES)
+    for sp in splits:
+        sp.cond = segmenter_maps(model, sp.bicubic, scale)
+
+
+def run_finetune(params: Params, method: str, scale: int, seed: int, paths: Paths) -> dict[str, Any]:
+    """Stage ``{method}@{scale}-{seed}``: fine-tune, save the model, super-resolve and score the val split."""
+    import keras
+
+    from srseg import runtime
+    from srseg.models.dcscn import load_model as load_dcscn
+    from srseg.training.loop import train
+
+    if method not in METHODS:
+        raise SrsegError(f"--method {method}: must be one of {', '.join(METHODS)}")
+    check_scale(scale)
+    ft = params.combine.finetune
+    runtime.set_determinism(seed)
+    policy = params.runtime.precision.sr
+    train_split, val_split = load_split(paths, scale, "train"), load_split(paths, scale, "val")
+    conditioned = method in ("sft_sr", "sft_oracle")
+    if conditioned:
+        _condition(params, method, scale, seed, paths, [train_split, val_split])
+    pretrained = load_dcscn(paths.sr_model(scale, seed))
+    stream = PatchStream(train_split, scale, ft.patch, seed)
+    strategy = runtime.strategy(params.runtime.distribute)
+    task = method == "task_sr"
+    lam_task, lam_feat = (params.combine.task.lambda_task, params.combine.task.lambda_feat) if task else (0.0, 0.0)
+    with runtime.precision(policy), strategy.scope():
+        if conditioned:
+            from srseg.models.dcscn import model_config
+            from srseg.models.sft_dcscn import build_conditioned_dcscn, transfer_dcscn_weights
+
+            sft = params.combine.sft
+            sr_model = build_conditioned_dcscn(model_config(pretrained), NUM_CLASSES, sft.mode, hidden=sft.hidden,
+                                               depth=sft.depth, features=sft.features)
+            transfer_dcscn_weights(pretrained, sr_model)
+        else:
+            sr_model = pretrained
+        model = sr_model
+        if task:
+            from srseg.models.pspnet import load_model as load_pspnet
+
+            model = task_model(sr_model, load_pspnet(paths.seg_model("hr", seed), NUM_CLASSES), lam_feat > 0)
+        optimizer = runtime.wrap_optimizer(
+            keras.optimizers.Adam(learning_rate=ft.lr, epsilon=1e-8, global_clipnorm=ft.clipnorm), policy)
+    inputs = ("lr", "bicubic") + (("cond",) if conditioned else ()) + \
+        (("bicubic_rgb",) + (("hr_rgb",) if lam_feat > 0 else ()) if task else ())
+    targets = ("hr_y",) + (("labels",) if task else ())
+    dataset = patch_dataset(stream, ft.batch, inputs, targets) if ft.steps else None
+    from srseg.sr.infer import Upscaler
+
+    upscaler = Upscaler(sr_model)
+
+    def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
+        val = float(np.mean([y_scores(hr, upscaler.predict_rgb(lr, cond=c), scale)[0] for hr, lr, c in
+                             zip(val_split.hr, val_split.lr, val_split.cond or [None] * len(val_split.lr))]))
+        train_logs = {f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"}
+        return {**train_logs, "val/psnr": val}
+
+    model_out = paths.method_sr_model(method, scale, seed)
+    what = {"ft_sr": "plain fine-tune", "task_sr": f"task-driven through the frozen HR PSPNet, λ_task {lam_task}",
+            "sft_sr": "conditioned on the HR PSPNet's maps", "sft_oracle": "conditioned on ground-truth maps (oracle)"}
+    record = model_record(params, get_method(method).stage, task="super-resolution", scale=scale, seed=seed,
+                          architecture=f"DCSCN {params.sr.preset}" + (f" + {params.combine.sft.mode}" if conditioned
+                                                                       else ""),
+                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({what[method]}) on the "
+                                      f"{len(train_split.hr)} train images of {data_description(params)}"))
+    history = train(model, dataset, finetune_criterion(lam_task, lam_feat), optimizer, steps=ft.steps,
+                    steps_per_epoch=ft.steps_per_epoch, live_dir=paths.train_log(variant(method, scale), seed),
+                    save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
+                    strategy=strategy, name=method)
+    metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(method, scale, seed),
+                           paths.image_quality(variant(method, scale), seed), params)
+    log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", method, scale, seed, metrics["psnr_y"],
+             history.seconds)
+    return metrics
+
+
+def write_images(upscaler: Any, split: Split, scale: int, out: Any, quality_path: Any, params: Params
+                 ) -> dict[str, Any]:
+    """Super-resolve a split (with its condition maps) into ``out`` atomically; write and return its quality."""
+    sr = params.sr
+    ids, pairs, sse, counts = [], [], [], []
+    with atomic_dir(out) as tmp:
+        for k, (s, lr, hr) in enumerate(tqdm(list(zip(split.samples, split.lr, split.hr)), desc="super-resolve",
+                                             unit="img")):
+            cond = None if split.cond is None else split.cond[k]
+            img = upscaler.predict_rgb(lr, cond=cond, tile=sr.tile, overlap=sr.tile_overlap,
+                                       self_ensemble=sr.self_ensemble)
+            ids.append(s.id)
+            pairs.append(y_scores(hr, img, scale))
+            e, n = class_squared_errors(hr, img, split.labels[k], scale)
+            sse.append(e)
+            counts.append(n)
+            write_png(s.image(tmp), img)
+    metrics = quality(ids, pairs, sse, counts)
+    write_json(quality_path, metrics)
+    return metrics

@@ -1,0 +1,148 @@
+"""The SR fine-tunes of the combination study: one recipe, only the criterion or the conditioning differs;
+task-driven SR through a frozen PSPNet; condition maps; the stage's outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srseg.errors import SrsegError
+from srseg.labels import IGNORE, NUM_CLASSES
+from srseg.params import validate
+from srseg.paths import Paths
+from srseg.sr.condition import area_average, oracle_maps
+from srseg.sr.finetune import PatchStream, load_split, run_finetune
+
+TINY = {"scales": [2], "seg": {"retrain_scales": [2]},
+        "combine": {"scales": [2], "finetune": {"steps": 2, "steps_per_epoch": 1, "patch": 16, "batch": 2}},
+        "data": {"synthetic": {"width": 96, "height": 48, "train": 3, "val": 2}}}
+
+
+def _params(**combine: object):
+    merged = {**TINY, "combine": {**TINY["combine"], **combine}}
+    return validate(merged)
+
+
+@pytest.fixture
+def study(tiny_study: Path, tmp_path: Path) -> Paths:
+    root = tmp_path / "repo"
+    shutil.copytree(tiny_study, root)
+    return Paths(root)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_patches_are_seeded_and_the_same_whatever_fields(study: Paths) -> None:
+    split = load_split(study, 2, "train")
+    a = PatchStream(split, 2, 16, seed=3).batch(4, ("lr", "bicubic", "hr_y"))
+    b = PatchStream(split, 2, 16, seed=3).batch(4, ("lr", "bicubic", "hr_y", "bicubic_rgb", "labels"))
+    c = PatchStream(split, 2, 16, seed=4).batch(4, ("lr",))
+    assert all(np.array_equal(a[k], b[k]) for k in a)  # extra fields draw no extra random numbers
+    assert not np.array_equal(a["lr"], c["lr"])
+    assert a["lr"].shape == (4, 8, 8, 1) and a["hr_y"].shape == (4, 16, 16, 1) and b["labels"].shape == (4, 16, 16)
+    with pytest.raises(SrsegError, match="combine.finetune.patch: 200 does not fit"):
+        PatchStream(split, 2, 200, seed=0)
+
+
+def test_condition_maps() -> None:
+    labels = np.array([[0, 0, 1, 1], [0, 0, 1, IGNORE]], np.uint8)
+    maps = oracle_maps(labels, 2)
+    assert maps.shape == (1, 2, NUM_CLASSES)
+    np.testing.assert_allclose(maps[0, 0, :2], [1.0, 0.0])
+    np.testing.assert_allclose(maps[0, 1, :2], [0.0, 0.75])  # an ignored pixel belongs to no class
+    probs = np.random.default_rng(0).dirichlet(np.ones(NUM_CLASSES), (6, 8)).astype(np.float32)
+    np.testing.assert_allclose(area_average(probs, 2).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_task_driven_with_lambda_zero_is_the_plain_fine_tune_and_leaves_the_segmenter_alone(study: Paths) -> None:
+    """λ_task = 0 reproduces the plain fine-tune weight for weight; the frozen PSPNet's file is untouched and its
+    weights after training are those it was loaded with."""
+    import keras
+
+    from srseg.models.dcscn import load_model
+
+    segmenter_before = _digest(study.seg_model("hr", 0))
+    run_finetune(_params(), "ft_sr", 2, 0, study)
+    run_finetune(_params(task={"lambda_task": 0.0}), "task_sr", 2, 0, study)
+    plain = load_model(study.method_sr_model("ft_sr", 2, 0)).get_weights()
+    task0 = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(plain, task0))
+    run_finetune(_params(task={"lambda_task": 100.0, "lambda_feat": 1.0}), "task_sr", 2, 0, study)
+    task = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
+    assert any(not np.array_equal(x, y) for x, y in zip(plain, task))  # the segmentation loss moved the SR
+    assert _digest(study.seg_model("hr", 0)) == segmenter_before
+    log = json.loads((study.train_log("task_sr_x2", 0) / "metrics.json").read_text())
+    assert {"loss", "mse", "ce", "feat"} <= set(log["train"]) and "psnr" in log["val"]
+    del keras
+
+
+def test_frozen_segmenter_weights_do_not_move(study: Paths) -> None:
+    """The task model trains the SR weights only: the PSPNet inside it (batch norm in inference mode) keeps its
+    weights to the bit, moving statistics included."""
+    import keras
+    import tensorflow as tf
+
+    from srseg.models.dcscn import load_model
+    from srseg.models.pspnet import load_model as load_pspnet
+    from srseg.sr.finetune import finetune_criterion, patch_dataset, task_model
+    from srseg.training.loop import fit
+
+    segmenter = load_pspnet(study.seg_model("hr", 0))
+    before = [w.copy() for w in segmenter.get_weights()]
+    model = task_model(load_model(study.sr_model(2, 0)), segmenter, with_features=False)
+    assert {v.path for v in model.trainable_variables}.isdisjoint({v.path for v in segmenter.variables})
+    stream = PatchStream(load_split(study, 2, "train"), 2, 16, seed=0)
+    data = patch_dataset(stream, 2, ("lr", "bicubic", "bicubic_rgb"), ("hr_y", "labels"))
+    fit(model, data, finetune_criterion(100.0), keras.optimizers.Adam(1e-3), steps=2, steps_per_epoch=2)
+    assert all(np.array_equal(a, b) for a, b in zip(before, segmenter.get_weights()))
+    del tf
+
+
+@pytest.mark.parametrize("method", ["sft_sr", "sft_oracle"])
+def test_conditioned_fine_tune_writes_its_outputs(study: Paths, method: str) -> None:
+    from srseg.layout import list_samples
+    from srseg.models.sft_dcscn import conditioned_config, load_conditioned
+
+    metrics = run_finetune(_params(), method, 2, 0, study)
+    model = load_conditioned(study.method_sr_model(method, 2, 0))
+    assert conditioned_config(model).channels == NUM_CLASSES
+    val = list_samples(study.raw, "val")
+    assert all(s.image(study.method_images(method, 2, 0)).is_file() for s in val)
+    on_disk = json.loads(study.image_quality(f"{method}_x2", 0).read_text())
+    assert on_disk == json.loads(json.dumps(metrics)) and on_disk["per_image"]["ids"] == [s.id for s in val]
+    assert len(on_disk["per_image"]["class_sse"][0]) == NUM_CLASSES
+    if method == "sft_sr":  # `srseg upscale --segmentation-assisted` makes the stage's image from the LR file
+        from srseg.io import read_image
+        from srseg.sr.condition import assisted_upscale_file
+
+        lr_file = val[0].image(study.lr(2))
+        out = assisted_upscale_file(lr_file, study.root / "out.png", 2, model=study.method_sr_model(method, 2, 0),
+                                    seg_model=study.seg_model("hr", 0))
+        assert np.array_equal(read_image(out), read_image(val[0].image(study.method_images(method, 2, 0))))
+        with pytest.raises(SrsegError, match=r"x2\.keras: not a segmentation-conditioned SR model"):
+            assisted_upscale_file(lr_file, study.root / "plain.png", 2, model=study.sr_model(2, 0),
+                                  seg_model=study.seg_model("hr", 0))
+        assert not (study.root / "plain.png").exists()
+
+
+def test_unknown_method_is_one_line(study: Paths) -> None:
+    with pytest.raises(SrsegError, match="--method pixel_sr: must be one of ft_sr, task_sr, sft_sr, sft_oracle"):
+        run_finetune(_params(), "pixel_sr", 2, 0, study)
+
+
+def test_params_of_the_combination_are_checked() -> None:
+    from srseg.errors import ParamsError
+
+    with pytest.raises(ParamsError, match=r"combine\.task\.lambda_task: must be a number >= 0"):
+        _params(task={"lambda_task": -1.0})
+    with pytest.raises(ParamsError, match=r"combine\.scales: must be a subset of scales \[2\]"):
+        validate({**TINY, "combine": {"scales": [4]}})
+    with pytest.raises(ParamsError, match=r"combine\.joint\.w_fa: must be a number >= 0"):
+        _params(joint={"w_fa": -0.5})

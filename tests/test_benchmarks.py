@@ -1,0 +1,74 @@
+"""benchmarks/bench_degrade.py: runs on a folder of images, and without ../shared stops with one line; bench_sr.py
+--memory measures the real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srseg.io import write_png
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _bench(*argv: str, shared: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SRSEG_SHARED": str(shared),
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_degrade.py"), *argv], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_bench_degrade_without_shared_data_is_one_line(tmp_path: Path) -> None:
+    proc = _bench(shared=tmp_path / "missing")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {tmp_path / 'missing' / 'data' / 'sr' / 'set5'}: no such folder")
+    assert "SRSEG_SHARED" in proc.stderr and "--images" in proc.stderr
+
+
+def test_bench_degrade_on_shared_style_folder(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_png(tmp_path / "data" / "sr" / "set5" / f"{i}.png", rng.integers(0, 256, (24, 36, 3), dtype=np.uint8))
+    proc = _bench("--scales", "2", "--repeat", "1", shared=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"2 images from {tmp_path / 'data' / 'sr' / 'set5'}")
+    assert proc.stdout.splitlines()[-1].split()[0] == "x2"
+
+
+def test_time_repro_lines_up_renamed_stages() -> None:
+    """The two-commit comparison groups stages by kind: the old single evaluate_seg matrix and the per-method
+    evaluate stages are one kind; stages a commit adds are reported apart from the study's."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_repro", REPO / "benchmarks" / "time_repro.py")
+    tr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tr)
+    assert tr.kind("evaluate_seg@sr-4") == tr.kind("evaluate_sr@4-0") == tr.kind("evaluate_seg_hr") == "evaluate"
+    assert tr.kind("evaluate_task_sr@4-0") == "evaluate_task_sr" and tr.kind("train_seg@0") == "train_seg"
+    old = {"rev": "a", "total": 100.0, "stages": [("(start-up)", 2.0), ("train_seg", 60.0), ("evaluate_seg@sr-4", 38.0)]}
+    new = {"rev": "b", "total": 90.0, "stages": [("(start-up)", 2.0), ("train_seg@0", 40.0), ("evaluate_sr@4-0", 18.0),
+                                                 ("task_sr@4-0", 30.0)]}
+    c = tr.compare(old, new)
+    assert c["study_seconds"] == [100.0, 60.0] and c["study_ratio"] == 0.6 and c["added_seconds"] == 30.0
+
+
+@pytest.mark.slow  # four TensorFlow start-ups (≈ 1 min on 2 busy cores)
+def test_bench_sr_memory_runs_the_real_entry_points(tmp_path: Path) -> None:
+    """bench_sr.py --memory (issue 10.5) measures `srseg upscale` and the super_resolve stage script in child
+    processes; at 128×128 both must succeed and report a peak RSS of a process that loaded TensorFlow."""
+    out = tmp_path / "mem.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_sr.py"), "--memory", "--mp", "0",
+                           "--json", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["memory"]
+    assert [(r["entry"], r["size"]) for r in rows] == [("upscale", [128, 128]), ("super_resolve", [128, 128])]
+    assert all(200 < r["peak_rss_mb"] < 1536 for r in rows), rows
+    assert "load average" in proc.stdout

@@ -1,0 +1,161 @@
+"""The ``srseg`` command as a user meets it: --version, help on every argument, and quiet TensorFlow start-up
+unless --verbose (checked in subprocesses, as a user runs it)."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srseg
+from srseg.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Lines TensorFlow, absl and gRPC print on their own: glog/absl prefixes ("I0000 00:00:…",
+#: "2026-… W tensorflow/…"), the absl notice, CPU-feature and oneDNN notes, CUDA plugin registration.
+TF_LINE = re.compile(r"^([IWEF]\d{4} |\d{4}-\d\d-\d\d [\d:.]+: [IWEF] )|absl::InitializeLog|cpu_feature_guard|"
+                     r"oneDNN custom operations|rebuild TensorFlow|Unable to register cu")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"srseg {srseg.__version__}\n"
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == srseg.__version__
+
+
+def _actions(parser: argparse.ArgumentParser, prefix: str = "srseg"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield prefix, action
+            for choice in action._choices_actions:
+                yield f"{prefix} {choice.dest}", choice
+            for name, sub in action.choices.items():
+                yield from _actions(sub, f"{prefix} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            yield prefix, action
+
+
+def test_every_argument_has_help() -> None:
+    parser = build_parser()
+    assert parser.description and "README.md" in parser.description and "dvc repro" in parser.description
+    seen = list(_actions(parser))
+    missing = [f"{where}: {a.option_strings or a.dest}" for where, a in seen
+               if not a.help or a.help == argparse.SUPPRESS or not a.help.strip()]
+    assert not missing, missing
+    commands = {where for where, _ in seen}
+    assert {"srseg upscale", "srseg segment", "srseg sr-bench", "srseg check-params"} <= commands
+    for sub in ("upscale", "segment", "sr-bench", "check-params"):  # each command describes itself
+        assert parser._subparsers._group_actions[0].choices[sub].description
+
+
+def test_verbose_before_or_after_the_command(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--verbose", "check-params"], ["check-params", "-v"]):
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+        main([*argv, str(REPO / "params.yaml")])
+        assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    main(["check-params", str(REPO / "params.yaml")])
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and capsys.readouterr().out.count(": ok") == 3
+
+
+def test_stage_scripts_import_srseg_before_anything_else() -> None:
+    """srseg's quiet TensorFlow defaults apply only when srseg is imported before TensorFlow."""
+    for script in sorted((REPO / "stages").glob("*.py")):
+        imports = [n for n in ast.parse(script.read_text()).body if isinstance(n, ast.Import | ast.ImportFrom)]
+        first = imports[0].module if isinstance(imports[0], ast.ImportFrom) else imports[0].names[0].name
+        assert first.split(".")[0] == "srseg", f"{script.name} imports {first} first"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The user's environment: without the test session's TF_CPP_MIN_LOG_LEVEL (conftest sets it)."""
+    env = {k: v for k, v in os.environ.items() if k not in srseg.QUIET_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
+    return {**env, **extra}
+
+
+def _srseg(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "srseg.cli", *argv], cwd=cwd, env=env or _env(),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a small image and a ×2 SR model saved by Keras alone (no training record)."""
+    from PIL import Image
+
+    from srseg.models.dcscn import DcscnConfig, build_dcscn
+
+    root = tmp_path_factory.mktemp("cli")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (10, 12, 3), dtype=np.uint8)).save(root / "in.png")
+    build_dcscn(DcscnConfig.from_preset("c-dcscn", 2)).save(root / "x2.keras")
+    return root
+
+
+def test_quiet_by_default(small: Path) -> None:
+    proc = _srseg(small, "check-params", str(REPO / "params.yaml"))  # no TensorFlow
+    assert proc.returncode == 0 and proc.stdout.endswith("params.yaml: ok\n") and proc.stderr == ""
+    proc = _srseg(small, "upscale", "in.png", "out.png", "--scale", "2", "--model", "x2.keras")  # TensorFlow
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == ["model x2.keras: no training record", "out.png: 12x10 -> 24x20 (x2, x2.keras)"]
+    # errors still print: one line, no traceback
+    (small / "bad.yaml").write_text("seed: -1\n")
+    proc = _srseg(small, "check-params", "bad.yaml")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == ["error: bad.yaml: seed: must be a number >= 0 (got -1)"]
+
+
+@pytest.mark.slow  # two TensorFlow start-ups (≈ 15 s on 2 busy cores); the flag's effect on the environment is
+# checked fast by test_verbose_before_or_after_the_command
+def test_verbose_shows_what_tensorflow_prints(small: Path) -> None:
+    """--verbose shows the start-up lines TensorFlow prints on this machine when nothing quiets it."""
+    bare = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.constant(1) + 1"], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    tf_lines = [line for line in bare.stderr.splitlines() if TF_LINE.search(line)]
+    if not tf_lines:
+        pytest.skip("TensorFlow prints no start-up lines on this machine, even unquieted")
+    proc = _srseg(small, "--verbose", "upscale", "in.png", "out.png", "--scale", "2", "--model", "x2.keras")
+    assert proc.returncode == 0, proc.stderr
+    shown = [line for line in proc.stderr.splitlines() if TF_LINE.search(line)]
+    assert len(shown) >= len(tf_lines), (tf_lines, proc.stderr)
+
+
+def test_scale_below_two_is_refused_first_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10.6: every stage script with --scale refuses 0 in one line before it loads params or TensorFlow (the
+    working folder has no params.yaml, so a later check would fail on that instead), and so do `srseg upscale`
+    and `srseg sr-bench`."""
+    import runpy
+
+    stage_argv = {
+        "degrade.py": [], "pretrain_sr.py": ["--seed", "0"], "super_resolve.py": ["--seed", "0"],
+        "train_joint.py": ["--seed", "0"], "finetune_sr.py": ["--method", "sft_sr", "--seed", "0"],
+        "evaluate_seg.py": ["--method", "sr", "--seed", "0"], "retrain_seg.py": ["--seed", "0"],
+    }
+    takes_scale = {p.name for p in (REPO / "stages").glob("*.py")
+                   if re.search(r"--scale|scale=(True|None)", p.read_text())}
+    assert takes_scale == set(stage_argv)
+    monkeypatch.chdir(tmp_path)
+    for script, extra in stage_argv.items():
+        monkeypatch.setattr(sys, "argv", [script, "--scale", "0", *extra])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_path(str(REPO / "stages" / script), run_name="__main__")
+        assert (exc.value.code, capsys.readouterr().err) == (2, "error: --scale 0: must be an integer >= 2\n"), script
+    for argv, line in ((["upscale", "a.png", "b.png", "--scale", "0"],
+                        "argument --scale: must be an integer >= 2, got '0'"),
+                       (["sr-bench", "--images", ".", "--scales", "2,0"],
+                        "argument --scales: must be integers >= 2 separated by commas, got '2,0'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(line)

@@ -1,0 +1,84 @@
+"""srseg.runtime: the CPU's bfloat16 support read from /proc/cpuinfo, the precision context, and
+``runtime.strategy``: the strategy kinds and the one-line errors of a multi-worker set-up that cannot work."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from srseg import runtime
+from srseg.errors import SrsegError
+
+ZEN3 = "fpu sse sse2 avx avx2 fma f16c bmi2 sha_ni vaes"  # an AMD EPYC (Zen 3): no AVX-512 at all
+SAPPHIRE_RAPIDS = "fpu avx2 fma avx512f avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8"
+ICE_LAKE = "fpu avx2 fma avx512f avx512_vnni"  # AVX-512 without BF16
+
+
+def _cpuinfo(tmp_path: Path, model: str, flags: str) -> Path:
+    block = f"processor\t: {{i}}\nvendor_id\t: x\nmodel name\t: {model}\nflags\t\t: {flags}\n\n"
+    path = tmp_path / "cpuinfo"
+    path.write_text(block.format(i=0) + block.format(i=1))
+    return path
+
+
+@pytest.mark.parametrize(("flags", "native"), [(ZEN3, False), (SAPPHIRE_RAPIDS, True), (ICE_LAKE, False),
+                                                ("avx512f amx_bf16", False), ("avx512f avx512_bf16", True)])
+def test_native_bf16_from_cpuinfo(tmp_path: Path, flags: str, native: bool) -> None:
+    model, found = runtime.cpu_features(_cpuinfo(tmp_path, "Some CPU @ 2.0GHz", flags))
+    assert model == "Some CPU @ 2.0GHz" and found == frozenset(flags.split())
+    assert runtime.native_bf16(found) is native
+
+
+def test_cpu_features_without_cpuinfo(tmp_path: Path) -> None:
+    assert runtime.cpu_features(tmp_path / "absent") == ("unknown", frozenset())
+    assert runtime.native_bf16(frozenset()) is False
+
+
+def test_precision_warns_on_a_cpu_without_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    import keras
+
+    read = runtime.cpu_features
+    for flags, warned in ((ZEN3, True), (SAPPHIRE_RAPIDS, False)):
+        info = read(_cpuinfo(tmp_path, "Test CPU", flags))
+        monkeypatch.setattr(runtime, "cpu_features", lambda info=info: info)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="srseg.runtime"), runtime.precision("mixed_bfloat16"):
+            assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        assert keras.config.dtype_policy().name == "float32"
+        assert ("Test CPU: no avx512_bf16/amx_bf16/amx_tile" in caplog.text) is warned
+    with pytest.raises(SrsegError, match="precision 'bf16': must be one of float32, mixed_bfloat16"):
+        with runtime.precision("bf16"):
+            pass
+
+
+def test_unknown_strategy_and_missing_tf_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SrsegError, match="runtime.distribute 'horovod': must be one of auto, none"):
+        runtime.strategy("horovod")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(SrsegError, match="multi_worker needs the TF_CONFIG"):
+        runtime.strategy("multi_worker")
+
+
+def test_multi_worker_after_tensorflow_started_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MultiWorkerMirroredStrategy configures collective ops at start-up; once an op ran it cannot (the
+    two-worker training itself: tests/training/test_multi_worker.py)."""
+    import tensorflow as tf
+
+    tf.constant(1.0) + 1.0  # TensorFlow's runtime is up
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    with pytest.raises(SrsegError, match="multi_worker must be set up before TensorFlow runs any op") as err:
+        runtime.strategy("multi_worker")
+    assert "\n" not in str(err.value)
+
+
+def test_none_and_auto_below_two_gpus_are_the_default_strategy() -> None:
+    import tensorflow as tf
+
+    assert runtime.strategy("none") is tf.distribute.get_strategy()
+    if len(tf.config.list_logical_devices("GPU")) < 2:
+        assert runtime.strategy("auto") is tf.distribute.get_strategy()
