@@ -261,6 +261,8 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len(heatmap["data"]["values"]) == 19 * 3
     pacc = get("pacc_vs_scale")
     assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
+    curve = json.dumps(get("metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv"))
+    assert '"title": "epoch (DVCLive step)"' in curve  # training curves say what their x-axis is
     assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
     _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
     assert (tmp_path / "html" / "index.html").stat().st_size > 1000
@@ -280,6 +282,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     plots = diff["data"]
     pacc = get("pacc_vs_scale")
     assert len({row["rev"] for row in pacc["data"]["values"]}) == 2
+    assert pacc["encoding"]["strokeDash"]["field"] == "rev"  # revisions are told apart by line dash in the legend
     assert len({row["rev"] for row in get("class_iou_delta")["data"]["values"]}) == 2
 
 
