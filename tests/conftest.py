@@ -65,3 +65,16 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_keras(build_dcscn(DcscnConfig.from_preset("c-dcscn", 2, dropout_keep=0.8, l2=1e-4)), paths.sr_model(2, 0))
     save_model(build_pspnet(19, "small"), paths.seg_model("hr", 0))
     return paths.root
+
+
+@pytest.fixture
+def study(tiny_study: Path, tmp_path: Path) -> "Paths":
+    """A writable copy of :func:`tiny_study`, as :class:`srseg.paths.Paths`."""
+    import shutil
+
+    from srseg.paths import Paths
+
+    root = tmp_path / "repo"
+    shutil.copytree(tiny_study, root)
+    return Paths(root)
+

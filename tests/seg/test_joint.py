@@ -4,7 +4,6 @@ loop, the saved segmentation-only model, the SR head's quality record and the ev
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,6 @@ from srseg.seg.data import split_pairs
 TINY = {"scales": [2], "seg": {"retrain_scales": [2], "preset": "small",
                                "train": {"epochs": 1, "steps_per_epoch": 2, "batch": 2, "crop": 32}},
         "combine": {"scales": [2]}, "data": {"synthetic": {"width": 96, "height": 48, "train": 3, "val": 2}}}
-
-
-@pytest.fixture
-def study(tiny_study: Path, tmp_path: Path) -> Paths:
-    root = tmp_path / "repo"
-    shutil.copytree(tiny_study, root)
-    return Paths(root)
 
 
 def test_stream_pairs_an_hr_window_with_its_bicubic_lr(study: Paths) -> None:

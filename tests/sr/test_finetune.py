@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +25,6 @@ TINY = {"scales": [2], "seg": {"retrain_scales": [2]},
 def _params(**combine: object):
     merged = {**TINY, "combine": {**TINY["combine"], **combine}}
     return validate(merged)
-
-
-@pytest.fixture
-def study(tiny_study: Path, tmp_path: Path) -> Paths:
-    root = tmp_path / "repo"
-    shutil.copytree(tiny_study, root)
-    return Paths(root)
 
 
 def _digest(path: Path) -> str:
