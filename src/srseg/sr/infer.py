@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -259,12 +260,15 @@ class _Window:
         self.cond = None if source.cond is None else source.cond[wy0:wy1, wx0:wx1]
 
 
+@dataclass(frozen=True)
 class _Source:
-    """Full-size inputs of one prediction: a uint8 RGB image or a float32 luma plane, optionally the bicubic
-    luma (the scoring protocol gives its own) and condition maps; cut into :class:`_Window` s."""
+    """Full-size inputs of one prediction: a uint8 RGB or grey image, or a float32 luma plane; optionally the
+    bicubic luma (the scoring protocol brings its own) and condition maps. Cut into :class:`_Window` s."""
 
-    def __init__(self, lr: np.ndarray, scale: int, bicubic_y: np.ndarray | None, cond: np.ndarray | None) -> None:
-        self.lr, self.scale, self.bicubic_y, self.cond = lr, scale, bicubic_y, cond
+    lr: np.ndarray
+    scale: int
+    bicubic_y: np.ndarray | None
+    cond: np.ndarray | None
 
     def window(self, tile: Tile) -> _Window:
         return _Window(self, tile)
