@@ -17,7 +17,7 @@ Goals: c-DCSCN ≥ 3 MP/s output; tiled time ≤ 1.10 × whole-image time; dcscn
 ``--memory`` measures what a user runs: the peak RSS (``ru_maxrss`` of the child, from ``os.wait4``) of the real
 ``srseg upscale`` command and of the real ``super_resolve`` stage script (one val image, in a scratch copy of the
 pipeline layout) for 1, 6 and 24 megapixel outputs at ×2 with the default model (c-DCSCN, untrained and seeded:
-weights do not change memory) and the default tile, plus a 64×64 image for the fixed cost (Python, TensorFlow,
+weights do not change memory) and the default tile, plus a 128×128 image for the fixed cost (Python, TensorFlow,
 the model).  Goal: < 1.5 GB at 24 MP ×2 for both.
 """
 

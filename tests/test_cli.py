@@ -159,3 +159,26 @@ def test_scale_below_two_is_refused_first_everywhere(tmp_path: Path, monkeypatch
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(line)
+
+
+def test_missing_tensorflow_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the cpu or gpu extra every entry point says what to install; other missing modules still raise."""
+    from srseg.entry import NO_TENSORFLOW, stage
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if not installed: `import tensorflow` fails
+
+    @stage
+    def needs_tensorflow() -> None:
+        import tensorflow  # noqa: F401
+
+    with pytest.raises(SystemExit) as exc:
+        needs_tensorflow()
+    assert exc.value.code == 2 and capsys.readouterr().err == f"error: {NO_TENSORFLOW}\n"
+    assert "'.[cpu]'" in NO_TENSORFLOW and "'.[gpu]'" in NO_TENSORFLOW
+
+    @stage
+    def needs_something_else() -> None:
+        import srseg_no_such_module  # noqa: F401
+
+    with pytest.raises(ModuleNotFoundError):
+        needs_something_else()

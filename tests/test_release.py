@@ -1,9 +1,11 @@
 """What a release has beside the code: a licence matching pyproject.toml, a citation file, a changelog entry
-for the current version."""
+for the current version, TensorFlow as a cpu or gpu extra at the pinned version, and the README's commands."""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -40,3 +42,29 @@ def test_changelog_has_the_current_version() -> None:
     text = (REPO / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text and f"## [{srseg.__version__}] - " in text
     assert text.index("## [Unreleased]") < text.index(f"## [{srseg.__version__}]")
+
+
+def _pins() -> dict[str, str]:
+    lines = (REPO / "constraints.txt").read_text().splitlines()
+    return {a.lower().replace("_", "-"): b for a, _, b in (ln.partition("==") for ln in lines if "==" in ln)}
+
+
+def test_tensorflow_is_a_cpu_or_gpu_extra_at_the_pinned_version() -> None:
+    """Issue 11.5: the CPU and CUDA builds are two distributions of one package, so neither is a base dependency."""
+    assert not [d for d in PYPROJECT["dependencies"] if d.lower().startswith("tensorflow")]
+    extras = PYPROJECT["optional-dependencies"]
+    assert extras["cpu"] == ["tensorflow-cpu>=2.20"] and extras["gpu"] == ["tensorflow[and-cuda]>=2.20"]
+    pins = _pins()
+    assert pins["tensorflow"] == pins["tensorflow-cpu"] == metadata.version("tensorflow-cpu")  # what tests run on
+
+
+def _readme_commands() -> list[str]:
+    block = re.search(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    return [ln for ln in block.splitlines() if ln and not ln.startswith("#")]
+
+
+def test_ci_runs_the_readme_test_command_and_both_install_tensorflow() -> None:
+    run, test = _readme_commands()
+    assert run.endswith("pip install -c constraints.txt -e '.[cpu]' && dvc repro")
+    assert test.endswith("pip install -q -c constraints.txt -e '.[cpu,test]' && pytest")
+    assert (REPO / ".ci" / "run").read_text().splitlines()[-1] == test

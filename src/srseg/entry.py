@@ -15,8 +15,13 @@ from srseg.errors import SrsegError
 from srseg.params import check_scale
 
 
+#: TensorFlow comes from an extra (pyproject.toml): ``cpu`` (tensorflow-cpu) or ``gpu`` (tensorflow[and-cuda]).
+NO_TENSORFLOW = ("TensorFlow is not installed: pip install -c constraints.txt -e '.[cpu]' (or '.[gpu]' on a CUDA "
+                 "machine; see the README)")
+
+
 def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``fn`` as a program: SrsegError → one line on stderr and exit status 2, no traceback."""
+    """Run ``fn`` as a program: SrsegError (or a missing TensorFlow) → one line on stderr and exit status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -25,6 +30,11 @@ def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except SrsegError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] != "tensorflow":
+                raise
+            print(f"error: {NO_TENSORFLOW}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

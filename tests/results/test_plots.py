@@ -322,3 +322,33 @@ def test_small_differences_are_printed_with_enough_digits() -> None:
     assert enough_digits([0.0003, 0.00012, 0.0006], 3) == 4
     assert interval([0.00012, 0.0006], digits=enough_digits([0.00012, 0.0006], 3)) == "[+0.0001, +0.0006]"
     assert enough_digits([1e-9], 2) == 5
+
+
+def test_pedestrian_figure_adds_the_best_combination_method() -> None:
+    """Issue 16.4: the best combination method (rank 1 by the combined score; upper bounds are never ranked) is
+    drawn at its scale beside bicubic and SR, in every size panel, with its interval."""
+    from srseg.results.plots import best_combination, fig_pedestrians
+
+    methods_csv = [
+        {"scale": 4, "variant": "sft_oracle_x4", "label": "oracle ×4", "upper_bound": 1, "rank": None},
+        {"scale": 4, "variant": "task_sr_x4", "label": "task-driven SR ×4", "upper_bound": 0, "rank": 2},
+        {"scale": 4, "variant": "sft_sr_x4", "label": "segmentation-assisted SR ×4", "upper_bound": 0, "rank": 1},
+    ]
+    best = best_combination(methods_csv)
+    assert list(best) == [4] and best[4]["variant"] == "sft_sr_x4"
+
+    def row(variant: str, scale: int | None, size: str, recall: float) -> dict:
+        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": size,
+                "recall": recall, "recall_lo": recall - 0.1, "recall_hi": recall + 0.1}
+
+    rows = [row("hr", None, size, 0.8) for size in ("all", "0-32")]
+    rows += [row(f"{m}_x{s}", s, size, 0.5) for m in ("bicubic", "sr") for s in (2, 4) for size in ("all", "0-32")]
+    rows += [row("sft_sr_x4", 4, size, 0.6) for size in ("all", "0-32")]
+    fig = fig_pedestrians(rows, [2, 4], best)
+    for ax in fig.axes[:2]:
+        labels = ax.get_legend_handles_labels()[1]
+        assert labels == ["HR (no downscaling)", "bicubic LR", "SR (DCSCN)",
+                          "best combination: segmentation-assisted SR ×4"]
+        points = [c for c in ax.containers if c.get_label().startswith("best combination")]
+        assert len(points) == 1 and points[0].lines[0].get_ydata()[0] == pytest.approx(60.0)
+    assert fig_pedestrians(rows, [2, 4]).axes[0].get_legend_handles_labels()[1][-1] == "SR (DCSCN)"

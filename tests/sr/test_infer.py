@@ -276,3 +276,27 @@ def test_rgb_tiles_equal_whole_image() -> None:
     whole = sr_image(up, lr, tile=None)
     tiled = sr_image(up, lr, tile=13)
     assert whole.shape == (120, 171, 3) and np.abs(whole.astype(int) - tiled).max() <= 1
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_memory_follows_the_tile_not_the_image(channels: int) -> None:
+    """Tiled inference holds no full-size float plane: besides the uint8 output, what it allocates at once
+    (numpy's allocations, traced by tracemalloc) is the same for an image 4x the area."""
+    import tracemalloc
+
+    up = _upscaler(2)
+    lr = _smooth(300, 400, channels=channels).squeeze()
+    sr_image(up, lr[:40, :40], tile=32)  # trace the network once, outside the measurement
+
+    def excess(img: np.ndarray) -> int:
+        tracemalloc.start()
+        try:
+            out = sr_image(up, img, tile=32)
+            return tracemalloc.get_traced_memory()[1] - out.nbytes
+        finally:
+            tracemalloc.stop()
+
+    small, big = excess(lr[:150, :200].copy()), excess(lr)
+    float_plane = lr.shape[0] * lr.shape[1] * 2 * 2 * 4  # one float32 plane of the big output
+    assert big < small + float_plane / 16, (small, big, float_plane)
+    np.testing.assert_array_equal(sr_image(up, lr, tile=32), sr_image(up, lr, tile=None))  # x2: exact

@@ -133,9 +133,11 @@ print(json.dumps({"err": err, "loss1": loss1, "loss2": loss2}))
 """
 
 
+@pytest.mark.slow
 def test_two_replicas_train_like_one() -> None:
     """MirroredStrategy on 2 logical CPUs, each replica half of the global batch, synchronised BN: the same
-    weights as one device on the whole batch (float tolerance)."""
+    weights as one device on the whole batch (float tolerance). Slow (about 35 s): in the default run the same
+    loop is checked across replicas by tests/training/test_multi_worker.py."""
     proc = subprocess.run([sys.executable, "-c", _REPLICAS], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 0, proc.stderr[-3000:]

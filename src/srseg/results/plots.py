@@ -369,10 +369,19 @@ def fig_class_psnr(rows: list[dict[str, Any]]) -> Figure | None:
     return fig
 
 
-def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure | None:
+def best_combination(method_rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """{scale: methods.csv row} of the combination method ranked first by the combined score (upper bounds,
+    which use ground truth, are never ranked)."""
+    return {r["scale"]: r for r in method_rows if r["rank"] == 1 and not r["upper_bound"]}
+
+
+def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
+                    best: dict[int, dict[str, Any]] | None = None) -> Figure | None:
     """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) against
-    the downscaling factor, for bicubic and SR input with HR as reference, overall and per instance size (HR
-    pixel area): the small-object story. Bars and band: 95 % intervals. None without instance ground truth."""
+    the downscaling factor, for bicubic and SR input and, at each combination scale, the best combination
+    method (``best``, by the combined score, not by this recall), with HR as reference; overall and per
+    instance size (HR pixel area): the small-object story. Bars and band: 95 % intervals. None without
+    instance ground truth."""
     if not rows:
         return None
     sizes = list(dict.fromkeys(r["size"] for r in rows))
@@ -394,6 +403,13 @@ def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure
                            "v_hi": p["recall_hi"] if p else None} for p in pts]
                 _errorbar(ax, [s + (2 * k - 1) * off for s in scales], series, "v", 100, fmt=fmt, color=color,
                           label=label)
+            for s, b in sorted((best or {}).items()):
+                p = idx.get((b["variant"], size))
+                if p is None or p["recall"] is None:
+                    continue
+                m = _method(b["variant"])
+                _errorbar(ax, [s + 3 * off], [{"v": p["recall"], "v_lo": p["recall_lo"], "v_hi": p["recall_hi"]}],
+                          "v", 100, fmt=m.marker, color=m.colour, label=f"best combination: {b['label']}")
             ax.set_title("all pedestrians" if size == "all" else f"instances of {size} px", fontsize=10)
             _scale_axis(ax, scales)
             ax.set_ylim(-3, 103)
@@ -558,15 +574,16 @@ def make_figures(out_dir: Path, summary: dict[str, Any], params: Params, paths: 
     if missing:
         raise SrsegError(f"{paths.summary}: no entries {missing} (re-run the summarize stage)")
     rows = [by_scale[s] for s in scales]
+    method_rows = read_csv(paths.series / METHODS_CSV)
     figures: dict[str, Figure | None] = {
         "psnr": fig_psnr(rows),
         "pacc": fig_pacc(rows),
         "gain": fig_gain(rows),
         "class_iou": fig_class_iou_delta(read_csv(paths.series / CLASS_IOU_CSV), scales),
         "retrain": fig_retrain(read_csv(paths.series / RETRAIN_CSV)),
-        "pedestrians": fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), scales),
-        "methods": fig_methods(read_csv(paths.series / METHODS_CSV), summary),
-        "tradeoff": fig_tradeoff(read_csv(paths.series / METHODS_CSV)),
+        "pedestrians": fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), scales, best_combination(method_rows)),
+        "methods": fig_methods(method_rows, summary),
+        "tradeoff": fig_tradeoff(method_rows),
         "class_psnr": fig_class_psnr(read_csv(paths.series / CLASS_PSNR_CSV)),
         "table4": fig_table4(scales, paths, seed, params.plots.table4_image, params.plots.table4_crop),
     }

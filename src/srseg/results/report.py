@@ -26,7 +26,8 @@ FIGURE_CAPTIONS = {
     "gain": "Graph 3 — relative gain of SR over bicubic (%), with 95 % intervals",
     "class_iou": "Per-class IoU change, SR − bicubic (percentage points)",
     "retrain": "Retraining PSPNet on SR images (book §18)",
-    "pedestrians": "Pedestrian recall (person + rider instances found) vs downscaling factor, by instance size",
+    "pedestrians": ("Pedestrian recall (person + rider instances found) vs downscaling factor, by instance size, "
+                    "with the best combination method (by combined score)"),
     "methods": "Combining SR and segmentation (research tasks 2–4), ranked by the combined score",
     "tradeoff": "Y-PSNR of the images each segmenter sees against its mIoU",
     "class_psnr": "Segmentation-assisted SR (research task 3): Y-PSNR change per class region",

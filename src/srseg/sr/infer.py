@@ -13,15 +13,18 @@ bicubic ×s of the input; grey images use the grey value (uint8 Pillow resizes, 
 The output Y is rounded and clipped to 0..255 like a saved image and scored on Y with ``scale`` pixels shaved.
 
 For images (:func:`sr_image`, the ``super_resolve`` stage and ``srseg upscale``): Y of the LR image → network;
-chroma from the bicubic ×s RGB image (:class:`srseg.models.ycbcr.LumaToRGB`), computed tile by tile into the
-uint8 output, so memory grows with the uint8 input and output and the float luma planes, not with float RGB
-copies of the whole image.
+chroma from the bicubic ×s RGB image (:class:`srseg.models.ycbcr.LumaToRGB`). Every float plane (luma,
+bicubic luma, bicubic RGB) is computed per tile from the LR crop (:class:`_Window`) and written into the uint8
+output, so memory is the uint8 input and output plus what one tile needs, whatever the image size. At ×2 and
+×4 tiled output is byte-identical to whole-image output; at ×3 Pillow's bicubic coefficients of a crop can
+differ from the whole image's in the last float bit (its sample positions are multiples of 1/3).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +41,8 @@ from srseg.paths import REPO
 
 log = logging.getLogger(__name__)
 
-#: The grid each named input lives on: LR pixels or HR (×scale) pixels.
-_GRID = {"lr": "lr", "bicubic": "hr", "cond": "lr"}
+#: The named inputs an SR model may take (see the module docstring and :class:`_Window`).
+_INPUTS = frozenset({"lr", "bicubic", "cond"})
 
 
 # --- dihedral transforms for self-ensemble ------------------------------------------------------------
@@ -99,7 +102,7 @@ class Upscaler:
         self.source = source
         self.record = record
         self.input_names = [t.name for t in model.inputs]
-        unknown = set(self.input_names) - set(_GRID)
+        unknown = set(self.input_names) - _INPUTS
         if unknown or not {"lr", "bicubic"} <= set(self.input_names):
             raise ModelError(f"{source}: SR models take named inputs lr, bicubic[, cond]; this one takes "
                              f"{', '.join(self.input_names)}")
@@ -119,16 +122,17 @@ class Upscaler:
         return self.config.receptive_radius()
 
     # --- inputs and tiles ------------------------------------------------------------------------------
-    def _planes(self, lr_y: np.ndarray, bicubic_y: np.ndarray | None, cond: np.ndarray | None) -> dict[str, np.ndarray]:
-        """The named input planes (float32, no batch axis), checked against each other."""
-        lr_y = np.asarray(lr_y, np.float32)
-        if lr_y.ndim != 2 or min(lr_y.shape) < 1:
-            raise ImageError(f"expected a non-empty single-channel image, got shape {lr_y.shape}")
-        h, w, s = lr_y.shape[0], lr_y.shape[1], self.scale
-        bicubic_y = upscale_float(lr_y, s) if bicubic_y is None else np.asarray(bicubic_y, np.float32)
-        if bicubic_y.shape != (h * s, w * s):
-            raise ImageError(f"bicubic input {bicubic_y.shape} is not x{s} of the LR input {lr_y.shape}")
-        planes = {"lr": lr_y, "bicubic": bicubic_y}
+    def _source(self, lr: np.ndarray, bicubic_y: np.ndarray | None, cond: np.ndarray | None) -> _Source:
+        """The full-size inputs (LR image or float luma, optional bicubic luma and condition maps), checked."""
+        lr = np.asarray(lr)
+        rgb = lr.ndim == 3
+        if lr.ndim not in (2, 3) or min(lr.shape[:2]) < 1 or (rgb and (lr.dtype != np.uint8 or lr.shape[2] != 3)):
+            raise ImageError(f"expected a non-empty single-channel or uint8 RGB image, got {lr.dtype} {lr.shape}")
+        h, w, s = lr.shape[0], lr.shape[1], self.scale
+        if bicubic_y is not None:
+            bicubic_y = np.asarray(bicubic_y, np.float32)
+            if bicubic_y.shape != (h * s, w * s):
+                raise ImageError(f"bicubic input {bicubic_y.shape} is not x{s} of the LR input {lr.shape[:2]}")
         if self.cond_channels:
             if cond is None:
                 raise ModelError(f"{self.source}: a conditioned SR model needs condition maps (cond)")
@@ -136,10 +140,9 @@ class Upscaler:
             if cond.shape != (h, w, self.cond_channels):
                 raise ImageError(f"condition maps {cond.shape} do not match the LR image ({h}, {w}) with "
                                  f"{self.cond_channels} channels")
-            planes["cond"] = cond
         elif cond is not None:
             raise ModelError(f"{self.source}: this SR model takes no condition maps")
-        return planes
+        return _Source(lr, s, bicubic_y, cond)
 
     def _tiles(self, h: int, w: int, tile: int | None, overlap: int) -> list[Tile]:
         if not tile or (h <= tile and w <= tile):
@@ -147,44 +150,58 @@ class Upscaler:
         ov = max(int(overlap), self.radius)  # less overlap than the receptive field would change results
         return [(ty, tx) for ty in tile_windows(h, tile, ov) for tx in tile_windows(w, tile, ov)]
 
-    def _feed(self, planes: dict[str, np.ndarray], window: Tile, k: int = 0) -> dict[str, np.ndarray]:
-        """The named inputs cropped to a tile's window (each on its grid), transformed by dihedral ``k``."""
-        (_, _, wy0, wy1), (_, _, wx0, wx1) = window
-        s = self.scale
+    def _feed(self, window: _Window, k: int = 0) -> dict[str, np.ndarray]:
+        """The named model inputs of a window, transformed by dihedral ``k``, with a batch axis."""
+        planes = {"lr": window.lr_y, "bicubic": window.bicubic_y, "cond": window.cond}
         feed = {}
-        for name, plane in planes.items():
-            f = s if _GRID[name] == "hr" else 1
-            crop = dihedral(plane[wy0 * f:wy1 * f, wx0 * f:wx1 * f], k)
+        for name in self.input_names:
+            crop = dihedral(planes[name], k)
             feed[name] = np.ascontiguousarray(crop if crop.ndim == 3 else crop[..., None], np.float32)[None]
         return feed
 
-    def _core(self, out: np.ndarray, window: Tile) -> tuple[slice, slice, np.ndarray]:
-        """(HR rows, HR cols) of a tile's core, and that core cut from a window's output."""
-        (y0, y1, wy0, _), (x0, x1, wx0, _) = window
+    def _core(self, out: np.ndarray, tile: Tile) -> tuple[slice, slice, np.ndarray]:
+        """(HR rows, HR cols) of a tile's core, and that core cut from its window's output."""
+        (y0, y1, wy0, _), (x0, x1, wx0, _) = tile
         s = self.scale
         core = out[(y0 - wy0) * s:(y1 - wy0) * s, (x0 - wx0) * s:(x1 - wx0) * s]
         return slice(y0 * s, y1 * s), slice(x0 * s, x1 * s), core
 
-    def _window_y(self, planes: dict[str, np.ndarray], window: Tile, self_ensemble: bool) -> np.ndarray:
+    def _window_y(self, window: _Window, self_ensemble: bool) -> np.ndarray:
         """SR luma (float32) of a window; the mean of the 8 dihedral passes with ``self_ensemble``."""
         if not self_ensemble:
-            return self._y(self._feed(planes, window)).numpy()[0, ..., 0]
+            return self._y(self._feed(window)).numpy()[0, ..., 0]
         acc = None
         for k in range(8):
-            y = dihedral_inverse(self._y(self._feed(planes, window, k)).numpy()[0, ..., 0], k).astype(np.float64)
+            y = dihedral_inverse(self._y(self._feed(window, k)).numpy()[0, ..., 0], k).astype(np.float64)
             acc = y if acc is None else acc + y
         return (acc / 8).astype(np.float32)
+
+    def _y_cores(self, source: _Source, tile: int | None, overlap: int,
+                 self_ensemble: bool) -> Iterator[tuple[slice, slice, np.ndarray]]:
+        """(HR rows, HR cols, float32 SR luma) of each tile's core."""
+        h, w = source.lr.shape[:2]
+        for t in self._tiles(h, w, tile, overlap):
+            yield self._core(self._window_y(source.window(t), self_ensemble), t)
 
     # --- outputs ---------------------------------------------------------------------------------------
     def predict_y(self, lr_y: np.ndarray, bicubic_y: np.ndarray | None = None, cond: np.ndarray | None = None,
                   tile: int | None = TILE, overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
         """Float32 (h·s, w·s) Y from a float LR Y plane (0..255); ``bicubic_y`` defaults to Pillow bicubic."""
-        planes = self._planes(lr_y, bicubic_y, cond)
-        h, w = planes["lr"].shape
+        source = self._source(np.asarray(lr_y, np.float32), bicubic_y, cond)
+        h, w = source.lr.shape
         out = np.empty((h * self.scale, w * self.scale), np.float32)
-        for window in self._tiles(h, w, tile, overlap):
-            rows, cols, core = self._core(self._window_y(planes, window, self_ensemble), window)
+        for rows, cols, core in self._y_cores(source, tile, overlap, self_ensemble):
             out[rows, cols] = core
+        return out
+
+    def predict_grey(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: int | None = TILE,
+                     overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
+        """uint8 (h·s, w·s) SR image of a grey LR image (the grey value is the network's luma), tile by tile."""
+        source = self._source(lr, None, cond)
+        h, w = source.lr.shape
+        out = np.empty((h * self.scale, w * self.scale), np.uint8)
+        for rows, cols, core in self._y_cores(source, tile, overlap, self_ensemble):
+            out[rows, cols] = _to_uint8(core)
         return out
 
     def predict_rgb(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: int | None = TILE,
@@ -192,23 +209,69 @@ class Upscaler:
         """uint8 (h·s, w·s, 3) SR image of a uint8 RGB LR image: model luma, bicubic chroma, tile by tile."""
         from srseg.models.ycbcr import LumaToRGB
 
-        planes = self._planes(luma(lr), None, cond)
-        h, w = planes["lr"].shape
-        s = self.scale
-        bic = upscale(lr, s)  # uint8: the only full-size RGB copy besides the output
-        out = np.empty((h * s, w * s, 3), np.uint8)
+        source = self._source(lr, None, cond)
+        h, w = source.lr.shape[:2]
+        out = np.empty((h * self.scale, w * self.scale, 3), np.uint8)
         to_rgb = LumaToRGB()
-        for window in self._tiles(h, w, tile, overlap):
-            (_, _, wy0, wy1), (_, _, wx0, wx1) = window
-            bic_win = bic[wy0 * s:wy1 * s, wx0 * s:wx1 * s].astype(np.float32)[None]
+        for t in self._tiles(h, w, tile, overlap):
+            window = source.window(t)
+            bic = window.bicubic_rgb.astype(np.float32)[None]
             if self_ensemble:
-                y = self._window_y(planes, window, True)[None, ..., None]
-                rgb = to_rgb([y, bic_win]).numpy()[0]
+                rgb = to_rgb([self._window_y(window, True)[None, ..., None], bic]).numpy()[0]
             else:
-                rgb = self._rgb(self._feed(planes, window), bic_win).numpy()[0]
-            rows, cols, core = self._core(rgb, window)
-            out[rows, cols] = np.clip(np.round(core), 0, 255).astype(np.uint8)
+                rgb = self._rgb(self._feed(window), bic).numpy()[0]
+            rows, cols, core = self._core(rgb, t)
+            out[rows, cols] = _to_uint8(core)
         return out
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+#: LR pixels beyond a window that its bicubic ×s needs: Pillow's bicubic support is 2 input pixels when
+#: upscaling; one more keeps the window's bicubic equal to the whole image's (up to float rounding).
+_BICUBIC_MARGIN = 3
+
+
+class _Window:
+    """The network inputs of one tile's window, computed from its LR crop only (so memory follows the tile).
+
+    ``lr_y`` and ``cond`` are on the LR grid, ``bicubic_y`` and ``bicubic_rgb`` (uint8, RGB sources only) on
+    the HR grid.  Bicubic planes are resized from the crop plus ``_BICUBIC_MARGIN`` LR pixels (or up to the
+    image border, where Pillow's border handling is the whole image's), then cut to the window.
+    """
+
+    def __init__(self, source: _Source, tile: Tile) -> None:
+        (_, _, wy0, wy1), (_, _, wx0, wx1) = tile
+        s, lr = source.scale, source.lr
+        h, w = lr.shape[:2]
+        my0, my1 = max(wy0 - _BICUBIC_MARGIN, 0), min(wy1 + _BICUBIC_MARGIN, h)
+        mx0, mx1 = max(wx0 - _BICUBIC_MARGIN, 0), min(wx1 + _BICUBIC_MARGIN, w)
+        inner = slice((wy0 - my0) * s, (wy1 - my0) * s), slice((wx0 - mx0) * s, (wx1 - mx0) * s)
+        margin_lr = lr[my0:my1, mx0:mx1]
+        margin_y = luma(margin_lr) if lr.ndim == 3 else np.asarray(margin_lr, np.float32)
+        self.lr_y = margin_y[wy0 - my0:wy1 - my0, wx0 - mx0:wx1 - mx0]
+        if source.bicubic_y is not None:
+            self.bicubic_y = source.bicubic_y[wy0 * s:wy1 * s, wx0 * s:wx1 * s]
+        else:
+            self.bicubic_y = upscale_float(margin_y, s)[inner]
+        self.bicubic_rgb = upscale(margin_lr, s)[inner] if lr.ndim == 3 else None
+        self.cond = None if source.cond is None else source.cond[wy0:wy1, wx0:wx1]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Full-size inputs of one prediction: a uint8 RGB or grey image, or a float32 luma plane; optionally the
+    bicubic luma (the scoring protocol brings its own) and condition maps. Cut into :class:`_Window` s."""
+
+    lr: np.ndarray
+    scale: int
+    bicubic_y: np.ndarray | None
+    cond: np.ndarray | None
+
+    def window(self, tile: Tile) -> _Window:
+        return _Window(self, tile)
 
 
 def load_upscaler(scale: int, model: str | Path | None = None, dcscn_checkpoint: str | Path | None = None,
@@ -266,10 +329,8 @@ def sr_image(upscaler: Upscaler, lr: np.ndarray, tile: int | None = TILE, overla
     lr = np.asarray(lr)
     if lr.dtype != np.uint8 or lr.ndim not in (2, 3) or (lr.ndim == 3 and lr.shape[2] != 3):
         raise ImageError(f"expected a uint8 RGB or grey image, got {lr.dtype} {lr.shape}")
-    if lr.ndim == 3:
-        return upscaler.predict_rgb(lr, cond=cond, tile=tile, overlap=overlap, self_ensemble=self_ensemble)
-    sr_y = upscaler.predict_y(luma(lr), cond=cond, tile=tile, overlap=overlap, self_ensemble=self_ensemble)
-    return np.clip(np.round(sr_y), 0, 255).astype(np.uint8)
+    predict = upscaler.predict_rgb if lr.ndim == 3 else upscaler.predict_grey
+    return predict(lr, cond=cond, tile=tile, overlap=overlap, self_ensemble=self_ensemble)
 
 
 def _format_for(path: Path) -> str:
