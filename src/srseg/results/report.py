@@ -131,15 +131,19 @@ def reading(summary: dict[str, Any], params: Any) -> str:
         text.append(f"The HR-trained PSPNet's {name} on SR input, relative to bicubic input: " + "; ".join(parts) + ".")
     # How much of the HR–bicubic gap SR closes, where bicubic is measurably below HR.
     hr = v["hr"]["pacc"]
-    closed = []
+    closed, widened = [], []
     for s in scales:
         gap = c[f"bicubic_x{s}-vs-hr"]["pacc"]
         if gap is not None and excludes_zero(gap["ci95"]) and gap["diff"] < 0:
             share = (v[f"sr_x{s}"]["pacc"] - v[f"bicubic_x{s}"]["pacc"]) / -gap["diff"] * 100
-            closed.append(f"{share:.0f} % of the gap at ×{s}".replace("-", "−"))
-    if closed:
-        text.append(f"Where bicubic input is measurably below HR pixel accuracy ({pct(hr)}), SR recovers "
-                    f"{_and(closed)} (negative: SR widens it).")
+            if share >= 0:
+                closed.append(f"{share:.0f} % of the gap at ×{s}")
+            else:
+                widened.append(f"by {-share:.0f} % at ×{s}")
+    if closed or widened:
+        parts = ([f"SR recovers {_and(closed)}"] if closed else []) + ([f"SR widens the gap {_and(widened)}"]
+                                                                       if widened else [])
+        text.append(f"Where bicubic input is measurably below HR pixel accuracy ({pct(hr)}), " + "; ".join(parts) + ".")
     for name in ordered(v):
         e = v[name]
         m = methods.get(e["method"])
