@@ -129,12 +129,13 @@ def reading(summary: dict[str, Any], params: Any) -> str:
         parts = [_effect(c[f"sr_x{s}-vs-bicubic_x{s}"][key], f"at ×{s}", up="SR improves it", down="SR lowers it")
                  for s in scales]
         text.append(f"The HR-trained PSPNet's {name} on SR input, relative to bicubic input: " + "; ".join(parts) + ".")
-    # How much of the HR–bicubic gap SR closes, where bicubic is measurably below HR.
+    # How much of the HR–bicubic gap SR closes, where bicubic is measurably below HR and SR measurably moves it.
     hr = v["hr"]["pacc"]
     closed, widened = [], []
     for s in scales:
-        gap = c[f"bicubic_x{s}-vs-hr"]["pacc"]
-        if gap is not None and excludes_zero(gap["ci95"]) and gap["diff"] < 0:
+        gap, moved = c[f"bicubic_x{s}-vs-hr"]["pacc"], c[f"sr_x{s}-vs-bicubic_x{s}"]["pacc"]
+        if gap is not None and excludes_zero(gap["ci95"]) and gap["diff"] < 0 and moved is not None \
+                and excludes_zero(moved["ci95"]):
             share = (v[f"sr_x{s}"]["pacc"] - v[f"bicubic_x{s}"]["pacc"]) / -gap["diff"] * 100
             if share >= 0:
                 closed.append(f"{share:.0f} % of the gap at ×{s}")
