@@ -135,7 +135,8 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
-@pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), pytest.param([2, 3, 4, 8], [2, 8], marks=pytest.mark.slow)])
+@pytest.mark.parametrize(("scales", "retrain"),
+                         [([2, 4], []), pytest.param([2, 3, 4, 8], [2, 8], marks=pytest.mark.slow)])
 def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]) -> None:
     figures, report = _stage(tmp_path, scales, retrain)
     assert ("retrain" in figures) == bool(retrain)

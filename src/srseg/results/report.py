@@ -134,16 +134,15 @@ def reading(summary: dict[str, Any], params: Any) -> str:
     closed, widened = [], []
     for s in scales:
         gap, moved = c[f"bicubic_x{s}-vs-hr"]["pacc"], c[f"sr_x{s}-vs-bicubic_x{s}"]["pacc"]
-        if gap is not None and excludes_zero(gap["ci95"]) and gap["diff"] < 0 and moved is not None \
-                and excludes_zero(moved["ci95"]):
+        if gap and moved and excludes_zero(gap["ci95"]) and gap["diff"] < 0 and excludes_zero(moved["ci95"]):
             share = (v[f"sr_x{s}"]["pacc"] - v[f"bicubic_x{s}"]["pacc"]) / -gap["diff"] * 100
             if share >= 0:
                 closed.append(f"{share:.0f} % of the gap at ×{s}")
             else:
                 widened.append(f"by {-share:.0f} % at ×{s}")
-    if closed or widened:
-        parts = ([f"SR recovers {_and(closed)}"] if closed else []) + ([f"SR widens the gap {_and(widened)}"]
-                                                                       if widened else [])
+    parts = [f"SR recovers {_and(closed)}"] if closed else []
+    parts += [f"SR widens the gap {_and(widened)}"] if widened else []
+    if parts:
         text.append(f"Where bicubic input is measurably below HR pixel accuracy ({pct(hr)}), " + "; ".join(parts) + ".")
     for name in ordered(v):
         e = v[name]
