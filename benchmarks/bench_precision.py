@@ -1,8 +1,9 @@
-"""Training steps/s of each training stage in float32 against mixed bfloat16, side by side in one run.
+"""Training steps/s of each training stage in float32 against mixed bfloat16, and with oneDNN off against on,
+side by side in one run.
 
     python benchmarks/bench_precision.py                 # pretrain_sr ×2 ×3 ×4 and train_seg, 5 repetitions
     python benchmarks/bench_precision.py --quick         # pretrain_sr ×4 and train_seg, 3 short repetitions
-    python benchmarks/bench_precision.py --onednn default on --json out.json
+    python benchmarks/bench_precision.py --onednn off on --precisions float32 --json out.json
 
 What is timed is the real engine (:func:`srseg.training.loop.fit`) on the real models and criteria, at the sizes
 of params.yaml (:func:`srseg.params.load_params`): the ``pretrain_sr`` step (DCSCN of ``sr.preset`` built by the
@@ -13,12 +14,13 @@ fixed random batch (the input pipeline is not timed), with ``runtime.threads`` t
 as in the stages. Each (stage, precision, oneDNN setting) runs in its own child process, so each gets a fresh
 TensorFlow; every child first traces and runs ``--steps`` steps (not timed), then the parent lets the children
 of a stage take turns, one timed repetition of ``--steps`` steps each, ``--repeats`` times, so that the load of
-the shared machine falls on both precisions alike (only one child computes at a time). Reported: the median
-steps/s per precision and the ratio bfloat16 / float32 of the medians (> 1: bfloat16 is faster).
+the shared machine falls on every setting alike (only one child computes at a time). Reported: the median
+steps/s per (oneDNN setting, precision) and its ratio to the first of them, the baseline (> 1: faster than it).
 
 bfloat16 is fast only where the CPU has it (``avx512_bf16``, ``amx_bf16`` + ``amx_tile``) and TensorFlow uses
 oneDNN: TensorFlow turns oneDNN on by default only on recent Intel CPUs (``TF_ENABLE_ONEDNN_OPTS`` unset);
-elsewhere bfloat16 ops fall back to slow generic kernels. The header prints the CPU's flags, the TensorFlow
+elsewhere bfloat16 ops fall back to slow generic kernels (``runtime.cpu_kernels`` turns it on for the stages). The
+header prints the CPU's flags, the TensorFlow
 version, the oneDNN state of each setting and the load average; the load is printed again at the end.
 """
 
@@ -35,7 +37,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PRECISIONS = ("float32", "mixed_bfloat16")
-ONEDNN_ENV = {"default": None, "on": "1", "off": "0"}
+ONEDNN_ENV = {"default": None, "on": "1", "off": "0"}  # TF_ENABLE_ONEDNN_OPTS; default: TensorFlow's choice
 
 
 def cpu_info() -> dict[str, Any]:
@@ -97,7 +99,7 @@ def child(stage: str, precision: str, steps: int, repeats: int) -> None:
     from srseg.params import load_params
 
     params = load_params(REPO / "params.yaml")
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, "auto")  # auto: the parent's TF_ENABLE_ONEDNN_OPTS decides
     import tensorflow as tf
     from tensorflow.python.util import _pywrap_util_port  # the one place TF reports whether oneDNN is on
 
@@ -149,9 +151,10 @@ def _go(proc: subprocess.Popen) -> None:
     proc.stdin.flush()
 
 
-def bench_stage(stage: str, onednn: list[str], steps: int, repeats: int) -> list[dict[str, Any]]:
+def bench_stage(stage: str, onednn: list[str], precisions: list[str], steps: int,
+                repeats: int) -> list[dict[str, Any]]:
     """One row per (oneDNN setting, precision): steps/s of every timed repetition, taken in turns."""
-    configs = [(o, p) for o in onednn for p in PRECISIONS]
+    configs = [(o, p) for o in onednn for p in precisions]
     rows = []
     for o, p in configs:  # warm up one child at a time: tracing is the heaviest part
         proc = _spawn(stage, p, o, steps, repeats)
@@ -183,6 +186,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, help="timed repetitions per precision (default 5; --quick 3)")
     ap.add_argument("--onednn", nargs="+", choices=list(ONEDNN_ENV), default=["default"],
                     help="TF_ENABLE_ONEDNN_OPTS settings to compare: default (unset), on (1), off (0)")
+    ap.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                    help="precision policies to compare (default: both)")
     ap.add_argument("--json", type=Path, help="write every row here")
     ap.add_argument("--child", nargs=2, metavar=("STAGE", "PRECISION"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -202,23 +207,23 @@ def main() -> None:
     print(f"CPU: {cpu['model']} ({cpu['cores']} logical cores); {flags}; native bfloat16: "
           f"{'yes' if cpu['native_bf16'] else 'no (TensorFlow emulates it)'}")
     print(f"TF_ENABLE_ONEDNN_OPTS in this shell: {os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')}; "
-          f"runtime.threads {params.runtime.threads}; {steps} steps × {repeats} repetitions per precision")
+          f"runtime.threads {params.runtime.threads}; {steps} steps × {repeats} repetitions per setting")
     load_start = _load()
     print(f"load average at start: {load_start}", flush=True)
     print(f"sizes: pretrain_sr {params.sr.preset} patch {params.sr.pretrain.patch} batch {params.sr.pretrain.batch}; "
           f"train_seg PSPNet {params.seg.preset} crop {params.seg.train.crop} batch {params.seg.train.batch}")
     all_rows = []
-    header = f"{'stage':16s} {'oneDNN':12s} {'float32 steps/s':>16s} {'bf16 steps/s':>13s} {'bf16/f32':>9s}  outputs"
-    print(header)
+    print(f"{'stage':16s} {'oneDNN':12s} {'precision':15s} {'steps/s':>8s} {'ratio':>6s}  outputs  (ratio: to the "
+          "stage's first row)")
     for stage in stages:
-        rows = bench_stage(stage, args.onednn, steps, repeats)
+        rows = bench_stage(stage, args.onednn, args.precisions, steps, repeats)
         all_rows += rows
-        for o in args.onednn:
-            f32, bf = (next(r for r in rows if r["onednn_setting"] == o and r["precision"] == p) for p in PRECISIONS)
-            ratio = bf["median_steps_per_s"] / f32["median_steps_per_s"]
-            state = f"{o} ({'on' if f32['onednn'] else 'off'})"
-            print(f"{stage:16s} {state:12s} {f32['median_steps_per_s']:16.3f} {bf['median_steps_per_s']:13.3f} "
-                  f"{ratio:9.2f}  bf16 {','.join(bf['output_dtypes'])}; load now {_load()}", flush=True)
+        base = rows[0]["median_steps_per_s"]
+        for row in rows:
+            row["ratio_to_first"] = row["median_steps_per_s"] / base
+            state = f"{row['onednn_setting']} ({'on' if row['onednn'] else 'off'})"
+            print(f"{stage:16s} {state:12s} {row['precision']:15s} {row['median_steps_per_s']:8.3f} "
+                  f"{row['ratio_to_first']:6.2f}  {','.join(row['output_dtypes'])}; load now {_load()}", flush=True)
     load_end = _load()
     tf_version = all_rows[0]["tf"] if all_rows else "?"
     print(f"TensorFlow {tf_version}; load average at end: {load_end} (a shared machine: compare the ratios)")

@@ -154,18 +154,20 @@ def _load() -> str:
 
 def speed(configs: list[tuple[str, int, int]], steps: int) -> list[dict[str, Any]]:
     """steps/s of the real training loop for each (preset, crop, batch), side by side in this process."""
+    from srseg import runtime
+    from srseg.params import RuntimeParams
+
+    runtime.configure(2, RuntimeParams().cpu_kernels)  # before TensorFlow starts
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from srseg import runtime
     from srseg.models.pspnet import build_pspnet
     from srseg.params import SegTrainParams
     from srseg.seg.train import make_optimizer
     from srseg.training.loop import fit
     from srseg.training.losses import pspnet_criterion
 
-    runtime.configure(2)
     rows = []
     for preset, crop, batch in configs:
         keras.utils.set_random_seed(0)

@@ -11,7 +11,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.seg.pipeline import run_evaluate
 
     run_evaluate(params, args.method, args.scale, args.seed)

@@ -13,7 +13,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.sr.finetune import run_finetune
 
     m = run_finetune(params, args.method, args.scale, args.seed, REPO)

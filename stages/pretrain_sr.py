@@ -12,7 +12,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.sr.train import train_sr
 
     s = train_sr(params, args.scale, args.seed, REPO)

@@ -18,7 +18,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.seg.pipeline import run_retrain_seg
 
     run_retrain_seg(params, args.scale, args.seed, on=args.on)

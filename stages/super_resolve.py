@@ -12,7 +12,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.sr.pipeline import super_resolve_tree
 
     m = super_resolve_tree(params, args.scale, args.seed, REPO)

@@ -13,7 +13,7 @@ def main() -> None:
     params = load_params()
     from srseg import runtime
 
-    runtime.configure(params.runtime.threads)
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
     from srseg.seg.joint import run_train_joint
 
     run_train_joint(params, args.scale, args.seed, REPO)

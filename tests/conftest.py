@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the default runtime.cpu_kernels (onednn), for in-process stages
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SRSEG_SHARED", REPO.parent / "shared")) / "data"

@@ -58,6 +58,7 @@ def _merge(base: dict, patch: dict) -> dict:
         ({"runtime": {"threads": 0}}, "runtime.threads", ">= 1"),
         ({"runtime": {"precision": {"seg": "bf16"}}}, "runtime.precision.seg", "mixed_bfloat16"),
         ({"runtime": {"distribute": "horovod"}}, "runtime.distribute", "multi_worker"),
+        ({"runtime": {"cpu_kernels": True}}, "runtime.cpu_kernels", "onednn, eigen or auto"),  # YAML's `on`
     ],
 )
 def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +85,29 @@ def test_none_and_auto_below_two_gpus_are_the_default_strategy() -> None:
     assert runtime.strategy("none") is tf.distribute.get_strategy()
     if len(tf.config.list_logical_devices("GPU")) < 2:
         assert runtime.strategy("auto") is tf.distribute.get_strategy()
+
+
+_KERNELS = """
+import logging, sys
+from srseg import runtime
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+runtime.configure(2, sys.argv[1])  # TensorFlow is not imported yet: the setting applies
+from tensorflow.python.util import _pywrap_util_port
+print(_pywrap_util_port.IsMklEnabled(), flush=True)
+runtime.configure(2, sys.argv[2])  # too late: a warning, not a silent change
+"""
+
+
+@pytest.mark.parametrize(("first", "then"), [("onednn", "eigen"), ("eigen", "onednn")])
+def test_cpu_kernels_apply_before_tensorflow_starts(first: str, then: str) -> None:
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0" if first == "onednn" else "1"}  # the param overrides it
+    proc = subprocess.run([sys.executable, "-c", _KERNELS, first, then], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(first == "onednn")]
+    assert f"TensorFlow already runs with {first} kernels; runtime.cpu_kernels {then} not applied" in proc.stderr
+
+
+def test_unknown_cpu_kernels() -> None:
+    with pytest.raises(SrsegError, match="runtime.cpu_kernels 'mkl': must be one of onednn, eigen, auto"):
+        runtime.configure(2, "mkl")

@@ -239,9 +239,10 @@ class PrecisionParams(_Section):
 
 
 class RuntimeParams(_Section):
-    """How TensorFlow runs; results are byte-reproducible for the same params and ``threads``."""
+    """How TensorFlow runs; results are byte-reproducible for the same params (``threads`` and ``cpu_kernels`` too)."""
 
     threads: PosInt = 2
+    cpu_kernels: Literal["onednn", "eigen", "auto"] = "onednn"  # auto: TensorFlow's choice (by CPU model)
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     precision: PrecisionParams = PrecisionParams()
 

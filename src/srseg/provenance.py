@@ -14,7 +14,7 @@ from srseg.io import params_hash
 from srseg.labels import TRAIN_NAMES
 from srseg.params import Params
 
-_RUNTIME = ("runtime.threads", "runtime.distribute")
+_RUNTIME = ("runtime.threads", "runtime.cpu_kernels", "runtime.distribute")
 _SR = ("sr.preset", "sr.upsampler", "sr.init", "sr.release_checkpoints", "sr.pretrain", "runtime.precision.sr")
 _SR_IMAGES = (*_SR, "sr.tile", "sr.tile_overlap", "sr.self_ensemble")
 _DATA = ("seed", "scales", "data")

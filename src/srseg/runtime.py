@@ -2,8 +2,10 @@
 
 Results are byte-identical only for the same params **and thread count** on the same machine (oneDNN splits
 reductions by thread), so the thread count is a param (``runtime.threads``), applied by :func:`configure` before
-TensorFlow starts its thread pools and recorded in the summary. Every TensorFlow stage calls :func:`configure`
-first; training stages also call :func:`set_determinism` with their seed.
+TensorFlow starts its thread pools and recorded in the summary. So is the choice of CPU kernels
+(``runtime.cpu_kernels``, also applied by :func:`configure`): oneDNN's and TensorFlow's own (Eigen) kernels round
+differently. Every TensorFlow stage calls :func:`configure` first; training stages also call :func:`set_determinism`
+with their seed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +24,30 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
+CPU_KERNELS = ("onednn", "eigen", "auto")
 #: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX-512 BF16; AMX tiles with BF16) that oneDNN uses.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 
-def configure(threads: int) -> None:
-    """Use ``threads`` intra-op and inter-op threads (must run before TensorFlow executes any op)."""
-    import tensorflow as tf
+def configure(threads: int, cpu_kernels: str) -> None:
+    """Use ``threads`` intra-op and inter-op threads, and ``cpu_kernels``: ``onednn``, ``eigen`` or ``auto``.
 
+    Must run before TensorFlow is imported: it reads ``TF_ENABLE_ONEDNN_OPTS`` once, at import. ``auto`` leaves
+    TensorFlow's own choice: oneDNN on Intel CPUs with AVX-512 VNNI/BF16 or AMX, Eigen elsewhere (AMD included,
+    where oneDNN trains faster: ``python benchmarks/bench_precision.py --onednn off on --precisions float32``).
+    """
+    if cpu_kernels not in CPU_KERNELS:
+        raise SrsegError(f"runtime.cpu_kernels {cpu_kernels!r}: must be one of {', '.join(CPU_KERNELS)}")
+    onednn = {"onednn": True, "eigen": False}.get(cpu_kernels)
+    if onednn is not None and "tensorflow" not in sys.modules:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port  # the one place TensorFlow reports its oneDNN state
+
+    if onednn is not None and _pywrap_util_port.IsMklEnabled() != onednn:
+        log.warning("TensorFlow already runs with %s kernels; runtime.cpu_kernels %s not applied (set "
+                    "TF_ENABLE_ONEDNN_OPTS=%d before it starts)", "eigen" if onednn else "onednn", cpu_kernels,
+                    onednn)
     cfg = tf.config.threading
     try:
         cfg.set_intra_op_parallelism_threads(threads)

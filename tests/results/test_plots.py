@@ -326,6 +326,8 @@ def test_small_differences_are_printed_with_enough_digits() -> None:
     assert enough_digits([0.0003, 0.00012, 0.0006], 3) == 4
     assert interval([0.00012, 0.0006], digits=enough_digits([0.00012, 0.0006], 3)) == "[+0.0001, +0.0006]"
     assert enough_digits([1e-9], 2) == 5
+    assert enough_digits([0.0052, 0.0118]) == 2 and enough_digits([0.0052, 0.0118], apart=True) == 3  # +0.01, +0.01
+    assert enough_digits([0.25, 0.25], apart=True) == 2
 
 
 def test_pedestrian_figure_adds_the_best_combination_method() -> None:

@@ -52,11 +52,19 @@ def signed(v: float | None, unit: str = "", digits: int = 2) -> str:
     return f"{v:+.{digits}f}".replace("-", "−") + (f" {unit}" if unit else "")
 
 
-def enough_digits(values: Sequence[float | None], digits: int = 2, most: int = 5) -> int:
+def enough_digits(values: Sequence[float | None], digits: int = 2, most: int = 5, *, apart: bool = False) -> int:
     """At least ``digits`` decimals, more (up to ``most``) until no non-zero value reads as zero: an interval that
-    excludes zero must not print as [+0.00, +0.01]."""
+    excludes zero must not print as [+0.00, +0.01]. ``apart``: also until different values read differently
+    (two numbers set side by side, "+0.005 against +0.012", not "+0.01 against +0.01")."""
     nonzero = [abs(x) for x in values if x]
-    while digits < most and any(round(x, digits) == 0 for x in nonzero):
+    known = [x for x in values if x is not None]
+
+    def unclear(d: int) -> bool:
+        if any(round(x, d) == 0 for x in nonzero):
+            return True
+        return apart and len({round(x, d) for x in known}) < len(set(known))
+
+    while digits < most and unclear(digits):
         digits += 1
     return digits
 
@@ -235,7 +243,7 @@ def _oracle_share(v: dict[str, Any], c: dict[str, Any]) -> list[str]:
         ours = c.get(f"{real.variant(s)}-vs-{base}", {}).get("psnr_y")
         if not oracle or not ours:
             continue
-        d = enough_digits([ours["diff"], oracle["diff"]])
+        d = enough_digits([ours["diff"], oracle["diff"]], apart=True)
         sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB', d)} over "
                     f"{_label(v, base)}, the ground-truth maps of the upper bound by {signed(oracle['diff'], 'dB', d)}")
         if excludes_zero(oracle["ci95"]) and oracle["diff"] > 0:

@@ -411,7 +411,8 @@ def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, V
     n_images = variants["hr"].cms.shape[1]
     with_objects = variants["hr"].objects is not None
     summary: dict[str, Any] = {
-        "settings": {"seeds": list(params.seeds), "threads": params.runtime.threads, "val_images": n_images,
+        "settings": {"seeds": list(params.seeds), "threads": params.runtime.threads,
+                     "cpu_kernels": params.runtime.cpu_kernels, "val_images": n_images,
                      "resamples": params.stats.resamples, "bootstrap_seed": params.stats.seed,
                      "confidence": params.stats.confidence,
                      "objects": {"classes": list(params.objects.classes), "size_bins": bin_names(params),
