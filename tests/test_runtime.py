@@ -111,3 +111,16 @@ def test_cpu_kernels_apply_before_tensorflow_starts(first: str, then: str) -> No
 def test_unknown_cpu_kernels() -> None:
     with pytest.raises(SrsegError, match="runtime.cpu_kernels 'mkl': must be one of onednn, eigen, auto"):
         runtime.configure(2, "mkl")
+
+
+def test_quiet_import_keeps_what_the_level_allows() -> None:
+    log = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+           "I0000 00:00:1795895646.896589    3528 port.cc:153] oneDNN custom operations are on.\n"
+           "W0000 00:00:1795895647.1 3528 gpu.cc:1] no GPU\n"
+           "E0000 00:00:1795895647.2 3528 x.cc:9] an error\n"
+           "/lib/python3.12/site-packages/foo.py:3: DeprecationWarning: bar\n")
+    lines = log.splitlines(keepends=True)
+    assert runtime.shown_log(log, 3) == lines[4]  # srseg's default: only what is not TensorFlow's C++ log
+    assert runtime.shown_log(log, 2) == lines[3] + lines[4]
+    assert runtime.shown_log(log, 1) == "".join(lines[:1] + lines[2:])  # absl's notice is a warning
+    assert runtime.shown_log(log, 0) == log

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dcscn-checkpoint", help="score the DCSCN authors' TF checkpoints instead (a folder or "
                                               "checkpoint prefix)")
     p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
-    p.set_defaults(func=_cmd_sr_bench)
+    p.set_defaults(func=_cmd_sr_bench, tensorflow=True)
 
     p = sub.add_parser("upscale", parents=[common], help="super-resolve one image (colour or grey, any size)",
                        description="Super-resolve one image with a DCSCN model: the network sharpens the luma, the "
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="segment the input first and condition the SR on the class maps (needs a conditioned "
                         f"model; default {REPO.method_sr_model('sft_sr', 4, 0).parent}/sft_sr_x<scale>.keras)")
     p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
-    p.set_defaults(func=_cmd_upscale)
+    p.set_defaults(func=_cmd_upscale, tensorflow=True)
 
     p = sub.add_parser("segment", parents=[common],
                        help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(REPO.seg_model("hr", 0)),
                    help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)}, the pipeline's model "
                         f"trained on the HR images")
-    p.set_defaults(func=_cmd_segment)
+    p.set_defaults(func=_cmd_segment, tensorflow=True)
 
     p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",
                        description="Validate a params file; prints one line naming the first bad key and what it "
@@ -146,6 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.verbose:
         verbose_tensorflow()  # before any command imports TensorFlow
+    if getattr(args, "tensorflow", False):
+        from srseg.runtime import import_tensorflow
+
+        import_tensorflow()  # quietly, unless --verbose
     args.func(args)
 
 

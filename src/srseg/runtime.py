@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ def configure(threads: int, cpu_kernels: str) -> None:
     onednn = {"onednn": True, "eigen": False}.get(cpu_kernels)
     if onednn is not None and "tensorflow" not in sys.modules:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
-    import tensorflow as tf
+    tf = import_tensorflow()
     from tensorflow.python.util import _pywrap_util_port  # the one place TensorFlow reports its oneDNN state
 
     if onednn is not None and _pywrap_util_port.IsMklEnabled() != onednn:
@@ -57,6 +59,54 @@ def configure(threads: int, cpu_kernels: str) -> None:
         if now != (threads, threads):
             log.warning("TensorFlow already runs with %s intra/inter-op threads; runtime.threads %d not applied",
                         now, threads)
+
+
+#: A line TensorFlow's C++ side logs (absl/glog prefix: severity letter, then the date) and absl's notice.
+_TF_LOG = re.compile(r"^([IWEF])\d{4} ")
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def import_tensorflow() -> Any:
+    """``import tensorflow``, holding back the start-up lines that ``TF_CPP_MIN_LOG_LEVEL`` should hide.
+
+    Since TensorFlow 2.19 some are logged through absl before absl is initialised, and those ignore the level
+    (tensorflow/tensorflow#100442): with oneDNN on, every process would print "oneDNN custom operations are on".
+    While TensorFlow is imported, stderr goes to a temporary file; afterwards every line is written back except
+    C++ log lines below the level (I=0, W=1, E=2, F=3) and absl's notice (a warning). Python's own output, and
+    anything at or above the level, still reaches stderr, also when the import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
+    if level <= 0:
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            sys.stderr.write(shown_log(held.read().decode(errors="replace"), level))
+            sys.stderr.flush()
+    return tensorflow
+
+
+def shown_log(text: str, level: int) -> str:
+    """The lines of ``text`` that ``TF_CPP_MIN_LOG_LEVEL`` = ``level`` lets through (see :func:`import_tensorflow`)."""
+    kept = []
+    for line in text.splitlines(keepends=True):
+        m = _TF_LOG.match(line)
+        hidden = "IWEF".index(m.group(1)) < level if m else line.strip() == _ABSL_NOTICE and level >= 2
+        if not hidden:
+            kept.append(line)
+    return "".join(kept)
 
 
 def set_determinism(seed: int) -> None:
