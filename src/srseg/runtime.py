@@ -77,7 +77,8 @@ def import_tensorflow() -> Any:
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
+    setting = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip()
+    level = int(setting) if setting.isdigit() else 0  # not a number: hold nothing back
     if level <= 0:
         import tensorflow
 
