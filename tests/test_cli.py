@@ -161,6 +161,31 @@ def test_scale_below_two_is_refused_first_everywhere(tmp_path: Path, monkeypatch
         assert exc.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(line)
 
 
+def test_model_commands_take_the_pipelines_runtime_settings(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """upscale, segment and sr-bench start TensorFlow through runtime.configure with --threads and --cpu-kernels
+    (default: TensorFlow's own threads, oneDNN as the pipeline); bad values are one line before anything starts."""
+    import srseg.runtime
+
+    calls: list[tuple[int | None, str]] = []
+    monkeypatch.setattr(srseg.runtime, "configure", lambda threads, kernels: calls.append((threads, kernels)))
+    monkeypatch.setattr("srseg.sr.infer.upscale_file", lambda *args, **kwargs: None)
+    for extra, expected in (([], (None, "onednn")), (["--threads", "3", "--cpu-kernels", "eigen"], (3, "eigen"))):
+        main(["upscale", "a.png", "b.png", "--scale", "2", *extra])
+        assert calls.pop() == expected
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for sub in ("upscale", "segment", "sr-bench"):
+        assert {"--threads", "--cpu-kernels"} <= set(commands[sub]._option_string_actions)
+    monkeypatch.undo()
+    for argv, line in ((["segment", "a.png", "out", "--threads", "0"],
+                        "argument --threads: must be an integer >= 1, got '0'"),
+                       (["upscale", "a.png", "b.png", "--scale", "2", "--cpu-kernels", "on"],
+                        "argument --cpu-kernels: invalid choice: 'on'")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and line in capsys.readouterr().err.splitlines()[-1]
+
+
 def test_missing_tensorflow_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Without the cpu or gpu extra every entry point says what to install; other missing modules still raise."""
     from srseg.entry import NO_TENSORFLOW, stage

@@ -8,6 +8,7 @@ from srseg import __version__
 from srseg.entry import stage, verbose_tensorflow
 from srseg.params import TILE
 from srseg.paths import REPO
+from srseg.runtime import CPU_KERNELS
 
 
 def _scale(text: str) -> int:
@@ -28,6 +29,12 @@ def _scales(text: str) -> list[int]:
     if not scales or any(s < 2 for s in scales):  # argparse names the option: "argument --scales: must be …"
         raise argparse.ArgumentTypeError(f"must be integers >= 2 separated by commas, got {text!r}")
     return scales
+
+
+def _threads(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
 
 
 def _cmd_sr_bench(args: argparse.Namespace) -> None:
@@ -85,8 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     # --verbose after the command too; SUPPRESS keeps the subcommand from resetting a --verbose given before it
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
+    # the commands that run a model take the pipeline's runtime.threads and runtime.cpu_kernels
+    tf_common = argparse.ArgumentParser(add_help=False, parents=[common])
+    tf_common.add_argument("--threads", type=_threads,
+                           help="TensorFlow's intra- and inter-op threads, as the pipeline's runtime.threads "
+                                "(default: TensorFlow's own choice, about one per core)")
+    tf_common.add_argument("--cpu-kernels", choices=CPU_KERNELS, default="onednn",
+                           help="TensorFlow's CPU kernels, as the pipeline's runtime.cpu_kernels (default onednn, "
+                                "as there)")
 
-    p = sub.add_parser("sr-bench", parents=[common],
+    p = sub.add_parser("sr-bench", parents=[tf_common],
                        help="PSNR/SSIM (Y) of bicubic and SR models on a folder of images",
                        description="Y-PSNR/SSIM of bicubic (and of an SR model) at each scale, by the DCSCN authors' "
                                    "protocol: bicubic-downscale each image, upscale, compare on Y with the border "
@@ -100,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
     p.set_defaults(func=_cmd_sr_bench, tensorflow=True)
 
-    p = sub.add_parser("upscale", parents=[common], help="super-resolve one image (colour or grey, any size)",
+    p = sub.add_parser("upscale", parents=[tf_common], help="super-resolve one image (colour or grey, any size)",
                        description="Super-resolve one image with a DCSCN model: the network sharpens the luma, the "
                                    "colour comes from bicubic. Prints the model and what it was trained on.")
     p.add_argument("input", metavar="INPUT", help="the low-resolution image to upscale")
@@ -119,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
     p.set_defaults(func=_cmd_upscale, tensorflow=True)
 
-    p = sub.add_parser("segment", parents=[common],
+    p = sub.add_parser("segment", parents=[tf_common],
                        help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
                        description="Segment one image with a PSPNet into the 19 Cityscapes classes. Prints the model "
                                    "and what it was trained on, then the two files it wrote.")
@@ -147,9 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.verbose:
         verbose_tensorflow()  # before any command imports TensorFlow
     if getattr(args, "tensorflow", False):
-        from srseg.runtime import import_tensorflow
+        from srseg.runtime import configure
 
-        import_tensorflow()  # quietly, unless --verbose
+        configure(args.threads, args.cpu_kernels)  # before TensorFlow is imported; quietly, unless --verbose
     args.func(args)
 
 

@@ -31,8 +31,9 @@ CPU_KERNELS = ("onednn", "eigen", "auto")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 
-def configure(threads: int, cpu_kernels: str) -> None:
-    """Use ``threads`` intra-op and inter-op threads, and ``cpu_kernels``: ``onednn``, ``eigen`` or ``auto``.
+def configure(threads: int | None, cpu_kernels: str) -> None:
+    """Use ``threads`` intra-op and inter-op threads (None: TensorFlow's own choice), and ``cpu_kernels``:
+    ``onednn``, ``eigen`` or ``auto``.
 
     Must run before TensorFlow is imported: it reads ``TF_ENABLE_ONEDNN_OPTS`` once, at import. ``auto`` leaves
     TensorFlow's own choice: oneDNN on Intel CPUs with AVX-512 VNNI/BF16 or AMX, Eigen elsewhere (AMD included,
@@ -50,6 +51,8 @@ def configure(threads: int, cpu_kernels: str) -> None:
         log.warning("TensorFlow already runs with %s kernels; runtime.cpu_kernels %s not applied (set "
                     "TF_ENABLE_ONEDNN_OPTS=%d before it starts)", "eigen" if onednn else "onednn", cpu_kernels,
                     onednn)
+    if threads is None:
+        return
     cfg = tf.config.threading
     try:
         cfg.set_intra_op_parallelism_threads(threads)
