@@ -21,7 +21,7 @@ from srseg.layout import Sample
 from srseg.params import validate
 from srseg.paths import Paths
 from srseg.results.plots import FIGURE_NAMES, run, small_object_crop
-from srseg.results.report import reading
+from srseg.results.report import measurable, reading
 from srseg.results.summary import run as summarize
 from tests.dvc_graph import rendered_stages
 from tests.results.test_summary import write_metrics, write_variant
@@ -135,6 +135,31 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
+def test_report_with_seeds(tmp_path: Path) -> None:
+    """With several seeds the report adds each comparison's per-seed spread, and reads a difference as a change
+    only where the seeds' interval also excludes zero (the figures use seed 0's images)."""
+    write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
+    paths = write_images(tmp_path, [2, 4])
+    raw = _params([2, 4], [4]).model_dump(mode="json")
+    params = validate({**raw, "seeds": [0, 1, 2]})
+    summarize(params, paths)
+    run(params, paths)
+    text = paths.report.read_text(encoding="utf-8")
+    summary = json.loads((tmp_path / "metrics" / "summary.json").read_text())
+    v, c = summary["variants"], summary["comparisons"]
+    assert "mean over 3 training seeds (0, 1, 2)" in text and "the seeds show training noise" in text
+    section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
+    d = c["sr_x4-vs-bicubic_x4"]
+    s = d["pacc"]["seeds"]
+    row = next(line for line in section.splitlines()
+               if line.startswith(f"| {v['sr_x4']['label']} | {v['bicubic_x4']['label']} |"))
+    assert f"{s['mean'] * 100:+.2f} pp ± {s['std'] * 100:.2f} ".replace("-", "−") in row
+    assert row.split(" | ")[2].endswith(" *") == measurable(d["pacc"])
+    assert " dB ± " in row  # Y-PSNR's per-seed difference too
+    for comp in c.values():  # every comparison has its row
+        assert comp["pacc"] is None or "seeds" in comp["pacc"]
+
+
 @pytest.mark.parametrize(("scales", "retrain"),
                          [([2, 4], []), pytest.param([2, 3, 4, 8], [2, 8], marks=pytest.mark.slow)])
 def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]) -> None:
@@ -214,6 +239,18 @@ def test_reading_follows_the_intervals() -> None:
     # the share of the HR - bicubic gap: SR x4 widens 15 pp by 4 pp; SR x2's +0.5 pp is not measurable, so no share
     assert "(95.00 %), SR widens the gap by 27 % at ×4." in text
     assert "of the gap at ×2" not in text
+
+    # several seeds: a bootstrap interval that excludes zero is not enough when the seeds' t-interval does not
+    summary["settings"]["seeds"] = [0, 1, 2]
+    x4 = summary["comparisons"]["sr_x4-vs-bicubic_x4"]
+    x4["pacc"]["seeds"] = {"mean": -0.04, "std": 0.03, "ci95": [-0.11, 0.03]}
+    x4["miou"]["seeds"] = {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}
+    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}}))
+    assert ("no measurable difference at ×4: −5.00 % (95 % CI [−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)"
+            in text)
+    assert "SR lowers it at ×4 by −8.00 % (95 % CI [−12.00, −4.00] %; across seeds [−5.00, −3.00] pp)" in text
+    assert "widens the gap" not in text  # the x4 PACC change is no longer measurable
+    assert "mean over 3 training seeds" in text
 
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:

@@ -181,6 +181,10 @@ def test_seeds_add_their_spread_and_pool_the_images(tmp_path: Path) -> None:
     comp = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["pacc"]
     d = comp["seeds"]  # with one scale, the fixture's SR hurts there (its largest)
     assert d["mean"] < 0 and d["ci95"][1] < 0 and comp["ci95"][1] < 0
+    psnr = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["psnr_y"]["seeds"]  # Y-PSNR's per-seed differences too
+    sr, bic = ([json.loads(METHODS[m].quality_path(Paths(tmp_path), 2, k).read_text())["psnr_y"] for k in range(3)]
+               for m in ("sr", "bicubic"))
+    assert psnr["mean"] == pytest.approx(np.mean(sr) - np.mean(bic), abs=1e-6) and psnr["std"] > 0
     assert summary["settings"]["seeds"] == [0, 1, 2]
 
 

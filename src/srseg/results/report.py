@@ -2,7 +2,8 @@
 the numbers, and the params that produced them. Written by the plots stage; every sentence is derived from the data.
 
 The reading follows the intervals: a difference is called an improvement (or a loss) only when its 95 %
-bootstrap interval excludes zero; otherwise it is "no measurable difference", with the interval.
+bootstrap interval excludes zero and, with several training seeds, so does the Student-t interval of its per-seed
+values (:func:`measurable`); otherwise it is "no measurable difference", with the intervals.
 """
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ def excludes_zero(ci: Sequence[float | None] | None) -> bool:
     return bool(ci) and ci[0] is not None and ci[1] is not None and (ci[0] > 0 or ci[1] < 0)
 
 
+def measurable(diff: dict[str, Any] | None, ci: Sequence[float | None] | None = None) -> bool:
+    """Whether a difference reads as a change: its bootstrap interval (``ci``, default ``diff["ci95"]``) excludes
+    zero and, when there are several training seeds, so does the t-interval of the per-seed differences. The
+    bootstrap resamples images and holds each trained model fixed; only the seeds show how far training noise moves
+    a difference."""
+    if not diff:
+        return False
+    spread = diff.get("seeds")
+    return excludes_zero(diff["ci95"] if ci is None else ci) and (not spread or excludes_zero(spread["ci95"]))
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
     """A Markdown table; ``align`` is one char per column (l or r, default r except the first)."""
     align = align or "l" + "r" * (len(header) - 1)
@@ -119,8 +131,12 @@ def _effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what
         return words("the relative change", f"in {what}" if what else "", "is undefined", where,
                      "(the reference scores 0)")
     d = enough_digits([value * factor, *(x * factor for x in ci or () if x is not None)])
-    shown = f"{signed(value * factor, unit, d)} (95 % CI {interval(ci, factor, unit, d)})"
-    if not excludes_zero(ci):
+    shown = f"{signed(value * factor, unit, d)} (95 % CI {interval(ci, factor, unit, d)}"
+    if spread := diff.get("seeds"):  # the per-seed differences are absolute: pp for a relative gain
+        f, u = (100.0, "pp") if relative else (factor, unit)
+        shown += f"; across seeds {interval(spread['ci95'], f, u, enough_digits([x * f for x in spread['ci95']]))}"
+    shown += ")"
+    if not measurable(diff, ci):
         return words("no measurable difference", f"in {what}" if what else "", where) + f": {shown}"
     return words(up if value > 0 else down, what, where, "by", shown)
 
@@ -142,7 +158,7 @@ def reading(summary: dict[str, Any], params: Any) -> str:
     closed, widened = [], []
     for s in scales:
         gap, moved = c[f"bicubic_x{s}-vs-hr"]["pacc"], c[f"sr_x{s}-vs-bicubic_x{s}"]["pacc"]
-        if gap and moved and excludes_zero(gap["ci95"]) and gap["diff"] < 0 and excludes_zero(moved["ci95"]):
+        if measurable(gap) and gap["diff"] < 0 and measurable(moved):
             share = (v[f"sr_x{s}"]["pacc"] - v[f"bicubic_x{s}"]["pacc"]) / -gap["diff"] * 100
             if share >= 0:
                 closed.append(f"{share:.0f} % of the gap at ×{s}")
@@ -246,7 +262,7 @@ def _oracle_share(v: dict[str, Any], c: dict[str, Any]) -> list[str]:
         d = enough_digits([ours["diff"], oracle["diff"]], apart=True)
         sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB', d)} over "
                     f"{_label(v, base)}, the ground-truth maps of the upper bound by {signed(oracle['diff'], 'dB', d)}")
-        if excludes_zero(oracle["ci95"]) and oracle["diff"] > 0:
+        if measurable(oracle) and oracle["diff"] > 0:
             sentence += f": the real maps get {100 * ours['diff'] / oracle['diff']:.0f} % of the upper bound's gain"
         else:
             sentence += ": even the ground-truth maps give no measurable Y-PSNR gain"
@@ -267,7 +283,7 @@ def _ci_cell(e: dict[str, Any], key: str) -> str:
 
 
 def _diff_cell(comp: dict[str, Any] | None, relative: bool = False) -> str:
-    """``+0.52 pp [+0.10, +0.93]`` (or relative %); ``*`` marks an interval excluding zero."""
+    """``+0.52 pp [+0.10, +0.93]`` (or relative %); ``*`` marks a measurable difference (:func:`measurable`)."""
     if comp is None:
         return "n/a"
     if relative:
@@ -276,7 +292,7 @@ def _diff_cell(comp: dict[str, Any] | None, relative: bool = False) -> str:
         value, ci, unit, f = comp["diff"], comp["ci95"], "pp", 100.0
     if value is None:
         return "n/a"
-    mark = " *" if excludes_zero(ci) else ""
+    mark = " *" if measurable(comp, ci) else ""
     return f"{signed(value * f, unit)} {interval(ci, f)}{mark}"
 
 
@@ -363,15 +379,17 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
         f"seed {st['bootstrap_seed']}; each resample draws the images with replacement, the same draw for both "
         f"sides of a comparison{' and every training seed' if len(st['seeds']) > 1 else ''}, and recomputes "
         "PACC and mIoU from the summed confusion matrices). Intervals are 95 % percentile intervals; a "
-        "difference is read as a change only when its interval excludes zero (marked * in the tables). Gains "
-        "relative to bicubic are 100 · (SR − bicubic) / bicubic.",
+        "difference is read as a change only when its interval excludes zero"
+        + (" and so does the 95 % Student-t interval of its per-seed values (the bootstrap holds each trained "
+           "model fixed; the seeds show training noise)" if len(st["seeds"]) > 1 else "")
+        + " (marked * in the tables). Gains relative to bicubic are 100 · (SR − bicubic) / bicubic.",
         "",
         "## Super-resolution quality (Y channel)",
         "",
         _table(
             ["scale", "PSNR bicubic", "PSNR SR", "Δ PSNR [95 % CI]", "SSIM bicubic", "SSIM SR"],
             [[f"×{s}", f"{b['psnr_y']:.2f} dB", f"{r['psnr_y']:.2f} dB",
-              f"{signed(d['diff'], 'dB')} {interval(d['ci95'])}" + (" *" if excludes_zero(d["ci95"]) else ""),
+              f"{signed(d['diff'], 'dB')} {interval(d['ci95'])}" + (" *" if measurable(d) else ""),
               f"{b['ssim_y']:.4f}", f"{r['ssim_y']:.4f}"]
              for s in scales for b, r, d in [(v[f"bicubic_x{s}"], v[f"sr_x{s}"],
                                               c[f"sr_x{s}-vs-bicubic_x{s}"]["psnr_y"])]],
@@ -429,9 +447,20 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
             sp = [e.get(f"{k}_seeds") for k in ("pacc", "miou")]
             rows.append([e["label"]] + [f"{pct(s['mean'])} ± {s['std'] * 100:.2f} pp {level_interval(s['ci95'], 100)}"
                                         if s else "n/a" for s in sp])
+        def spread(d: dict[str, Any] | None, factor: float, unit: str) -> str:
+            s = (d or {}).get("seeds")
+            return "n/a" if not s else (f"{signed(s['mean'] * factor, unit)} ± {s['std'] * factor:.2f} "
+                                        f"{interval(s['ci95'], factor)}" + (" *" if measurable(d) else ""))
+
+        diffs = [[v[comp["b"]]["label"], v[comp["a"]]["label"], spread(comp["pacc"], 100, "pp"),
+                  spread(comp["miou"], 100, "pp"), spread(comp.get("psnr_y"), 1, "dB") if comp.get("psnr_y") else ""]
+                 for comp in c.values()]
         out += ["## Across training seeds", "",
                 f"Mean ± standard deviation over seeds {st['seeds']} and the 95 % Student-t interval of the mean.",
-                "", _table(["variant", "PACC", "mIoU"], rows), ""]
+                "", _table(["variant", "PACC", "mIoU"], rows), "",
+                "The same for every comparison's per-seed difference B − A (each seed's models against each other); "
+                "* both this interval and the bootstrap interval exclude zero.", "",
+                _table(["B", "A", "Δ PACC", "Δ mIoU", "Δ Y-PSNR"], diffs, "llrrr"), ""]
     out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * the "
             "interval excludes zero)</summary>", "", _class_table(class_rows, scales), "", "</details>", "",
             "## Figures", ""]

@@ -315,6 +315,9 @@ def comparison_entry(b: Variant, a: Variant, params: Params) -> dict[str, Any]:
         assert q is not None
         out["psnr_y"] = {"diff": _r(q.diff.point), "ci95": [_r(q.diff.low), _r(q.diff.high)],
                          "p_opposite": _r(q.diff.p_opposite)}
+        if len(b.quality) > 1:
+            out["psnr_y"]["seeds"] = _spread([qb["psnr_y"] - qa["psnr_y"] for qb, qa in zip(b.quality, a.quality)],
+                                             st.confidence)
         ra, rb = _class_records(a), _class_records(b)
         if ra is not None and rb is not None:
             cp = paired_bootstrap(ra, rb, _class_psnr_fn, st.resamples, st.seed, st.confidence)
