@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,6 +155,10 @@ def test_report_with_seeds(tmp_path: Path) -> None:
     assert " dB ± " in row  # Y-PSNR's per-seed difference too
     for comp in c.values():  # every comparison has its row
         assert comp["pacc"] is None or "seeds" in comp["pacc"]
+    margin = summary["combined"]["x4"]["margin"]  # the ranking's margin: per-seed margins too
+    assert margin["seeds"]["ci95"][0] <= margin["seeds"]["mean"] <= margin["seeds"]["ci95"][1]
+    assert re.search(r"its margin over [^;]*; across seeds \[", text)
+    assert ("which excludes zero" in text) == measurable(margin)
 
 
 @pytest.mark.parametrize(("scales", "retrain"),

@@ -216,12 +216,13 @@ def combination_reading(summary: dict[str, Any]) -> list[str]:
                     f"{level_interval(first['score_ci95'], digits=3)})")
         margin = entry.get("margin")
         if margin:
-            clear = excludes_zero(margin["ci95"])
-            d = enough_digits([margin["diff"], *margin["ci95"]], 3)
+            spread = margin.get("seeds")
+            d = enough_digits([margin["diff"], *margin["ci95"], *(spread["ci95"] if spread else ())], 3)
             sentence += (f"; its margin over {_label(v, margin['second'])} is {signed(margin['diff'], '', d)} "
-                         f"(95 % CI {interval(margin['ci95'], 1, '', d)}), "
-                         + ("which excludes zero: the ranking of the first two is measurable"
-                            if clear else "which contains zero: the first two are not measurably apart"))
+                         f"(95 % CI {interval(margin['ci95'], 1, '', d)}"
+                         + (f"; across seeds {interval(spread['ci95'], 1, '', d)}" if spread else "") + "), "
+                         + ("which excludes zero: the ranking of the first two is measurable" if measurable(margin)
+                            else "which contains zero: the first two are not measurably apart"))
         text.append(sentence + ".")
     for name in ordered(v):
         e = v[name]
@@ -447,6 +448,7 @@ def build_report(summary: dict[str, Any], params: Any, figures: dict[str, Path],
             sp = [e.get(f"{k}_seeds") for k in ("pacc", "miou")]
             rows.append([e["label"]] + [f"{pct(s['mean'])} ± {s['std'] * 100:.2f} pp {level_interval(s['ci95'], 100)}"
                                         if s else "n/a" for s in sp])
+
         def spread(d: dict[str, Any] | None, factor: float, unit: str) -> str:
             s = (d or {}).get("seeds")
             return "n/a" if not s else (f"{signed(s['mean'] * factor, unit)} ± {s['std'] * factor:.2f} "

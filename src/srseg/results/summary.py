@@ -368,6 +368,20 @@ def _combined_records(v: Variant, hr: Variant, src: Variant, bic: Variant) -> np
                            _quality_records(src)[:, :1], _quality_records(bic)[:, :1]], axis=1)
 
 
+def _combined_per_seed(v: Variant, hr: Variant, src: Variant, bic: Variant) -> list[float]:
+    """The combined score of each training seed's models alone (the margin's spread across seeds)."""
+    n = v.cms.shape[1]
+    fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), n)
+    assert v.quality is not None or src.quality is not None and bic.quality is not None
+    scores = []
+    for k in range(v.cms.shape[0]):
+        sums = np.concatenate([v.cms[k].sum(0).ravel(), hr.cms[k].sum(0).ravel(),
+                               [np.sum(src.quality[k]["per_image"]["psnr_y"])],  # type: ignore[index]
+                               [np.sum(bic.quality[k]["per_image"]["psnr_y"])]])  # type: ignore[index]
+        scores.append(float(fn(sums[None])["score"][0]))
+    return scores
+
+
 def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
     """The study's third criterion, "the average between PSNR and PACC", per combination scale:
 
@@ -376,7 +390,8 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
     the share of the HR images' pixel accuracy kept and the share of bicubic's luma error removed (from the mean
     Y-PSNR gain over bicubic, ``1 − 10^(−ΔPSNR/10)``), each 1 for a perfect method; the PSNR is that of the images
     the method's segmenter sees (SR head for the joint model). Every method at the scale that works from the LR
-    image is ranked (upper bounds aside); the margin of the first over the second gets a paired bootstrap interval.
+    image is ranked (upper bounds aside); the margin of the first over the second gets a paired bootstrap interval
+    and, with several seeds, the spread of the per-seed margins.
     """
     st = params.stats
     hr = variants["hr"]
@@ -385,12 +400,13 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
         bic = variants[methods.get("bicubic").variant(s)]
         count = len(params.seeds) * hr.cms.shape[1]
         fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), count)
-        rows, records = [], {}
+        rows, records, per_seed = [], {}, {}
         for v in variants.values():
             src = psnr_source(v, variants)
             if v.scale != s or v.method.images == "raw" or src is None:
                 continue
             records[v.name] = _combined_records(v, hr, src, bic)
+            per_seed[v.name] = _combined_per_seed(v, hr, src, bic)
             iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence)
             rows.append({"variant": v.name, "label": v.method.label_at(s), "upper_bound": v.method.upper_bound,
                          **{k: _r(iv[k].point) for k in ("score", "pacc_rel", "mse_removed")},
@@ -404,6 +420,9 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
             c = paired_bootstrap(records[second], records[first], fn, st.resamples, st.seed, st.confidence)["score"]
             entry["margin"] = {"first": first, "second": second, "diff": _r(c.diff.point),
                                "ci95": [_r(c.diff.low), _r(c.diff.high)], "p_opposite": _r(c.diff.p_opposite)}
+            if len(params.seeds) > 1:
+                entry["margin"]["seeds"] = _spread([a - b for a, b in zip(per_seed[first], per_seed[second])],
+                                                   st.confidence)
         out[f"x{s}"] = entry
     return out
 
