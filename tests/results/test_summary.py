@@ -185,6 +185,9 @@ def test_seeds_add_their_spread_and_pool_the_images(tmp_path: Path) -> None:
     sr, bic = ([json.loads(METHODS[m].quality_path(Paths(tmp_path), 2, k).read_text())["psnr_y"] for k in range(3)]
                for m in ("sr", "bicubic"))
     assert psnr["mean"] == pytest.approx(np.mean(sr) - np.mean(bic), abs=1e-6) and psnr["std"] > 0
+    headline = json.loads((tmp_path / "metrics" / "headline.json").read_text())["sr_x2"]  # dvc metrics diff shows it
+    assert [headline["pacc_seeds_lo"], headline["pacc_seeds_hi"]] == pytest.approx([100 * x for x in d["ci95"]],
+                                                                                   abs=1e-4)
     assert summary["settings"]["seeds"] == [0, 1, 2]
 
 
@@ -193,6 +196,7 @@ def test_one_seed_adds_no_seed_fields(tmp_path: Path) -> None:
     summary, _ = _run(tmp_path, [2], [])
     assert "pacc_seeds" not in summary["variants"]["sr_x2"]
     assert "seeds" not in summary["comparisons"]["sr_x2-vs-bicubic_x2"]["pacc"]
+    assert "pacc_seeds_lo" not in json.loads((tmp_path / "metrics" / "headline.json").read_text())["sr_x2"]
 
 
 def test_series_files(tmp_path: Path) -> None:

@@ -451,7 +451,7 @@ def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, V
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
     """The few numbers for ``dvc exp show``: HR's scores, and every method against its registered baseline at the
     same scale (``sr_x4``: SR ×4 − bicubic ×4), as differences in pp (PACC, mIoU, with the interval's ``_lo`` and
-    ``_hi``) and dB. Keyed by the method's variant, so that the columns stay short; controls and the comparisons
+    ``_hi``, and with several seeds the t-interval's ``_seeds_lo`` and ``_seeds_hi``) and dB. Keyed by the method's variant, so that the columns stay short; controls and the comparisons
     against HR are in ``summary.json``."""
     v, c = summary["variants"], summary["comparisons"]
     out: dict[str, Any] = {"hr": {"pacc": v["hr"]["pacc"], "miou": v["hr"]["miou"]}}
@@ -468,6 +468,9 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
                 entry[f"{k}_pp"] = _r(comp[k]["diff"] * 100)
                 entry[f"{k}_lo"] = _r(comp[k]["ci95"][0] * 100)
                 entry[f"{k}_hi"] = _r(comp[k]["ci95"][1] * 100)
+                if spread := comp[k].get("seeds"):  # several seeds: the t-interval across them too
+                    entry[f"{k}_seeds_lo"] = _r(spread["ci95"][0] * 100)
+                    entry[f"{k}_seeds_hi"] = _r(spread["ci95"][1] * 100)
         out[b] = entry
     return out
 
