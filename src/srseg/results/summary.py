@@ -362,24 +362,27 @@ def combined_fn(n_classes_cells: int, count: int):
     return fn
 
 
-def _combined_records(v: Variant, hr: Variant, src: Variant, bic: Variant) -> np.ndarray:
+def _combined_records(v: Variant, hr: Variant, src: Variant, bic: Variant, seed: int | None = None) -> np.ndarray:
+    """Per-image records for :func:`combined_fn`: summed over the training seeds, or of the ``seed``-th alone."""
     n = v.cms.shape[1]
-    return np.concatenate([v.cms.sum(0).reshape(n, -1), hr.cms.sum(0).reshape(n, -1),
-                           _quality_records(src)[:, :1], _quality_records(bic)[:, :1]], axis=1)
+
+    def cms(u: Variant) -> np.ndarray:
+        return (u.cms.sum(0) if seed is None else u.cms[seed]).reshape(n, -1)
+
+    def psnr(u: Variant) -> np.ndarray:
+        assert u.quality is not None
+        if seed is None:
+            return _quality_records(u)[:, :1]
+        return np.asarray(u.quality[seed]["per_image"]["psnr_y"])[:, None]
+
+    return np.concatenate([cms(v), cms(hr), psnr(src), psnr(bic)], axis=1)
 
 
-def _combined_per_seed(v: Variant, hr: Variant, src: Variant, bic: Variant) -> list[float]:
-    """The combined score of each training seed's models alone (the margin's spread across seeds)."""
-    n = v.cms.shape[1]
-    fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), n)
-    assert v.quality is not None or src.quality is not None and bic.quality is not None
-    scores = []
-    for k in range(v.cms.shape[0]):
-        sums = np.concatenate([v.cms[k].sum(0).ravel(), hr.cms[k].sum(0).ravel(),
-                               [np.sum(src.quality[k]["per_image"]["psnr_y"])],  # type: ignore[index]
-                               [np.sum(bic.quality[k]["per_image"]["psnr_y"])]])  # type: ignore[index]
-        scores.append(float(fn(sums[None])["score"][0]))
-    return scores
+def _seed_scores(v: Variant, hr: Variant, src: Variant, bic: Variant) -> list[float]:
+    """The combined score of each training seed's models alone."""
+    fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), v.cms.shape[1])
+    return [float(fn(_combined_records(v, hr, src, bic, seed=k).sum(0, keepdims=True))["score"][0])
+            for k in range(v.cms.shape[0])]
 
 
 def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
@@ -400,13 +403,12 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
         bic = variants[methods.get("bicubic").variant(s)]
         count = len(params.seeds) * hr.cms.shape[1]
         fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), count)
-        rows, records, per_seed = [], {}, {}
+        rows, records, sources = [], {}, {}
         for v in variants.values():
             src = psnr_source(v, variants)
             if v.scale != s or v.method.images == "raw" or src is None:
                 continue
-            records[v.name] = _combined_records(v, hr, src, bic)
-            per_seed[v.name] = _combined_per_seed(v, hr, src, bic)
+            records[v.name], sources[v.name] = _combined_records(v, hr, src, bic), (v, src)
             iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence)
             rows.append({"variant": v.name, "label": v.method.label_at(s), "upper_bound": v.method.upper_bound,
                          **{k: _r(iv[k].point) for k in ("score", "pacc_rel", "mse_removed")},
@@ -421,8 +423,9 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
             entry["margin"] = {"first": first, "second": second, "diff": _r(c.diff.point),
                                "ci95": [_r(c.diff.low), _r(c.diff.high)], "p_opposite": _r(c.diff.p_opposite)}
             if len(params.seeds) > 1:
-                entry["margin"]["seeds"] = _spread([a - b for a, b in zip(per_seed[first], per_seed[second])],
-                                                   st.confidence)
+                (vf, sf), (vs, ss) = sources[first], sources[second]
+                diffs = np.subtract(_seed_scores(vf, hr, sf, bic), _seed_scores(vs, hr, ss, bic))
+                entry["margin"]["seeds"] = _spread(diffs.tolist(), st.confidence)
         out[f"x{s}"] = entry
     return out
 
@@ -451,8 +454,8 @@ def summarize(params: Params, paths: Paths) -> tuple[dict[str, Any], dict[str, V
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
     """The few numbers for ``dvc exp show``: HR's scores, and every method against its registered baseline at the
     same scale (``sr_x4``: SR ×4 − bicubic ×4), as differences in pp (PACC, mIoU, with the interval's ``_lo`` and
-    ``_hi``, and with several seeds the t-interval's ``_seeds_lo`` and ``_seeds_hi``) and dB. Keyed by the method's variant, so that the columns stay short; controls and the comparisons
-    against HR are in ``summary.json``."""
+    ``_hi``, and with several seeds the t-interval's ``_seeds_lo`` and ``_seeds_hi``) and dB. Keyed by the method's
+    variant, so that the columns stay short; controls and the comparisons against HR are in ``summary.json``."""
     v, c = summary["variants"], summary["comparisons"]
     out: dict[str, Any] = {"hr": {"pacc": v["hr"]["pacc"], "miou": v["hr"]["miou"]}}
     for comp in c.values():
