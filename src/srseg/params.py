@@ -132,12 +132,22 @@ class SegEvalParams(_Section):
     overlap: Annotated[float, Field(ge=0, lt=1)] = 0.33
 
 
+class SegRetrainParams(_Section):
+    """The PSPNets trained on degraded images (``retrain_seg``, ``retrain_bicubic``, ``train_joint``): the recipe of
+    ``seg.train`` with their own start, length and learning rate (``null``: ``seg.train``'s)."""
+
+    init: Literal["hr", "scratch"] = "hr"  # hr: fine-tune train_seg's model of the same seed
+    epochs: PosInt | None = 2
+    lr: PosFloat | None = 2e-4
+
+
 class SegParams(_Section):
     preset: Literal["small", "resnet50", "resnet101"] = "small"
     weights: str | None = None
     aux_weight: Annotated[float, Field(ge=0)] = 0.4
     dropout: Fraction = 0.1
     train: SegTrainParams = SegTrainParams()
+    retrain: SegRetrainParams = SegRetrainParams()
     eval: SegEvalParams = SegEvalParams()
     retrain_scales: list[Annotated[int, Field(strict=True)]] = [4]
 

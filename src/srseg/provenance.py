@@ -19,16 +19,17 @@ _SR = ("sr.preset", "sr.upsampler", "sr.init", "sr.release_checkpoints", "sr.pre
 _SR_IMAGES = (*_SR, "sr.tile", "sr.tile_overlap", "sr.self_ensemble")
 _DATA = ("seed", "scales", "data")
 _SEG = ("seg.preset", "seg.aux_weight", "seg.dropout", "seg.train", "runtime.precision.seg")
+_RETRAIN = ("seg.retrain", "seg.weights")  # the retrained PSPNets start from train_seg's model
 
 MODEL_PARAMS: dict[str, tuple[str, ...]] = {
     "pretrain_sr": (*_SR, *_RUNTIME),
     "train_seg": (*_DATA, *_SEG, "seg.weights", *_RUNTIME),
-    "retrain_seg": (*_DATA, *_SEG, *_SR_IMAGES, "seg.retrain_scales", *_RUNTIME),
-    "retrain_bicubic": (*_DATA, *_SEG, *_RUNTIME),
-    "train_joint": (*_DATA, *_SEG, "combine.joint", *_RUNTIME),
+    "retrain_seg": (*_DATA, *_SEG, *_RETRAIN, *_SR_IMAGES, "seg.retrain_scales", *_RUNTIME),
+    "retrain_bicubic": (*_DATA, *_SEG, *_RETRAIN, *_RUNTIME),
+    "train_joint": (*_DATA, *_SEG, *_RETRAIN, "combine.joint", *_RUNTIME),
     "finetune_sr": (*_DATA, *_SR_IMAGES, "combine.finetune", *_RUNTIME),
     "task_sr": (*_DATA, *_SR_IMAGES, *_SEG, "seg.weights", "combine.finetune", "combine.task", *_RUNTIME),
-    "sft_sr": (*_DATA, *_SR_IMAGES, *_SEG, "seg.weights", "combine.finetune", "combine.sft", *_RUNTIME),
+    "sft_sr": (*_DATA, *_SR_IMAGES, *_SEG, *_RETRAIN, "combine.finetune", "combine.sft", *_RUNTIME),
     "sft_oracle": (*_DATA, *_SR_IMAGES, "combine.finetune", "combine.sft", *_RUNTIME),
 }
 

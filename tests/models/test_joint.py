@@ -235,6 +235,28 @@ def test_saved_inference_model_has_no_sr_branch_and_same_logits(tmp_path) -> Non
     np.testing.assert_allclose(got, model(lr, training=False)["seg"].numpy(), atol=1e-4)
 
 
+def test_joint_model_starts_from_a_saved_pspnet(tmp_path) -> None:
+    """seg.retrain.init hr: the joint model's segmentation path gets the HR PSPNet's weights by layer name; the SR
+    branch and the auxiliary head stay as initialised."""
+    from srseg.models.pspnet import build_pspnet, init_from, save_model
+
+    hr = build_pspnet(19, "small", aux=False, name="hr")
+    path = tmp_path / "hr.keras"
+    save_model(hr, path)
+    model = build_joint(19, "small", 2)  # not the module's shared models: this test changes its weights
+    before = {ly.name: ly.get_weights() for ly in model.layers}
+    fresh = init_from(model, path)
+    assert set(fresh) == {ly.name for ly in model.layers if ly.weights and (_is_sr(ly.name) or ly.name.startswith("aux"))}
+    copied = [ly for ly in hr.layers if ly.weights]
+    assert copied and all(ly.name not in fresh for ly in copied)
+    for ly in copied:
+        for a, b in zip(ly.get_weights(), model.get_layer(ly.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    for name in fresh:
+        for a, b in zip(before[name], model.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_whole_joint_model_round_trips(tmp_path) -> None:
     """The training form (SR branch included) saves and loads with its custom layers registered."""
     model = joint(3)

@@ -15,6 +15,7 @@ from srseg.models.pspnet import (  # noqa: E402
     AdaptivePool2D,
     build_pspnet,
     inference_model,
+    init_from,
     load_model,
     pyramid_pooling_module,
     save_model,
@@ -104,6 +105,24 @@ def test_load_bad_files(tmp_path) -> None:
     bad.write_bytes(b"not a zip")
     with pytest.raises(SrsegError, match="cannot load"):
         load_model(bad)
+
+
+def test_init_from_a_saved_model_copies_every_saved_layer(tmp_path, small_aux: keras.Model) -> None:
+    """The retrained PSPNets start from the HR model: every saved layer's weights, BN statistics included; the
+    auxiliary head (not saved) keeps its initial weights and is named as fresh."""
+    path = tmp_path / "hr.keras"
+    save_model(small_aux, path)
+    target = build_pspnet(19, "small", aux=True)
+    fresh = init_from(target, path)
+    assert fresh and all(n.startswith("aux") for n in fresh)
+    assert {n for n in fresh} == {ly.name for ly in target.layers if ly.name.startswith("aux") and ly.weights}
+    for layer in inference_model(small_aux).layers:
+        for a, b in zip(layer.get_weights(), target.get_layer(layer.name).get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(1).uniform(0, 255, (1, 24, 40, 3)).astype(np.float32)
+    np.testing.assert_array_equal(inference_model(target)(x).numpy(), inference_model(small_aux)(x).numpy())
+    with pytest.raises(SrsegError, match=r"hr\.keras: cannot start .* its layer head_cls has weights .* shapes it"):
+        init_from(build_pspnet(5, "small"), path)  # another class count (or preset): one line naming the file
 
 
 def test_unknown_preset() -> None:

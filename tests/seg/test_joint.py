@@ -17,7 +17,8 @@ from srseg.paths import Paths
 from srseg.seg.data import split_pairs
 
 TINY = {"scales": [2], "seg": {"retrain_scales": [2], "preset": "small",
-                               "train": {"epochs": 1, "steps_per_epoch": 2, "batch": 2, "crop": 32}},
+                               "train": {"epochs": 1, "steps_per_epoch": 2, "batch": 2, "crop": 32},
+                               "retrain": {"epochs": 1}},
         "combine": {"scales": [2]}, "data": {"synthetic": {"width": 96, "height": 48, "train": 3, "val": 2}}}
 
 

@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 TINY_SEG = {"epochs": 1, "steps_per_epoch": 2, "batch": 2, "crop": 32}
 
 
-def _params(**train):
-    return validate({"scales": [2, 4], "seg": {"train": {**TINY_SEG, **train}, "retrain_scales": [2]}})
+def _params(retrain: dict | None = None, **train):
+    return validate({"scales": [2, 4], "seg": {"train": {**TINY_SEG, **train}, "retrain": retrain or {"epochs": 1},
+                                               "retrain_scales": [2]}})
 
 
 def _make_tree(root: Path, n_train: int = 2, n_val: int = 2, h: int = 24, w: int = 40) -> Path:
@@ -225,6 +226,44 @@ def test_retrain_seg(trained: Path) -> None:
         assert json.loads(paths.seg_metrics(name, 0).read_text())["n_images"] == 2
         for s in list_samples(paths.raw, "val"):
             assert s.prediction(paths.predictions(name, 0)).is_file()
+
+
+def _kernels(path: Path) -> list[np.ndarray]:
+    from srseg.models.pspnet import load_model
+
+    return [v.numpy() for v in load_model(path).trainable_weights]
+
+
+def test_retrain_starts_from_the_hr_model_or_from_scratch(trained: Path, tmp_path: Path) -> None:
+    """``seg.retrain.init: hr`` fine-tunes train_seg's model (a vanishing learning rate leaves it there); ``scratch``
+    starts from random weights; ``hr`` without train_seg's model is one line naming the file."""
+    from srseg.seg.pipeline import run_retrain_seg
+
+    root = tmp_path / "repo"
+    shutil.copytree(trained, root)
+    paths = Paths(root)
+    if not paths.sr(2, 0).exists():  # test_retrain_seg made them in the shared tree
+        _copy_images(paths.raw, paths.sr(2, 0))
+    hr = _kernels(paths.seg_model("hr", 0))
+    history = run_retrain_seg(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
+    assert len(history.epochs) == 1  # seg.retrain.epochs, not seg.train's
+    tuned = _kernels(paths.seg_model("retrain_sr_x2", 0))
+    assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr))
+    run_retrain_seg(_params({"init": "scratch", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
+    fresh = _kernels(paths.seg_model("retrain_sr_x2", 0))
+    assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(fresh, hr))
+    paths.seg_model("hr", 0).unlink()
+    with pytest.raises(SrsegError, match=r"hr\.keras: no such file; seg\.retrain\.init hr starts from train_seg@0"):
+        run_retrain_seg(_params({"init": "hr"}), 2, 0, paths=paths)
+
+
+def test_retrain_recipe_is_seg_train_with_its_own_length_and_rate() -> None:
+    from srseg.seg.train import retrain_recipe
+
+    own = retrain_recipe(_params({"epochs": 3, "lr": 1e-4}))
+    assert (own.epochs, own.lr) == (3, 1e-4) and own.crop == TINY_SEG["crop"] and own.batch == TINY_SEG["batch"]
+    inherited = retrain_recipe(_params({"epochs": None, "lr": None}, epochs=5, lr=3e-3))
+    assert inherited == _params(epochs=5, lr=3e-3).seg.train
 
 
 def test_segment_file_any_size(tmp_path: Path, trained: Path) -> None:

@@ -341,3 +341,29 @@ def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:
         raise SrsegError(f"{path}: model takes {model.input_shape[-1]}-channel input, expected RGB")
     return model
 
+
+def init_from(model: keras.Model, path: str | Path) -> list[str]:
+    """Start ``model`` (a PSPNet or the joint model, in training form) from the PSPNet saved at ``path``.
+
+    Every layer of the saved model gives its weights (BN statistics included) to ``model``'s layer of the same
+    name; the joint model's segmentation path has PSPNet's names. Returns the names of ``model``'s layers with
+    weights that the file does not hold, left as initialised (the auxiliary head, which saved models drop; the
+    joint model's SR branch). SrsegError naming the file when ``model`` lacks one of its layers or shapes it
+    differently (a model of another ``seg.preset``).
+    """
+    source = load_model(path, num_classes=None)
+    targets = {layer.name: layer for layer in model.layers}
+    for layer in source.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        target = targets.get(layer.name)
+        shapes = [w.shape for w in weights]
+        if target is None or [tuple(v.shape) for v in target.weights] != shapes:
+            where = "has no such layer" if target is None else f"shapes it {[tuple(v.shape) for v in target.weights]}"
+            raise SrsegError(f"{path}: cannot start {model.name} from it: its layer {layer.name} has weights "
+                             f"{shapes} and {model.name} {where} (another seg.preset or class count?)")
+        target.set_weights(weights)
+    held = {layer.name for layer in source.layers}
+    return [layer.name for layer in model.layers if layer.weights and layer.name not in held]
+

@@ -3,8 +3,9 @@ and the SR head's quality.
 
 The network (:mod:`srseg.models.joint`) sees the LR image and predicts the segmentation at HR size, with an SR head
 trained beside it on ``CE + w_sr·MSE + w_fa·FA`` (:mod:`srseg.training.joint`); the saved model drops the SR head.
-It trains with the segmentation recipe of ``seg.train`` (optimiser, schedule, steps, batch, crop, class weights),
-so it spends the budget of the retrained PSPNets it is compared with. Its augmentation is theirs applied to the HR
+It trains with the recipe of the retrained PSPNets it is compared with (``seg.train`` with ``seg.retrain``'s
+start, epochs and learning rate: :func:`srseg.seg.train.retrain_recipe`), so it spends their budget; by default its
+segmentation path starts from the HR PSPNet, as theirs does, and its SR branch from scratch. Its augmentation is theirs applied to the HR
 image (random resize and mirror, a ``crop``-sided window, :func:`srseg.seg.data.augment`); the LR input is the
 Pillow-bicubic ÷s of that window, rounded to uint8, as ``degrade`` makes the LR images it is evaluated on.
 """
@@ -26,14 +27,14 @@ from srseg.labels import NUM_CLASSES
 from srseg.layout import list_samples
 from srseg.metrics.sr import class_squared_errors, quality, y_scores
 from srseg.models.joint import build_joint
-from srseg.models.pspnet import inference_model, save_model
+from srseg.models.pspnet import inference_model, init_from, save_model
 from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
 from srseg.provenance import data_description, model_record
 from srseg.seg.data import Pairs, augment, label_counts, split_pairs
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
-from srseg.seg.train import make_optimizer
+from srseg.seg.train import make_optimizer, retrain_init, retrain_recipe
 from srseg.training.joint import joint_criterion
 from srseg.training.loop import History, train
 from srseg.training.losses import enet_class_weights
@@ -70,7 +71,7 @@ def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min:
 def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = None) -> History:
     """Stage ``train_joint@{scale}-{seed}``: train, save the segmentation model, score the SR head on val."""
     check_scale(scale)
-    seg, tp, jp = params.seg, params.seg.train, params.combine.joint
+    seg, tp, jp = params.seg, retrain_recipe(params), params.combine.joint
     runtime.set_determinism(seed)
     strategy = strategy or runtime.strategy(params.runtime.distribute)
     if tp.batch % strategy.num_replicas_in_sync:
@@ -88,6 +89,9 @@ def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strateg
         model = build_joint(NUM_CLASSES, seg.preset, scale, aux=seg.aux_weight > 0, dropout=seg.dropout,
                             sr_residual=jp.sr_residual, sync_bn=strategy.num_replicas_in_sync > 1)
         optimizer = runtime.wrap_optimizer(make_optimizer(tp, total), policy)
+    init = retrain_init(params, paths, seed)
+    if init is not None:
+        log.info("joint model from %s; fresh: %s", init, ", ".join(init_from(model, init)))
     criterion = joint_criterion(class_weights, seg.aux_weight, jp.w_sr, jp.w_fa, jp.fa_grid)
     predictor = Predictor(inference_model(model), "whole")
 

@@ -2,8 +2,9 @@
 
 * :func:`run_train_seg` — ``train_seg@{seed}``: PSPNet on the HR train split (or a user's ``seg.weights`` file,
   checked and copied).
-* :func:`run_retrain_seg` — ``retrain_seg@{scale}-{seed}``: the same recipe on the train images of a degraded
-  variant (SR ×s), validated on that variant.
+* :func:`run_retrain_seg` — ``retrain_seg@{scale}-{seed}`` / ``retrain_bicubic@…``: PSPNet on the train images
+  of a degraded variant (SR or bicubic ×s), validated on that variant (``seg.retrain``: by default a fine-tune of
+  the HR model).
 * :func:`run_evaluate` — ``evaluate_{method}@…``: a method's segmenter on its val images → predictions and scores.
 """
 
@@ -65,9 +66,10 @@ def run_train_seg(params: Params, seed: int, paths: Paths = REPO, strategy: Any 
 
 def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr", paths: Paths = REPO,
                     strategy: Any = None) -> Any:
-    """Stage ``retrain_seg@{scale}-{seed}`` (``on`` SR) / ``retrain_bicubic@…``: the ``train_seg`` recipe on the
-    ×``scale`` ``on`` train images, validated on the same kind of val images."""
-    from srseg.seg.train import summary_line, train_pspnet
+    """Stage ``retrain_seg@{scale}-{seed}`` (``on`` SR) / ``retrain_bicubic@…``: PSPNet on the ×``scale`` ``on``
+    train images, validated on the same kind of val images, by ``seg.retrain`` (fine-tuning ``train_seg``'s model
+    by default)."""
+    from srseg.seg.train import retrain_init, retrain_recipe, summary_line, train_pspnet
 
     check_scale(scale)
     if on not in _RETRAIN:
@@ -82,7 +84,8 @@ def run_retrain_seg(params: Params, scale: int, seed: int, on: RetrainOn = "sr",
     model_name = variant(name, scale)
     model_out = paths.seg_model(model_name, seed)
     history = train_pspnet(params, train, val, model_out, paths.train_log(f"seg_{model_name}", seed), seed=seed,
-                           stage=methods.get(name).stage, strategy=strategy)
+                           stage=methods.get(name).stage, recipe=retrain_recipe(params),
+                           init=retrain_init(params, paths, seed), strategy=strategy)
     log.info("%s: %s", model_out, summary_line(history))
     return history
 

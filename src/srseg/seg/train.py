@@ -20,8 +20,9 @@ from srseg import __version__, runtime
 from srseg.errors import SrsegError
 from srseg.io import model_metadata
 from srseg.labels import NUM_CLASSES, TRAIN_NAMES
-from srseg.models.pspnet import build_pspnet, inference_model, save_model
+from srseg.models.pspnet import build_pspnet, inference_model, init_from, save_model
 from srseg.params import Params, SegTrainParams
+from srseg.paths import Paths
 from srseg.provenance import data_description
 from srseg.provenance import model_record as provenance_record
 from srseg.seg.data import Pairs, label_counts, train_dataset
@@ -39,6 +40,25 @@ def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str) -> d
                   f"{data_description(params)}")
     return provenance_record(params, stage, task="segmentation", architecture=f"PSPNet {params.seg.preset}",
                              seed=seed, trained_on=trained_on)
+
+
+def retrain_recipe(params: Params) -> SegTrainParams:
+    """``seg.train`` with ``seg.retrain``'s epochs and learning rate: the recipe of the PSPNets trained on degraded
+    images (``retrain_seg``, ``retrain_bicubic``, ``train_joint``)."""
+    r, tp = params.seg.retrain, params.seg.train
+    return tp.model_copy(update={"epochs": tp.epochs if r.epochs is None else r.epochs,
+                                 "lr": tp.lr if r.lr is None else r.lr})
+
+
+def retrain_init(params: Params, paths: Paths, seed: int) -> Path | None:
+    """The model the retrained PSPNets start from: ``train_seg``'s of ``seed`` (``seg.retrain.init: hr``), or
+    None (random weights)."""
+    if params.seg.retrain.init == "scratch":
+        return None
+    path = paths.seg_model("hr", seed)
+    if not path.is_file():
+        raise SrsegError(f"{path}: no such file; seg.retrain.init hr starts from train_seg@{seed}'s model")
+    return path
 
 
 def make_optimizer(tp: SegTrainParams, total_steps: int) -> keras.optimizers.Optimizer:
@@ -67,15 +87,19 @@ def train_pspnet(
     *,
     seed: int,
     stage: str = "train_seg",
+    recipe: SegTrainParams | None = None,
+    init: Path | None = None,
     strategy: tf.distribute.Strategy | None = None,
 ) -> History:
     """Train a PSPNet with ``params.seg`` on ``train_pairs``, validate on ``val`` each epoch, save ``model_out``
     with the training record of ``stage``.
 
-    DVCLive logs ``train/loss`` (and ``train/loss_main``, ``train/loss_aux``) and ``val/miou``, ``val/pacc`` per
-    epoch into ``live_dir``. ``strategy`` defaults to the one of ``runtime.distribute``.
+    ``recipe`` replaces ``seg.train`` (:func:`retrain_recipe`); ``init`` is a saved PSPNet to start from
+    (:func:`srseg.models.pspnet.init_from`) instead of random weights. DVCLive logs ``train/loss`` (and
+    ``train/loss_main``, ``train/loss_aux``) and ``val/miou``, ``val/pacc`` per epoch into ``live_dir``.
+    ``strategy`` defaults to the one of ``runtime.distribute``.
     """
-    seg, tp = params.seg, params.seg.train
+    seg, tp = params.seg, recipe or params.seg.train
     runtime.set_determinism(seed)
     strategy = strategy or runtime.strategy(params.runtime.distribute)
     total_steps = tp.epochs * tp.steps_per_epoch
@@ -93,9 +117,10 @@ def train_pspnet(
         model = build_pspnet(NUM_CLASSES, seg.preset, aux=seg.aux_weight > 0, dropout=seg.dropout,
                              sync_bn=strategy.num_replicas_in_sync > 1)
         optimizer = runtime.wrap_optimizer(make_optimizer(tp, total_steps), policy)
+    start = "random weights" if init is None else f"{init} (fresh: {', '.join(init_from(model, init)) or '-'})"
     predictor = Predictor(inference_model(model), "whole")
-    log.info("PSPNet %s: %d parameters; %d steps of %d×%d crops, batch %d, %s lr %g, %s, on %d images",
-             seg.preset, inference_model(model).count_params(), total_steps, tp.crop, tp.crop, tp.batch,
+    log.info("PSPNet %s: %d parameters from %s; %d steps of %d×%d crops, batch %d, %s lr %g, %s, on %d images",
+             seg.preset, inference_model(model).count_params(), start, total_steps, tp.crop, tp.crop, tp.batch,
              tp.optimizer, tp.lr, policy, len(train_pairs.images))
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
