@@ -202,6 +202,12 @@ def test_weights_param(tmp_path: Path, trained: Path) -> None:
     assert record["data_source"] == "unknown" and record["copied_from"] == str(keras_own)
 
 
+def _kernels(path: Path) -> list[np.ndarray]:
+    from srseg.models.pspnet import load_model
+
+    return [v.numpy() for v in load_model(path).trainable_weights]
+
+
 def test_retrain_seg(trained: Path) -> None:
     from srseg.seg.pipeline import run_evaluate, run_retrain_seg
 
@@ -209,13 +215,16 @@ def test_retrain_seg(trained: Path) -> None:
     with pytest.raises(SrsegError, match="missing"):
         run_retrain_seg(_params(), 2, 0, paths=paths)
     _copy_images(paths.raw, paths.sr(2, 0))
-    run_retrain_seg(_params(), 2, 0, paths=paths)
-    assert paths.seg_model("retrain_sr_x2", 0).is_file()
+    # init hr (the default) with a vanishing learning rate: the retrained model is train_seg's
+    run_retrain_seg(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
+    tuned, hr = _kernels(paths.seg_model("retrain_sr_x2", 0)), _kernels(paths.seg_model("hr", 0))
+    assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr))
     from srseg.io import model_metadata
     from srseg.provenance import MODEL_PARAMS
 
     record = model_metadata(paths.seg_model("retrain_sr_x2", 0))
     assert record["params_keys"] == list(MODEL_PARAMS["retrain_seg"]) and record["trained_on"].startswith("SR ×2")
+    assert record["trained_on"].endswith(", fine-tuned from seed0/hr.keras")  # no machine's path in the model
     assert (paths.train_log("seg_retrain_sr_x2", 0) / "metrics.json").is_file()
     on_sr = run_evaluate(_params(), "retrain_sr", 2, 0, paths)
     on_hr = run_evaluate(_params(), "retrain_sr_on_hr", 2, 0, paths)
@@ -228,33 +237,19 @@ def test_retrain_seg(trained: Path) -> None:
             assert s.prediction(paths.predictions(name, 0)).is_file()
 
 
-def _kernels(path: Path) -> list[np.ndarray]:
-    from srseg.models.pspnet import load_model
+def test_retrain_init_is_the_hr_model_of_the_seed_or_none(tmp_path: Path) -> None:
+    """``seg.retrain.init``: hr names train_seg's model of the seed (one line naming the file when it is missing),
+    scratch gives None (random weights, as train_seg starts)."""
+    from srseg.seg.train import retrain_init
 
-    return [v.numpy() for v in load_model(path).trainable_weights]
-
-
-def test_retrain_starts_from_the_hr_model_or_from_scratch(trained: Path, tmp_path: Path) -> None:
-    """``seg.retrain.init: hr`` fine-tunes train_seg's model (a vanishing learning rate leaves it there); ``scratch``
-    starts from random weights; ``hr`` without train_seg's model is one line naming the file."""
-    from srseg.seg.pipeline import run_retrain_seg
-
-    root = tmp_path / "repo"
-    shutil.copytree(trained, root)
-    paths = Paths(root)
-    if not paths.sr(2, 0).exists():  # test_retrain_seg made them in the shared tree
-        _copy_images(paths.raw, paths.sr(2, 0))
-    hr = _kernels(paths.seg_model("hr", 0))
-    history = run_retrain_seg(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
-    assert len(history.epochs) == 1  # seg.retrain.epochs, not seg.train's
-    tuned = _kernels(paths.seg_model("retrain_sr_x2", 0))
-    assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr))
-    run_retrain_seg(_params({"init": "scratch", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
-    fresh = _kernels(paths.seg_model("retrain_sr_x2", 0))
-    assert not all(np.allclose(a, b, atol=1e-3) for a, b in zip(fresh, hr))
-    paths.seg_model("hr", 0).unlink()
-    with pytest.raises(SrsegError, match=r"hr\.keras: no such file; seg\.retrain\.init hr starts from train_seg@0"):
-        run_retrain_seg(_params({"init": "hr"}), 2, 0, paths=paths)
+    paths = Paths(tmp_path)
+    assert retrain_init(_params({"init": "scratch"}), paths, 3) is None
+    with pytest.raises(SrsegError, match=r"seed3/hr\.keras: no such file; seg\.retrain\.init hr starts from "
+                                         r"train_seg@3"):
+        retrain_init(_params({"init": "hr"}), paths, 3)
+    paths.seg_model("hr", 3).parent.mkdir(parents=True)
+    paths.seg_model("hr", 3).write_bytes(b"")
+    assert retrain_init(_params({"init": "hr"}), paths, 3) == paths.seg_model("hr", 3)
 
 
 def test_retrain_recipe_is_seg_train_with_its_own_length_and_rate() -> None:

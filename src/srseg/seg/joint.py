@@ -5,9 +5,10 @@ The network (:mod:`srseg.models.joint`) sees the LR image and predicts the segme
 trained beside it on ``CE + w_sr·MSE + w_fa·FA`` (:mod:`srseg.training.joint`); the saved model drops the SR head.
 It trains with the recipe of the retrained PSPNets it is compared with (``seg.train`` with ``seg.retrain``'s
 start, epochs and learning rate: :func:`srseg.seg.train.retrain_recipe`), so it spends their budget; by default its
-segmentation path starts from the HR PSPNet, as theirs does, and its SR branch from scratch. Its augmentation is theirs applied to the HR
-image (random resize and mirror, a ``crop``-sided window, :func:`srseg.seg.data.augment`); the LR input is the
-Pillow-bicubic ÷s of that window, rounded to uint8, as ``degrade`` makes the LR images it is evaluated on.
+segmentation path starts from the HR PSPNet, as theirs does, and its SR branch from scratch. Its augmentation is
+theirs applied to the HR image (random resize and mirror, a ``crop``-sided window, :func:`srseg.seg.data.augment`);
+the LR input is the Pillow-bicubic ÷s of that window, rounded to uint8, as ``degrade`` makes the LR images it is
+evaluated on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from srseg.provenance import data_description, model_record
 from srseg.seg.data import Pairs, augment, label_counts, split_pairs
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
-from srseg.seg.train import make_optimizer, retrain_init, retrain_recipe
+from srseg.seg.train import make_optimizer, retrain_init, retrain_recipe, started_from
 from srseg.training.joint import joint_criterion
 from srseg.training.loop import History, train
 from srseg.training.losses import enet_class_weights
@@ -105,7 +106,8 @@ def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strateg
     record = model_record(params, "train_joint", task="segmentation", seed=seed,
                           architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
                           trained_on=(f"x{scale} LR crops of the {len(train_pairs.images)} train images of "
-                                      f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"))
+                                      f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"
+                                      f"{started_from(init)}"))
     history = train(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
                     live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
                     epoch_metrics=epoch_metrics, strategy=strategy, name="joint")

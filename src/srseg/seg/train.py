@@ -34,10 +34,17 @@ from srseg.training.schedules import poly_decay
 
 log = logging.getLogger(__name__)
 
-def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str) -> dict[str, Any]:
-    """What a PSPNet that ``stage`` trained on ``train_pairs`` is for (:mod:`srseg.provenance`)."""
+
+def started_from(init: Path | None) -> str:
+    """The training record's note of the model a training started from (seed folder and file: no machine's path)."""
+    return "" if init is None else f", fine-tuned from {init.parent.name}/{init.name}"
+
+
+def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str, init: Path | None = None
+                 ) -> dict[str, Any]:
+    """What a PSPNet that ``stage`` trained on ``train_pairs`` (from ``init``) is for (:mod:`srseg.provenance`)."""
     trained_on = (f"{train_pairs.what} {train_pairs.split} images ({len(train_pairs.images)}) of "
-                  f"{data_description(params)}")
+                  f"{data_description(params)}{started_from(init)}")
     return provenance_record(params, stage, task="segmentation", architecture=f"PSPNet {params.seg.preset}",
                              seed=seed, trained_on=trained_on)
 
@@ -130,7 +137,7 @@ def train_pspnet(
             out.update({"val/miou": m["miou"], "val/pacc": m["pacc"]})
         return out
 
-    record = model_record(params, train_pairs, seed, stage)
+    record = model_record(params, train_pairs, seed, stage, init)
     return train(model, dataset, pspnet_criterion(seg.aux_weight, class_weights), optimizer, steps=total_steps,
                  steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir,
                  save=lambda: save_model(model, model_out, record),
