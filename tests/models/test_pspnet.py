@@ -115,7 +115,7 @@ def test_init_from_a_saved_model_copies_every_saved_layer(tmp_path, small_aux: k
     target = build_pspnet(19, "small", aux=True)
     fresh = init_from(target, path)
     assert fresh and all(n.startswith("aux") for n in fresh)
-    assert {n for n in fresh} == {ly.name for ly in target.layers if ly.name.startswith("aux") and ly.weights}
+    assert set(fresh) == {ly.name for ly in target.layers if ly.name.startswith("aux") and ly.weights}
     for layer in inference_model(small_aux).layers:
         for a, b in zip(layer.get_weights(), target.get_layer(layer.name).get_weights(), strict=True):
             np.testing.assert_array_equal(a, b)
