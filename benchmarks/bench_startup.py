@@ -12,6 +12,10 @@ Side by side it measures the bare interpreter, ``import tensorflow`` and ``impor
 much of each stage's start-up is TensorFlow's fixed cost and how much is srseg's own. The count of stage processes
 of the default ``dvc repro`` gives the total.
 
+DVC's own share: around every stage it runs, ``dvc repro`` reads ``dvc.lock`` and rewrites it (a round-trip parse and
+dump that keeps comments). ``dvc status`` (which reads the lock the same way) is timed with ruamel.yaml's C parser
+and with its pure-Python one, side by side, and the round trip of this repository's ``dvc.lock`` is timed in-process.
+
     python benchmarks/bench_startup.py [--repeat 3] [--json out.json]
 """
 
@@ -64,6 +68,8 @@ def main() -> None:
         "(bare interpreter)": [sys.executable, "-c", "pass"],
         "(import tensorflow)": [sys.executable, "-c", "import tensorflow"],
         "(import dvclive)": [sys.executable, "-c", "import dvclive"],
+        "(dvc status)": [sys.executable, "-c", DVC_STATUS.format(patch="")],
+        "(dvc status, pure-Python YAML)": [sys.executable, "-c", DVC_STATUS.format(patch=PURE_YAML)],
     }
     for script in scripts:
         name = script.name
@@ -76,8 +82,12 @@ def main() -> None:
             best[key] = min(best.get(key, float("inf")), seconds(cmd))
     print(f"{os.cpu_count()} CPUs, load average {load:.2f} before, {os.getloadavg()[0]:.2f} after; "
           f"minimum of {args.repeat} runs\n")
-    for key in list(probes)[:3]:
+    for key in list(probes)[:5]:
         print(f"{key:<36} {best[key]:6.2f} s")
+    lock = lock_round_trip(args.repeat)
+    print(f"{'(dvc.lock round trip per stage)':<36} {lock['round_trip']:6.2f} s  ({lock['bytes'] / 1024:.0f} KB: "
+          f"read {lock['read']:.2f} s with the C parser, {lock['read_pure']:.2f} s without; rewrite "
+          f"{lock['round_trip']:.2f} s, pure Python either way)")
     tf = best["(import tensorflow)"]
     print(f"\n{'script':<24} {'runs':>4} {'--help':>7} {'imports':>8} {'of which TF':>12}")
     total = 0.0
@@ -92,8 +102,42 @@ def main() -> None:
     n_tf = sum(r["runs"] for r in rows if r["tensorflow"])
     print(f"\n{sum(runs.values())} stage processes in the default dvc repro, {n_tf} of them import TensorFlow: "
           f"{total:.0f} s of start-up in all, {n_tf * tf:.0f} s of it TensorFlow's own import")
+    n_stages = len(stages)
+    print(f"DVC around the {n_stages} stages: about {n_stages * (lock['read'] + lock['round_trip']):.0f} s of dvc.lock "
+          f"reads and rewrites ({n_stages * (lock['read_pure'] + lock['round_trip']):.0f} s with pure-Python reads)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"load": load, "probes": best, "rows": rows, "total": total}, indent=2))
+        Path(args.json).write_text(json.dumps({"load": load, "probes": best, "rows": rows, "total": total,
+                                               "dvc_lock": lock}, indent=2))
+
+
+# `dvc status` in-process, optionally with ruamel.yaml's C parser hidden (as without ruamel.yaml.clib installed).
+PURE_YAML = "import ruamel.yaml.main as m; m.CParser = m.CEmitter = None; "
+DVC_STATUS = "{patch}from dvc.cli import main; raise SystemExit(main(['status', '--quiet']) not in (0, 1))"
+
+
+def lock_round_trip(repeat: int) -> dict[str, float]:
+    """Seconds to read this repository's ``dvc.lock`` as ``dvc repro`` does (safe loader, with and without the C
+    parser) and to rewrite it (round-trip parse and dump); minimum of ``repeat`` runs each."""
+    import io
+
+    from dvc.utils.serialize._yaml import _get_yaml, parse_yaml, parse_yaml_for_update
+    from ruamel.yaml import YAML
+
+    text = (REPO / "dvc.lock").read_text()
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    def rewrite() -> None:
+        _get_yaml().dump(parse_yaml_for_update(text, "dvc.lock"), io.StringIO())
+
+    return {"bytes": len(text.encode()), "read": best(lambda: parse_yaml(text, "dvc.lock")),
+            "read_pure": best(lambda: YAML(typ="safe", pure=True).load(text)), "round_trip": best(rewrite)}
 
 
 if __name__ == "__main__":

@@ -57,6 +57,16 @@ def test_deterministic_per_seed(tmp_path: Path) -> None:
     assert any(not np.array_equal(x.label_ids, z.label_ids) for x, z in zip(a, c))
 
 
+def test_same_samples_on_worker_processes(tmp_path: Path) -> None:
+    """The download stage renders on one process per CPU: the samples, in order, must not depend on it."""
+    params = _params(train=3, val=2)
+    serial, spawned = list(samples(params, tmp_path, workers=1)), list(samples(params, tmp_path, workers=2))
+    assert [(s.split, s.id, s.origin) for s in serial] == [(s.split, s.id, s.origin) for s in spawned]
+    for x, y in zip(serial, spawned):
+        for a, b in ((x.image, y.image), (x.label_ids, y.label_ids), (x.instance_ids, y.instance_ids)):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
 def test_image_i_independent_of_counts(tmp_path: Path) -> None:
     small = _render(_params(train=2, val=1), tmp_path)
     large = _render(_params(train=4, val=3), tmp_path)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import colorsys
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from scipy import ndimage
 from srseg.instances import HAS_INSTANCES, number_objects
 from srseg.io import write_png
 from srseg.labels import colorize, label_id, to_train_ids
+from srseg.parallel import cpu_count, ordered_map
 from srseg.params import Params
 from srseg.sources import Counted, RawSample
 
@@ -1652,19 +1653,32 @@ def sample_name(split: str, index: int, cities: int) -> tuple[str, str]:
     return city, f"{city}_{index // cities:06d}_{FRAME:06d}"
 
 
-def samples(params: Params, cache_dir: Path) -> Counted:
-    """Render ``data.synthetic.train`` then ``val`` scenes (``cache_dir`` is unused: nothing to fetch)."""
+#: Scenes per render worker: a worker's start (about a second of imports) pays off only over this many.
+SCENES_PER_WORKER = 16
+
+
+def render_sample(task: tuple[int, str, int, int, int, int]) -> RawSample:
+    """Scene ``index`` of ``split`` for ``(seed, split, index, cities, width, height)``: a picklable unit of work."""
+    seed, split, i, cities, width, height = task
+    city, sample_id = sample_name(split, i, cities)
+    image, label_ids, instance_ids = render_scene(scene_rng(seed, split, i), width, height)
+    return RawSample(split, city, sample_id, image, label_ids, f"synthetic {split} #{i} (seed {seed})",
+                     instance_ids, "rendered")
+
+
+def samples(params: Params, cache_dir: Path, workers: int | None = None) -> Counted:
+    """Render ``data.synthetic.train`` then ``val`` scenes (``cache_dir`` is unused: nothing to fetch).
+
+    Scenes render on ``workers`` processes (default: one per :data:`SCENES_PER_WORKER` scenes, at most one per
+    CPU) and come back in order; each has its own generator (:func:`scene_rng`), so the samples do not depend on
+    ``workers``.
+    """
     cfg = params.data.synthetic
-
-    def render() -> Iterator[RawSample]:
-        for split, count in (("train", cfg.train), ("val", cfg.val)):
-            for i in range(count):
-                city, sample_id = sample_name(split, i, cfg.cities)
-                image, label_ids, instance_ids = render_scene(scene_rng(params.seed, split, i), cfg.width, cfg.height)
-                origin = f"synthetic {split} #{i} (seed {params.seed})"
-                yield RawSample(split, city, sample_id, image, label_ids, origin, instance_ids, "rendered")
-
-    return Counted(cfg.train + cfg.val, render())
+    tasks = [(params.seed, split, i, cfg.cities, cfg.width, cfg.height)
+             for split, count in (("train", cfg.train), ("val", cfg.val)) for i in range(count)]
+    if workers is None:
+        workers = min(cpu_count(), len(tasks) // SCENES_PER_WORKER)
+    return Counted(len(tasks), ordered_map(render_sample, tasks, workers))
 
 
 def render_sample_figure(path: str | Path, seed: int = 0, split: str = "val", index: int = 0,
