@@ -10,7 +10,7 @@ from tests.dvc_graph import SRC, direct_imports
 #: Top-level modules and packages of srseg, bottom up: each may import only those before it (or itself). ``sr``
 #: comes after ``seg``: segmentation-assisted and task-driven SR use the segmenter.
 LAYERS = [
-    "errors", "params", "paths", "labels", "layout", "runtime", "entry",
+    "errors", "parallel", "params", "paths", "labels", "layout", "runtime", "entry",
     "io", "provenance", "archive", "degrade", "download", "instances", "methods",
     "metrics", "sources", "models", "training", "seg", "sr", "results", "cli",
 ]
