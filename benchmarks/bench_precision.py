@@ -18,10 +18,10 @@ the shared machine falls on every setting alike (only one child computes at a ti
 steps/s per (oneDNN setting, precision) and its ratio to the first of them, the baseline (> 1: faster than it).
 
 bfloat16 is fast only where the CPU has it (``avx512_bf16``, ``amx_bf16`` + ``amx_tile``) and TensorFlow uses
-oneDNN: TensorFlow turns oneDNN on by default only on recent Intel CPUs (``TF_ENABLE_ONEDNN_OPTS`` unset);
-elsewhere bfloat16 ops fall back to slow generic kernels (``runtime.cpu_kernels`` turns it on for the stages). The
-header prints the CPU's flags, the TensorFlow
-version, the oneDNN state of each setting and the load average; the load is printed again at the end.
+oneDNN. With ``TF_ENABLE_ONEDNN_OPTS`` unset TensorFlow turns oneDNN on by itself where the CPU has AVX-512 VNNI,
+AVX-512 BF16, AVX-VNNI or AMX (recent Intel, AMD Zen 4 and newer); ``runtime.cpu_kernels`` turns it on for the
+stages everywhere. Without bfloat16 arithmetic TensorFlow emulates it, slowly. The header prints the CPU's flags,
+the TensorFlow version, the oneDNN state of each setting and the load average; the load is printed again at the end.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ both commits have ("the study's stages"), and separately for what B adds (the co
 an otherwise idle machine; the load average before and after each run is printed. ``--keep`` keeps the clones,
 where ``git status`` / ``dvc metrics diff`` show whether a run reproduced its commit's committed results.
 
+The ratio depends on the machine, and the header says what it depends on: the CPU's vector and bfloat16 flags, and
+the CPU kernels TensorFlow picks by itself there. A commit without ``runtime.cpu_kernels`` (9ccf2b1) runs with
+TensorFlow's own choice: oneDNN where the CPU has AVX-512 VNNI, AVX-512 BF16, AVX-VNNI or AMX (recent Intel, AMD
+Zen 4 and newer), Eigen elsewhere; today's commits pin oneDNN. Where TensorFlow picks Eigen, the newer commits gain
+the oneDNN speed-up on top of their own.
+
     python benchmarks/time_repro.py                              # HEAD
     python benchmarks/time_repro.py --rev 9ccf2b1 --rev HEAD     # the budget as a ratio
     python benchmarks/time_repro.py --rev $(git stash create)   # uncommitted work
@@ -137,11 +143,15 @@ def main() -> None:
 
     repo = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
     work = Path(tempfile.mkdtemp(prefix="srseg-time-repro-"))
-    print(f"{os.cpu_count()} CPUs; {_cpu_model()}", flush=True)
+    machine = {"cpus": os.cpu_count(), "model": _cpu_model(), "flags": _cpu_flags(),
+               "tensorflow_default_kernels": _tensorflow_default_kernels()}
+    flags = ", ".join(f"{f} {'yes' if on else 'no'}" for f, on in machine["flags"].items())
+    print(f"{machine['cpus']} CPUs; {machine['model']}; {flags}; TensorFlow's own choice of CPU kernels here: "
+          f"{machine['tensorflow_default_kernels']}", flush=True)
     runs = [time_rev(repo, rev, work) for rev in revs]
     for run in runs:
         print_run(run)
-    result: dict = {"runs": runs}
+    result: dict = {"machine": machine, "runs": runs}
     if len(runs) == 2:
         result["comparison"] = compare(*runs)
     if args.json:
@@ -162,6 +172,34 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return "CPU model unknown"
+
+
+#: /proc/cpuinfo flags with which TensorFlow turns oneDNN on by itself on Linux x86 (its DefaultOneDnnPolicy).
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+#: Flags the header shows: the vector width, and those that decide TensorFlow's kernels and bfloat16's speed.
+CPU_FLAGS = ("avx2", "avx512f", *ONEDNN_DEFAULT_FLAGS)
+
+
+def _cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, bool]:
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return {}
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    present = set(line.split(":", 1)[-1].split())
+    return {f: f in present for f in CPU_FLAGS}
+
+
+def _tensorflow_default_kernels() -> str:
+    """The CPU kernels TensorFlow uses here when TF_ENABLE_ONEDNN_OPTS is unset, "onednn" or "eigen" (asked of a
+    fresh TensorFlow process, which decides from the CPU's flags)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    code = ("import tensorflow; from tensorflow.python.util import _pywrap_util_port as p; "
+            "print('onednn' if p.IsMklEnabled() else 'eigen')")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    lines = proc.stdout.split()
+    return lines[-1] if proc.returncode == 0 and lines else "unknown (TensorFlow did not start)"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -42,14 +43,20 @@ def test_bench_degrade_on_shared_style_folder(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[-1].split()[0] == "x2"
 
 
-def test_time_repro_lines_up_renamed_stages() -> None:
-    """The two-commit comparison groups stages by kind: the old single evaluate_seg matrix and the per-method
-    evaluate stages are one kind; stages a commit adds are reported apart from the study's."""
+def _time_repro() -> ModuleType:
+    """benchmarks/time_repro.py as a module (it is a script, not part of the package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("time_repro", REPO / "benchmarks" / "time_repro.py")
     tr = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tr)
+    return tr
+
+
+def test_time_repro_lines_up_renamed_stages() -> None:
+    """The two-commit comparison groups stages by kind: the old single evaluate_seg matrix and the per-method
+    evaluate stages are one kind; stages a commit adds are reported apart from the study's."""
+    tr = _time_repro()
     assert tr.kind("evaluate_seg@sr-4") == tr.kind("evaluate_sr@4-0") == tr.kind("evaluate_seg_hr") == "evaluate"
     assert tr.kind("evaluate_task_sr@4-0") == "evaluate_task_sr" and tr.kind("train_seg@0") == "train_seg"
     old = {"rev": "a", "total": 100.0, "stages": [("(start-up)", 2.0), ("train_seg", 60.0), ("evaluate_seg@sr-4", 38.0)]}
@@ -57,6 +64,27 @@ def test_time_repro_lines_up_renamed_stages() -> None:
                                                  ("task_sr@4-0", 30.0)]}
     c = tr.compare(old, new)
     assert c["study_seconds"] == [100.0, 60.0] and c["study_ratio"] == 0.6 and c["added_seconds"] == 30.0
+
+
+def test_time_repro_reads_the_flags_that_decide_the_kernels(tmp_path: Path) -> None:
+    """The header's CPU flags come from the cpuinfo "flags" line, whole words only."""
+    tr = _time_repro()
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 avx512f avx512_vnni_x amx_bf16\n")
+    flags = tr._cpu_flags(info)
+    assert list(flags) == list(tr.CPU_FLAGS)
+    assert {f for f, on in flags.items() if on} == {"avx2", "avx512f", "amx_bf16"}
+    assert tr._cpu_flags(tmp_path / "missing") == {}
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists() or os.uname().machine != "x86_64",
+                    reason="TensorFlow's default-kernel rule read here is the Linux x86 one")
+def test_time_repro_names_the_kernels_tensorflow_picks_here() -> None:
+    """What a commit without runtime.cpu_kernels ran with (9ccf2b1): TensorFlow's own pick, from the CPU flags.
+    Asked of a fresh TensorFlow, it agrees with the rule the README states (oneDNN with any of the flags)."""
+    tr = _time_repro()
+    expected = "onednn" if any(tr._cpu_flags()[f] for f in tr.ONEDNN_DEFAULT_FLAGS) else "eigen"
+    assert tr._tensorflow_default_kernels() == expected
 
 
 @pytest.mark.slow  # four TensorFlow start-ups (≈ 1 min on 2 busy cores)

@@ -36,8 +36,9 @@ def configure(threads: int | None, cpu_kernels: str) -> None:
     ``onednn``, ``eigen`` or ``auto``.
 
     Must run before TensorFlow is imported: it reads ``TF_ENABLE_ONEDNN_OPTS`` once, at import. ``auto`` leaves
-    TensorFlow's own choice: oneDNN on Intel CPUs with AVX-512 VNNI/BF16 or AMX, Eigen elsewhere (AMD included,
-    where oneDNN trains faster: ``python benchmarks/bench_precision.py --onednn off on --precisions float32``).
+    TensorFlow's own choice, made from the CPU's flags: oneDNN where it has AVX-512 VNNI, AVX-512 BF16, AVX-VNNI or
+    AMX (recent Intel, AMD Zen 4 and newer), Eigen elsewhere (e.g. AVX2-only CPUs, where oneDNN trains faster:
+    ``python benchmarks/bench_precision.py --onednn off on --precisions float32``).
     """
     if cpu_kernels not in CPU_KERNELS:
         raise SrsegError(f"runtime.cpu_kernels {cpu_kernels!r}: must be one of {', '.join(CPU_KERNELS)}")
