@@ -105,7 +105,9 @@ def test_transferred_model_equals_plain_for_zero_and_random_cond(mode: str, scal
 
     SFT: bitwise, as F·(1 + 0) + 0 = F exactly in IEEE arithmetic and every other op is the plain graph's op on
     the same shapes.  Concat: the condition channels contribute exact zeros, but cnn1 is a 20-channel conv whose
-    library may sum the lr taps in another order, so there 1e-6 relative (~8 float32 ulps) is allowed.
+    library may sum the lr taps in another order (oneDNN's AVX-512 kernels do), an ulp or two that seven more layers
+    carry to the output. Allowed: 1e-6 relative, or 2e-6 of the output's range (measured: at most 5.1e-7 of it on an
+    AVX-512 Zen 5, within 1e-6 relative on AVX2; condition weights off by 1e-3 instead of zero give 9e-6).
     """
     plain, cond = _plain(scale), _conditioned(scale, mode)
     transfer_dcscn_weights(plain, cond)
@@ -116,7 +118,7 @@ def test_transferred_model_equals_plain_for_zero_and_random_cond(mode: str, scal
         if mode == "sft":
             np.testing.assert_array_equal(out, ref)
         else:
-            np.testing.assert_allclose(out, ref, rtol=1e-6, atol=0)
+            np.testing.assert_allclose(out, ref, rtol=1e-6, atol=2e-6 * np.abs(ref).max())
 
 
 def test_fresh_sft_model_ignores_cond_until_trained() -> None:
