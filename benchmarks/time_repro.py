@@ -43,6 +43,10 @@ STUDY_KINDS = ("check_params", "download", "degrade", "pretrain_sr", "super_reso
 #: Evaluation stages of the study's variants (other evaluate_* stages belong to methods a commit adds).
 STUDY_EVALUATIONS = ("evaluate_seg", "evaluate_seg_hr", "evaluate_hr", "evaluate_bicubic", "evaluate_sr",
                      "evaluate_retrain_sr", "evaluate_retrain_sr_on_hr")
+#: /proc/cpuinfo flags with which TensorFlow turns oneDNN on by itself on Linux x86 (its DefaultOneDnnPolicy).
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+#: Flags the header shows: the vector width, and those that decide TensorFlow's kernels and bfloat16's speed.
+CPU_FLAGS = ("avx2", "avx512f", *ONEDNN_DEFAULT_FLAGS)
 
 
 def kind(stage: str) -> str:
@@ -174,13 +178,8 @@ def _cpu_model() -> str:
     return "CPU model unknown"
 
 
-#: /proc/cpuinfo flags with which TensorFlow turns oneDNN on by itself on Linux x86 (its DefaultOneDnnPolicy).
-ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
-#: Flags the header shows: the vector width, and those that decide TensorFlow's kernels and bfloat16's speed.
-CPU_FLAGS = ("avx2", "avx512f", *ONEDNN_DEFAULT_FLAGS)
-
-
 def _cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, bool]:
+    """Which of :data:`CPU_FLAGS` the CPU lists (empty where there is no cpuinfo to read)."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
