@@ -21,6 +21,11 @@ the oneDNN speed-up on top of their own.
     python benchmarks/time_repro.py                              # HEAD
     python benchmarks/time_repro.py --rev 9ccf2b1 --rev HEAD     # the budget as a ratio
     python benchmarks/time_repro.py --rev $(git stash create)   # uncommitted work
+    python benchmarks/time_repro.py --rev 9ccf2b1 --rev HEAD --set runtime.precision.seg=mixed_bfloat16
+
+``--set KEY=VALUE`` (repeatable) changes a param of the last ``--rev`` only, in its clone's ``params.yaml`` (comments
+kept), as ``dvc exp run -S`` would: e.g. today's commit in bfloat16 against the 2019 study. Every key must exist in
+that commit's ``params.yaml``; a wrong one stops the script before anything runs.
 """
 
 from __future__ import annotations
@@ -83,18 +88,54 @@ def run_timed(cmd: list[str], cwd: Path, log_path: Path) -> tuple[list[tuple[str
     return stages, end - start, status
 
 
-def time_rev(repo: Path, rev: str, work: Path) -> dict:
-    """Clone ``rev`` into ``work`` and time ``dvc repro --force`` there."""
+def set_params(path: Path, overrides: dict[str, str]) -> None:
+    """Set dotted ``overrides`` (values read as YAML) in the params file ``path``, keeping its comments.
+
+    Raises ``KeyError`` naming the first key the file does not have.
+    """
+    from ruamel.yaml import YAML  # DVC's own YAML library, so always installed beside it
+
+    yaml = YAML()
+    data = yaml.load(path)
+    for key, text in overrides.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise KeyError(f"params.yaml has no key {key}")
+        node[leaf] = YAML(typ="safe").load(text)
+    yaml.dump(data, path)
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    """``["a.b=1", …]`` → ``{"a.b": "1", …}``; ValueError for an item without ``=``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. runtime.precision.seg=mixed_bfloat16")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def time_rev(repo: Path, rev: str, work: Path, overrides: dict[str, str] | None = None) -> dict:
+    """Clone ``rev`` into ``work``, apply the params ``overrides`` and time ``dvc repro --force`` there."""
     sha = subprocess.check_output(["git", "rev-parse", "--short", rev], cwd=repo, text=True).strip()
     clone = work / sha
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(repo), str(clone)], check=True)
     subprocess.run(["git", "checkout", "--quiet", "--detach", sha], cwd=clone, check=True)
+    if overrides:
+        set_params(clone / "params.yaml", overrides)
     cmd = ["dvc", "repro", "--force"]
     load_before = os.getloadavg()
-    print(f"{' '.join(cmd)} in a fresh clone of {sha} ({clone}); load average {load_before[0]:.2f}", flush=True)
+    shown = "".join(f" {k}={v}" for k, v in (overrides or {}).items())
+    print(f"{' '.join(cmd)} in a fresh clone of {sha}{shown} ({clone}); load average {load_before[0]:.2f}",
+          flush=True)
     stages, total, status = run_timed(cmd, clone, work / f"{sha}.log")
-    return {"rev": sha, "clone": str(clone), "log": str(work / f"{sha}.log"), "stages": stages, "total": total,
-            "status": status, "load_before": load_before[0], "load_after": os.getloadavg()[0]}
+    return {"rev": sha, "params": dict(overrides or {}), "clone": str(clone), "log": str(work / f"{sha}.log"),
+            "stages": stages, "total": total, "status": status, "load_before": load_before[0],
+            "load_after": os.getloadavg()[0]}
 
 
 def print_run(run: dict) -> None:
@@ -140,19 +181,30 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the clones and print their paths")
     parser.add_argument("--rev", action="append", help="a commit to time (default HEAD); give two to compare")
     parser.add_argument("--json", help="write the timings here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a param of the last --rev, e.g. runtime.precision.seg=mixed_bfloat16 (repeatable)")
     args = parser.parse_args()
     revs = args.rev or ["HEAD"]
     if len(revs) > 2:
         parser.error("give at most two --rev")
 
     repo = Path(subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True).strip())
+    try:  # check the overrides on the last commit's params.yaml before anything runs
+        overrides = parse_sets(args.set)
+        if overrides:
+            with tempfile.TemporaryDirectory() as tmp:
+                probe = Path(tmp) / "params.yaml"
+                probe.write_bytes(subprocess.check_output(["git", "show", f"{revs[-1]}:params.yaml"], cwd=repo))
+                set_params(probe, overrides)
+    except (KeyError, ValueError) as err:
+        parser.error(err.args[0])
     work = Path(tempfile.mkdtemp(prefix="srseg-time-repro-"))
     machine = {"cpus": os.cpu_count(), "model": _cpu_model(), "flags": _cpu_flags(),
                "tensorflow_default_kernels": _tensorflow_default_kernels()}
     flags = ", ".join(f"{f} {'yes' if on else 'no'}" for f, on in machine["flags"].items())
     print(f"{machine['cpus']} CPUs; {machine['model']}; {flags}; TensorFlow's own choice of CPU kernels here: "
           f"{machine['tensorflow_default_kernels']}", flush=True)
-    runs = [time_rev(repo, rev, work) for rev in revs]
+    runs = [time_rev(repo, rev, work, overrides if i == len(revs) - 1 else None) for i, rev in enumerate(revs)]
     for run in runs:
         print_run(run)
     result: dict = {"machine": machine, "runs": runs}

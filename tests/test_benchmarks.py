@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import yaml
 
 from srseg.io import write_png
 
@@ -75,6 +76,32 @@ def test_time_repro_reads_the_flags_that_decide_the_kernels(tmp_path: Path) -> N
     assert list(flags) == list(tr.CPU_FLAGS)
     assert {f for f, on in flags.items() if on} == {"avx2", "avx512f", "amx_bf16"}
     assert tr._cpu_flags(tmp_path / "missing") == {}
+
+
+def test_time_repro_sets_params_of_the_clone_keeping_comments(tmp_path: Path) -> None:
+    """--set edits the clone's params.yaml like `dvc exp run -S`: typed values, nested keys, comments kept; a key the
+    file does not have, or an item without '=', is an error."""
+    tr = _time_repro()
+    params = tmp_path / "params.yaml"
+    params.write_text("seeds: [0]   # training runs\nruntime:\n  precision:   # policies\n    seg: float32\n")
+    tr.set_params(params, tr.parse_sets(["runtime.precision.seg=mixed_bfloat16", "seeds=[0, 1]"]))
+    text = params.read_text()
+    assert "# training runs" in text and "# policies" in text
+    assert yaml.safe_load(text) == {"seeds": [0, 1], "runtime": {"precision": {"seg": "mixed_bfloat16"}}}
+    with pytest.raises(KeyError, match="no key runtime.precision.segm"):
+        tr.set_params(params, {"runtime.precision.segm": "float32"})
+    with pytest.raises(KeyError, match="no key seeds.x"):
+        tr.set_params(params, {"seeds.x": "1"})
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        tr.parse_sets(["runtime.precision.seg"])
+
+
+def test_time_repro_refuses_a_wrong_key_before_running(tmp_path: Path) -> None:
+    """A --set key that HEAD's params.yaml lacks stops the script with one line, before any clone or run."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "time_repro.py"), "--set", "runtime.nope=1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines()[-1].endswith("params.yaml has no key runtime.nope")
 
 
 @pytest.mark.skipif(not Path("/proc/cpuinfo").exists() or os.uname().machine != "x86_64",
