@@ -96,6 +96,10 @@ def set_params(path: Path, overrides: dict[str, str]) -> None:
     from ruamel.yaml import YAML  # DVC's own YAML library, so always installed beside it
 
     yaml = YAML()
+    yaml.width = 4096  # no re-wrapped long lines
+    yaml.default_flow_style = None  # a list set here is written [a, b], as params.yaml writes its lists
+    yaml.representer.add_representer(  # null stays "null", not an empty value
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
     data = yaml.load(path)
     for key, text in overrides.items():
         *parents, leaf = key.split(".")

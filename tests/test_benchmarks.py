@@ -83,11 +83,17 @@ def test_time_repro_sets_params_of_the_clone_keeping_comments(tmp_path: Path) ->
     file does not have, or an item without '=', is an error."""
     tr = _time_repro()
     params = tmp_path / "params.yaml"
-    params.write_text("seeds: [0]   # training runs\nruntime:\n  precision:   # policies\n    seg: float32\n")
+    url = "https://example.org/" + "a" * 100
+    before = (f"seeds: [0]   # training runs\nruntime:\n  precision:   # policies\n    seg: float32\n"
+              f"data:\n  path: null             # a comment after a null\n  url: {url}\n")
+    params.write_text(before)
     tr.set_params(params, tr.parse_sets(["runtime.precision.seg=mixed_bfloat16", "seeds=[0, 1]"]))
     text = params.read_text()
-    assert "# training runs" in text and "# policies" in text
-    assert yaml.safe_load(text) == {"seeds": [0, 1], "runtime": {"precision": {"seg": "mixed_bfloat16"}}}
+    assert yaml.safe_load(text) == {"seeds": [0, 1], "runtime": {"precision": {"seg": "mixed_bfloat16"}},
+                                    "data": {"path": None, "url": url}}
+    changed = [(a, b) for a, b in zip(before.splitlines(), text.splitlines()) if a != b]
+    assert len(text.splitlines()) == len(before.splitlines()) and [b for _, b in changed] == [
+        "seeds: [0, 1] # training runs", "    seg: mixed_bfloat16"], changed  # every other line as it was
     with pytest.raises(KeyError, match="no key runtime.precision.segm"):
         tr.set_params(params, {"runtime.precision.segm": "float32"})
     with pytest.raises(KeyError, match="no key seeds.x"):
