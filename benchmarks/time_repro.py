@@ -41,6 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import srseg
+from srseg.runtime import cpu_features
+
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
 #: Stage kinds of the 2019 study's pipeline (the stages commit 9ccf2b1 has), whatever a commit calls them.
 STUDY_KINDS = ("check_params", "download", "degrade", "pretrain_sr", "super_resolve", "train_seg", "retrain_seg",
@@ -69,7 +72,9 @@ def run_timed(cmd: list[str], cwd: Path, log_path: Path) -> tuple[list[tuple[str
     start = since
     with open(log_path, "w", encoding="utf-8") as log:
         # The clone's own src/ first, whatever srseg the running environment has installed.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd / "src"),
+        # The user's environment, without the log settings importing srseg put into this process.
+        user_env = {k: v for k, v in os.environ.items() if k not in srseg.QUIETED}
+        env = {**user_env, "PYTHONPATH": os.pathsep.join(filter(None, [str(cwd / "src"),
                                                                       os.environ.get("PYTHONPATH")]))}
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1, errors="replace")
@@ -203,7 +208,7 @@ def main() -> None:
     except (KeyError, ValueError) as err:
         parser.error(err.args[0])
     work = Path(tempfile.mkdtemp(prefix="srseg-time-repro-"))
-    machine = {"cpus": os.cpu_count(), "model": _cpu_model(), "flags": _cpu_flags(),
+    machine = {"cpus": os.cpu_count(), "model": cpu_features()[0], "flags": _cpu_flags(),
                "tensorflow_default_kernels": _tensorflow_default_kernels()}
     flags = ", ".join(f"{f} {'yes' if on else 'no'}" for f, on in machine["flags"].items())
     print(f"{machine['cpus']} CPUs; {machine['model']}; {flags}; TensorFlow's own choice of CPU kernels here: "
@@ -224,32 +229,16 @@ def main() -> None:
     sys.exit(1 if failed else 0)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU model unknown"
-
-
 def _cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, bool]:
-    """Which of :data:`CPU_FLAGS` the CPU lists (empty where there is no cpuinfo to read)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return {}
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    present = set(line.split(":", 1)[-1].split())
-    return {f: f in present for f in CPU_FLAGS}
+    """Which of :data:`CPU_FLAGS` the CPU lists (empty where cpuinfo lists no flags or cannot be read)."""
+    _, present = cpu_features(cpuinfo)
+    return {f: f in present for f in CPU_FLAGS} if present else {}
 
 
 def _tensorflow_default_kernels() -> str:
     """The CPU kernels TensorFlow uses here when TF_ENABLE_ONEDNN_OPTS is unset, "onednn" or "eigen" (asked of a
     fresh TensorFlow process, which decides from the CPU's flags)."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}  # TensorFlow's logs go to stderr
     code = ("import tensorflow; from tensorflow.python.util import _pywrap_util_port as p; "
             "print('onednn' if p.IsMklEnabled() else 'eigen')")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -67,6 +67,18 @@ def test_time_repro_lines_up_renamed_stages() -> None:
     assert c["study_seconds"] == [100.0, 60.0] and c["study_ratio"] == 0.6 and c["added_seconds"] == 30.0
 
 
+def test_time_repro_runs_commits_in_the_users_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The script imports srseg, which quiets TensorFlow's logs in its own process; the timed `dvc repro` gets the
+    environment the user started it with (an old commit's stages would otherwise run with other settings)."""
+    import srseg
+
+    tr = _time_repro()
+    key = "TF_CPP_MIN_LOG_LEVEL"
+    monkeypatch.setenv(key, "3")  # as srseg sets it, or as the user did (then it must reach the child)
+    tr.run_timed(["sh", "-c", f"echo ${{{key}:-unset}}"], tmp_path, tmp_path / "log")
+    assert (tmp_path / "log").read_text().strip() == ("unset" if key in srseg.QUIETED else "3")
+
+
 def test_time_repro_reads_the_flags_that_decide_the_kernels(tmp_path: Path) -> None:
     """The header's CPU flags come from the cpuinfo "flags" line, whole words only."""
     tr = _time_repro()
