@@ -3,7 +3,7 @@ output), so a bad value stops `dvc repro` before DVC removes any stage's outputs
 
 from srseg.entry import stage, stage_args
 from srseg.io import atomic_file
-from srseg.params import load_params
+from srseg.methods.registry import load_params
 from srseg.paths import REPO
 
 

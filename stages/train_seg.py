@@ -12,9 +12,10 @@ def main() -> None:
     from srseg import runtime
 
     runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
-    from srseg.seg.pipeline import run_train_seg
+    from srseg.paths import REPO
+    from srseg.seg.train import run_train_seg
 
-    run_train_seg(params, args.seed)
+    run_train_seg(params, args.seed, REPO)
 
 
 if __name__ == "__main__":

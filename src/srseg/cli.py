@@ -50,7 +50,7 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
     common = dict(model=args.model, dcscn_checkpoint=args.dcscn_checkpoint, tile=args.tile,
                   self_ensemble=args.self_ensemble, overwrite=args.overwrite)
     if args.segmentation_assisted:
-        from srseg.sr.condition import assisted_upscale_file
+        from srseg.methods.sft_sr import assisted_upscale_file
 
         assisted_upscale_file(args.input, args.output, args.scale, seg_model=args.seg_model, **common)
     else:
@@ -66,7 +66,7 @@ def _cmd_segment(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_params(args: argparse.Namespace) -> None:
-    from srseg.params import load_params
+    from srseg.methods.registry import load_params
 
     load_params(args.params)
     print(f"{args.params}: ok")
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be the INPUT file itself")
     p.add_argument("--segmentation-assisted", action="store_true",
                    help="segment the input first and condition the SR on the class maps (needs a conditioned "
-                        f"model; default {REPO.method_sr_model('sft_sr', 4, 0).parent}/sft_sr_x<scale>.keras)")
+                        "model; default: the segmentation-assisted SR stage's model of seed 0)")
     p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
     p.set_defaults(func=_cmd_upscale, tensorflow=True)
 

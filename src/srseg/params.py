@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from functools import reduce
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +22,7 @@ from srseg.errors import ParamsError, SrsegError, first_line
 TILE = 512
 TILE_OVERLAP = 10
 
+S = TypeVar("S", bound="_Section")
 PosInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
@@ -30,6 +31,10 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: The base of every params section, a method's own included (:func:`register_section`).
+Section = _Section
 
 
 class SyntheticParams(_Section):
@@ -164,40 +169,61 @@ class FinetuneParams(_Section):
     clipnorm: PosFloat = 5.0
 
 
-class TaskParams(_Section):
-    """Task-driven SR (research task 2): MSE + lambda_task·CE(PSPNet(SR)) + lambda_feat·L1(PSPNet features)."""
-
-    lambda_task: Annotated[float, Field(ge=0)] = 100.0
-    lambda_feat: Annotated[float, Field(ge=0)] = 0.0
+#: Params sections that methods declare in their own modules (``srseg.methods.<name>``), by dotted key: each module
+#: registers its section with :func:`register_section` when it is imported, and validation fills and checks it.
+SECTIONS: dict[str, type[_Section]] = {}
 
 
-class JointParams(_Section):
-    """The joint SR + segmentation model (research task 4, DSRL-style): CE + w_sr·MSE + w_fa·FA."""
-
-    w_sr: Annotated[float, Field(ge=0)] = 1.0
-    w_fa: Annotated[float, Field(ge=0)] = 1.0
-    fa_grid: PosInt = 16
-    sr_residual: bool = True
-
-
-class SftParams(_Section):
-    """Segmentation-assisted SR (research task 3): DCSCN conditioned on segmentation maps of the LR image."""
-
-    mode: Literal["sft", "concat"] = "sft"
-    segmenter: Literal["hr", "retrain_bicubic"] = "hr"  # whose softmax on the bicubic image is the condition
-    hidden: PosInt = 32
-    depth: PosInt = 2
-    features: PosInt = 16
+def register_section(key: str, model: type[S]) -> type[S]:
+    """Declare the params section ``key`` (``combine.<name>``) with its schema ``model`` (a method module does this)."""
+    parent, _, name = key.rpartition(".")
+    if parent != "combine" or not name:
+        raise ValueError(f"a method's params section lives under combine (got {key!r})")
+    if SECTIONS.get(key, model) is not model:
+        raise ValueError(f"params section {key!r} is already declared")
+    SECTIONS[key] = model
+    return model
 
 
 class CombineParams(_Section):
-    """Combining SR and segmentation, at each of ``scales`` (a subset of the study's scales)."""
+    """Combining SR and segmentation, at each of ``scales`` (a subset of the study's scales).
+
+    ``finetune`` is the SR fine-tune recipe every SR method of the combination study shares; each method's own
+    section (``combine.task``, ``combine.sft``, ``combine.joint``, …) is declared in its module
+    (:data:`SECTIONS`) and read through :meth:`section`.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     scales: list[Annotated[int, Field(strict=True)]] = [4]
     finetune: FinetuneParams = FinetuneParams()
-    task: TaskParams = TaskParams()
-    joint: JointParams = JointParams()
-    sft: SftParams = SftParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections(cls, data: Any) -> Any:
+        """Validate every declared method section (defaults filled in); undeclared ones stay as given."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, model in SECTIONS.items():
+            name = key.rpartition(".")[2]
+            value = out.get(name, {})
+            if isinstance(value, model):
+                continue
+            try:
+                out[name] = model.model_validate({} if value is None else value)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                sub = ".".join(str(p) for p in err["loc"])
+                raise ParamsError(f"{key}{'.' + sub if sub else ''}: {_allowed(err)}{_got(err)}") from None
+        return out
+
+    def section(self, name: str) -> Any:
+        """The method section ``combine.<name>`` (a validated model once its module is imported)."""
+        extra = self.model_extra or {}
+        if name not in extra:
+            raise SrsegError(f"combine.{name}: no such params section")
+        return extra[name]
 
 
 class ObjectsParams(_Section):
@@ -265,7 +291,7 @@ class Params(_Section):
     data: DataParams = DataParams()
     sr: SrParams = SrParams()
     seg: SegParams = SegParams()
-    combine: CombineParams = CombineParams()
+    combine: CombineParams = Field(default_factory=CombineParams)
     objects: ObjectsParams = ObjectsParams()
     stats: StatsParams = StatsParams()
     plots: PlotsParams = PlotsParams()
@@ -322,6 +348,11 @@ def _allowed(err: dict[str, Any]) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
+def _got(err: dict[str, Any]) -> str:
+    got = err.get("input")
+    return "" if isinstance(got, dict) else f" (got {got!r})"
+
+
 def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     """Validate a params mapping; raise ParamsError with one line on the first problem."""
     try:
@@ -331,9 +362,7 @@ def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        raise ParamsError(f"{source}: {key}: {_allowed(err)}{shown}") from None
+        raise ParamsError(f"{source}: {key}: {_allowed(err)}{_got(err)}") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -27,7 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def variant(method: str, scale: int | None) -> str:
+#: A scale or a seed: an int, or the ``${item.…}`` placeholder :mod:`srseg.dvcfile` renders ``dvc.yaml`` with.
+Slot = int | str
+
+
+def variant(method: str, scale: Slot | None) -> str:
     """Name of an evaluated variant: ``hr`` (no scale) or ``{method}_x{scale}``."""
     return method if scale is None else f"{method}_x{scale}"
 
@@ -64,47 +68,47 @@ class Paths:
     def data_metrics(self) -> Path:
         return self._p("metrics", "data.json")
 
-    def lr(self, scale: int) -> Path:
+    def lr(self, scale: Slot) -> Path:
         return self._p("data", "lr", f"x{scale}")
 
-    def bicubic(self, scale: int) -> Path:
+    def bicubic(self, scale: Slot) -> Path:
         return self._p("data", "bicubic", f"x{scale}")
 
-    def method_images(self, method: str, scale: int, seed: int) -> Path:
+    def method_images(self, method: str, scale: Slot, seed: Slot) -> Path:
         """Images a trained method writes (HR size, Cityscapes image layout), e.g. ``data/sr/seed0/x4``."""
         return self._p("data", method, f"seed{seed}", f"x{scale}")
 
-    def sr(self, scale: int, seed: int) -> Path:
+    def sr(self, scale: Slot, seed: Slot) -> Path:
         return self.method_images("sr", scale, seed)
 
     # --- models and training logs ---------------------------------------------------------------------
-    def sr_model(self, scale: int, seed: int) -> Path:
+    def sr_model(self, scale: Slot, seed: Slot) -> Path:
         return self._p("models", "sr", f"seed{seed}", f"x{scale}.keras")
 
-    def method_sr_model(self, method: str, scale: int, seed: int) -> Path:
+    def method_sr_model(self, method: str, scale: Slot, seed: Slot) -> Path:
         """An SR model a method fine-tunes, e.g. ``models/sr/seed0/task_sr_x4.keras``."""
         return self._p("models", "sr", f"seed{seed}", f"{variant(method, scale)}.keras")
 
-    def seg_model(self, name: str, seed: int) -> Path:
+    def seg_model(self, name: str, seed: Slot) -> Path:
         """A segmentation model: ``hr`` (train_seg) or ``retrain_sr_x{s}`` and the like."""
         return self._p("models", "seg", f"seed{seed}", f"{name}.keras")
 
-    def train_log(self, name: str, seed: int) -> Path:
+    def train_log(self, name: str, seed: Slot) -> Path:
         """DVCLive folder of a training stage, e.g. ``metrics/train/seed0/seg_hr``."""
         return self._p("metrics", "train", f"seed{seed}", name)
 
     # --- evaluation -----------------------------------------------------------------------------------
-    def predictions(self, variant_name: str, seed: int) -> Path:
+    def predictions(self, variant_name: str, seed: Slot) -> Path:
         return self._p("data", "pred", f"seed{seed}", variant_name)
 
-    def seg_metrics(self, variant_name: str, seed: int) -> Path:
+    def seg_metrics(self, variant_name: str, seed: Slot) -> Path:
         return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.json")
 
-    def seg_per_image(self, variant_name: str, seed: int) -> Path:
+    def seg_per_image(self, variant_name: str, seed: Slot) -> Path:
         """Every val image's confusion matrix of a variant (``.npz``; what the bootstrap resamples)."""
         return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.npz")
 
-    def image_quality(self, variant_name: str, seed: int | None) -> Path:
+    def image_quality(self, variant_name: str, seed: Slot | None) -> Path:
         """Y-PSNR/SSIM of a variant's images; ``seed`` None for images no training made (``bicubic_x{s}``)."""
         if seed is None:
             return self._p("metrics", "sr", f"{variant_name}.json")

@@ -17,7 +17,7 @@ from srseg.io import save_keras  # noqa: E402
 from srseg.models.joint import OUTPUT_STRIDE, SR_LAYER_PREFIX, build_joint, sr_stage_factors  # noqa: E402
 from srseg.models.pspnet import IMAGENET_MEAN, IMAGENET_STD, inference_model, load_model  # noqa: E402
 from srseg.training.losses import pspnet_criterion  # noqa: E402
-from srseg.training.joint import feature_affinity_loss, joint_criterion, sr_mse  # noqa: E402
+from srseg.training.joint_loss import feature_affinity_loss, joint_criterion, sr_mse  # noqa: E402
 
 _MODELS: dict[tuple, keras.Model] = {}
 

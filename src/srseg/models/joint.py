@@ -34,7 +34,7 @@ DSRL does.
 
 **Output units.** The last SR convolution works in the encoder's input units (ImageNet-normalised, the
 space DSRL-style implementations regress their SR target in), and ``"sr"`` is that mapped back to 0..255 by
-an inverted ``Normalization`` layer; :func:`srseg.training.joint.sr_mse` measures the error in the
+an inverted ``Normalization`` layer; :func:`srseg.training.joint_loss.sr_mse` measures the error in the
 same normalised units.
 
 **Features for the feature-affinity loss (DSRL §3.3).** ``"feat_seg"`` is the segmentation head's last

@@ -3,10 +3,14 @@ PNGs, scored against the HR ``labelIds`` ground truth with :mod:`srseg.metrics.s
 has instances, at the object level with :mod:`srseg.metrics.objects`.
 
 One function serves every variant (HR, bicubic, SR images; HR- or SR-trained models):
-:func:`evaluate_split` predicts the images of ``image_root`` and scores them against ``gt_root``.
+:func:`evaluate_split` predicts the images of ``image_root`` and scores them against ``gt_root``;
+:func:`run_evaluate` is the ``evaluate_<method>`` stages' whole job. Nothing here knows the methods or imports
+training code: a stage is given its images and its model.
 """
 
 from __future__ import annotations
+
+import logging
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,14 +19,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from srseg.errors import ImageError
-from srseg.io import read_image, read_instance_ids, read_label, write_png
-from srseg.labels import to_train_ids
+from srseg.errors import ImageError, SrsegError
+from srseg.io import atomic_dir, read_image, read_instance_ids, read_label, write_json, write_png
+from srseg.labels import NUM_CLASSES, to_train_ids
 from srseg.layout import Sample, list_samples
 from srseg.metrics.objects import ObjectMeter, ObjectSpec
-from srseg.metrics.seg import SegMeter
+from srseg.metrics.seg import SegMeter, save_per_image
+from srseg.params import Params
+from srseg.paths import REPO, Paths
 from srseg.seg.data import Pairs, check_images_present
 from srseg.seg.infer import Predictor, to_label_ids
+
+log = logging.getLogger(__name__)
 
 #: Whole images are batched (same size only) up to this many pixels per forward pass.
 BATCH_PIXELS = 1 << 21
@@ -116,3 +124,45 @@ def evaluate_split(
         if pred_dir is not None:
             write_png(s.prediction(pred_dir), pred_ids)
     return meter, object_meter
+
+
+def object_spec(params: Params) -> ObjectSpec:
+    """The object-level evaluation of ``params.objects``."""
+    o = params.objects
+    return ObjectSpec(tuple(o.classes), tuple(o.size_bins), o.iou, o.min_size)
+
+
+def predictor_for(params: Params, model: Any) -> Predictor:
+    """The predictor of ``seg.eval`` (whole images or sliding windows) for ``model``."""
+    ev = params.seg.eval
+    return Predictor(model, ev.mode, ev.window, ev.overlap)
+
+
+def run_evaluate(params: Params, name: str, images: Path, model: Path, seed: int, paths: Paths = REPO,
+                 input_scale: int = 1, what: str | None = None) -> dict[str, Any]:
+    """Stage ``evaluate_<method>@…``: the segmenter ``model`` on the val images under ``images`` → the predictions
+    and scores of variant ``name`` (``hr`` or ``<method>_x<s>``) for training seed ``seed``.
+
+    ``input_scale``: the images are that many times smaller than the ground truth (a model that predicts at HR
+    size from LR input). ``what`` names the images in messages (default: the variant).
+    """
+    from srseg.models.pspnet import load_model
+
+    what = what or name
+    if not images.is_dir():
+        raise SrsegError(f"{images}: no such folder; the images of {name} are missing")
+    predictor = predictor_for(params, load_model(model, NUM_CLASSES))
+    with atomic_dir(paths.predictions(name, seed)) as tmp:
+        meter, objects = evaluate_split(predictor, images, paths.raw, tmp, "val", what,
+                                        objects=object_spec(params), input_scale=input_scale)
+    metrics = {**meter.result(), "objects": None if objects is None else objects.result()}
+    records = {} if objects is None else {f"objects_{k}": v for k, v in objects.per_image().items()}
+    save_per_image(paths.seg_per_image(name, seed), *meter.per_image(), records=records)
+    write_json(paths.seg_metrics(name, seed), metrics)
+    log.info("%s (seed %d): %s%s", name, seed, _short(metrics), "" if objects is None else
+             f", pedestrian recall {metrics['objects']['pedestrian_recall']}")
+    return metrics
+
+
+def _short(m: dict[str, Any]) -> str:
+    return f"mIoU {m['miou']:.4f}, PACC {m['pacc']:.4f}, mAcc {m['macc']:.4f} on {m['n_images']} images"

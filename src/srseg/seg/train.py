@@ -23,9 +23,9 @@ from srseg.labels import NUM_CLASSES, TRAIN_NAMES
 from srseg.models.pspnet import build_pspnet, inference_model, init_from, save_model
 from srseg.params import Params, SegTrainParams
 from srseg.paths import Paths
-from srseg.provenance import data_description
+from srseg.provenance import MODEL_PARAMS, data_description
 from srseg.provenance import model_record as provenance_record
-from srseg.seg.data import Pairs, label_counts, train_dataset
+from srseg.seg.data import Pairs, label_counts, split_pairs, train_dataset
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
 from srseg.training.loop import History, train
@@ -40,12 +40,13 @@ def started_from(init: Path | None) -> str:
     return "" if init is None else f", fine-tuned from {init.parent.name}/{init.name}"
 
 
-def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str, init: Path | None = None
-                 ) -> dict[str, Any]:
-    """What a PSPNet that ``stage`` trained on ``train_pairs`` (from ``init``) is for (:mod:`srseg.provenance`)."""
+def model_record(params: Params, train_pairs: Pairs, seed: int, stage: str = "train_seg",
+                 keys: tuple[str, ...] = MODEL_PARAMS["train_seg"], init: Path | None = None) -> dict[str, Any]:
+    """What a PSPNet that ``stage`` trained on ``train_pairs`` (from ``init``) is for (:mod:`srseg.provenance`);
+    ``keys``: the params it depends on."""
     trained_on = (f"{train_pairs.what} {train_pairs.split} images ({len(train_pairs.images)}) of "
                   f"{data_description(params)}{started_from(init)}")
-    return provenance_record(params, stage, task="segmentation", architecture=f"PSPNet {params.seg.preset}",
+    return provenance_record(params, stage, keys, task="segmentation", architecture=f"PSPNet {params.seg.preset}",
                              seed=seed, trained_on=trained_on)
 
 
@@ -66,6 +67,23 @@ def retrain_init(params: Params, paths: Paths, seed: int) -> Path | None:
     if not path.is_file():
         raise SrsegError(f"{path}: no such file; seg.retrain.init hr starts from train_seg@{seed}'s model")
     return path
+
+
+def run_retrain(params: Params, name: str, stage: str, model_params: tuple[str, ...], images: Path, what: str,
+                seed: int, paths: Paths, strategy: tf.distribute.Strategy | None = None) -> History:
+    """A PSPNet retrained on the train images under ``images`` (a degraded variant, ``what``), validated on its
+    val images, by ``seg.retrain`` (fine-tuning ``train_seg``'s model by default) → ``models/seg/seed{k}/{name}``
+    and its DVCLive log ``seg_{name}``; its record hashes ``model_params`` and names ``stage``."""
+    if not images.is_dir():
+        raise SrsegError(f"{images}: no such folder; the {what} images are missing")
+    train_pairs = split_pairs(images, paths.raw, "train", what)
+    val = split_pairs(images, paths.raw, "val", what)
+    model_out = paths.seg_model(name, seed)
+    history = train_pspnet(params, train_pairs, val, model_out, paths.train_log(f"seg_{name}", seed), seed=seed,
+                           stage=stage, model_params=model_params, recipe=retrain_recipe(params),
+                           init=retrain_init(params, paths, seed), strategy=strategy)
+    log.info("%s: %s", model_out, summary_line(history))
+    return history
 
 
 def make_optimizer(tp: SegTrainParams, total_steps: int) -> keras.optimizers.Optimizer:
@@ -94,12 +112,13 @@ def train_pspnet(
     *,
     seed: int,
     stage: str = "train_seg",
+    model_params: tuple[str, ...] = MODEL_PARAMS["train_seg"],
     recipe: SegTrainParams | None = None,
     init: Path | None = None,
     strategy: tf.distribute.Strategy | None = None,
 ) -> History:
     """Train a PSPNet with ``params.seg`` on ``train_pairs``, validate on ``val`` each epoch, save ``model_out``
-    with the training record of ``stage``.
+    with the training record of ``stage`` (the params its model depends on: ``model_params``).
 
     ``recipe`` replaces ``seg.train`` (:func:`retrain_recipe`); ``init`` is a saved PSPNet to start from
     (:func:`srseg.models.pspnet.init_from`) instead of random weights. DVCLive logs ``train/loss`` (and
@@ -137,7 +156,7 @@ def train_pspnet(
             out.update({"val/miou": m["miou"], "val/pacc": m["pacc"]})
         return out
 
-    record = model_record(params, train_pairs, seed, stage, init)
+    record = model_record(params, train_pairs, seed, stage, model_params, init)
     return train(model, dataset, pspnet_criterion(seg.aux_weight, class_weights), optimizer, steps=total_steps,
                  steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir,
                  save=lambda: save_model(model, model_out, record),
@@ -168,6 +187,21 @@ def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> H
     return train(model, None, None, None, steps=0, steps_per_epoch=1, live_dir=live_dir,
                  save=lambda: save_model(model, model_out, record), epoch_metrics=epoch_metrics,
                  summary={"weights": str(weights)}, name="seg.weights")
+
+
+def run_train_seg(params: Params, seed: int, paths: Paths, strategy: tf.distribute.Strategy | None = None
+                  ) -> History:
+    """Stage ``train_seg@{seed}``: ``models/seg/seed{k}/hr.keras`` and its training log — PSPNet on the HR train
+    split, or a user's ``seg.weights`` file, checked and copied."""
+    model_out, live_dir = paths.seg_model("hr", seed), paths.train_log("seg_hr", seed)
+    val = split_pairs(paths.raw, paths.raw, "val", "HR")
+    if params.seg.weights:
+        history = use_weights(Path(params.seg.weights), val, model_out, live_dir)
+    else:
+        train_pairs = split_pairs(paths.raw, paths.raw, "train", "HR")
+        history = train_pspnet(params, train_pairs, val, model_out, live_dir, seed=seed, strategy=strategy)
+    log.info("%s: %s", model_out, summary_line(history))
+    return history
 
 
 def summary_line(history: History) -> str:

@@ -7,7 +7,6 @@ instead (:func:`oracle_maps`): an upper bound, since a real system never has it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,24 +36,3 @@ def segmenter_maps(model: Any, images: list[np.ndarray], scale: int, progress: b
     predictor = Predictor(model, "whole")
     return [area_average(predictor.probabilities(im), scale)
             for im in tqdm(images, desc="condition maps", unit="img", leave=False, disable=not progress)]
-
-
-def assisted_upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
-                          seg_model: str | Path | None = None, **kwargs: Any) -> Path:
-    """``srseg upscale --segmentation-assisted``: segment the input first, then super-resolve conditioned on it.
-
-    ``seg_model`` (default: the HR-trained PSPNet of seed 0) segments the bicubic upscale; ``model`` defaults to
-    the ``sft_sr`` stage's conditioned DCSCN of seed 0. Other arguments as :func:`srseg.sr.infer.upscale_file`.
-    """
-    from srseg.degrade import upscale
-    from srseg.models.pspnet import load_model as load_segmenter
-    from srseg.paths import REPO
-    from srseg.sr.infer import upscale_file
-
-    def condition(lr: np.ndarray) -> np.ndarray:
-        segmenter = load_segmenter(seg_model or REPO.seg_model("hr", 0), NUM_CLASSES)
-        return segmenter_maps(segmenter, [upscale(lr, scale)], scale, progress=False)[0]
-
-    if model is None and kwargs.get("dcscn_checkpoint") is None:
-        model = REPO.method_sr_model("sft_sr", scale, 0)
-    return upscale_file(input, output, scale, model=model, condition=condition, **kwargs)

@@ -1,13 +1,6 @@
-"""SR fine-tunes on the study's train split (research tasks 2 and 3): one recipe, four methods.
-
-* ``ft_sr`` — the plain fine-tune, MSE only: the control the two others are compared with;
-* ``task_sr`` — task-driven SR (task 2): MSE + λ_task·CE(PSPNet(SR), labels) + λ_feat·L1(PSPNet features of SR
-  and HR), through the HR-trained PSPNet **frozen** (weights fixed, batch norm in inference mode); λ_task = 0 is the
-  plain fine-tune (a test checks it, weight for weight);
-* ``sft_sr`` — segmentation-assisted SR (task 3): DCSCN conditioned on class-probability maps of the LR image (the
-  ``combine.sft.segmenter`` PSPNet's softmax on its bicubic upscale, area-averaged s×s onto the LR grid), through
-  SFT layers or extra input channels (:mod:`srseg.models.sft_dcscn`);
-* ``sft_oracle`` — the same conditioned on the ground-truth labels (one-hot, area-averaged): an upper bound.
+"""The SR fine-tune on the study's train split that the SR methods of the combination study share (research tasks
+2 and 3): the plain fine-tune, task-driven SR and the conditioned SR (their modules in :mod:`srseg.methods`) differ
+only in what :class:`FinetuneSpec` they give :func:`run_finetune`.
 
 Every method starts from the PSNR-pretrained DCSCN ×s of its training seed and sees the same patches (a sampler
 seeded by the training seed: LR-aligned random crops of the train split, horizontal flips), steps and optimiser
@@ -30,18 +23,12 @@ from srseg.errors import SrsegError
 from srseg.io import atomic_dir, read_image, read_label, save_keras, write_json, write_png
 from srseg.labels import NUM_CLASSES
 from srseg.layout import Sample, list_samples
-from srseg.methods import get as get_method
 from srseg.metrics.sr import class_squared_errors, luma, quality, y_scores
 from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
 from srseg.provenance import data_description, model_record
-from srseg.sr.condition import oracle_maps, segmenter_maps
 
 log = logging.getLogger(__name__)
-
-METHODS = ("ft_sr", "task_sr", "sft_sr", "sft_oracle")
-#: The PSPNet feature map the optional feature loss of task-driven SR compares (the pyramid-pooling output).
-FEATURE_LAYER = "ppm_concat"
 
 
 @dataclass
@@ -172,96 +159,53 @@ def finetune_criterion(lambda_task: float = 0.0, lambda_feat: float = 0.0) -> Ca
     return criterion
 
 
-def task_model(sr_model: Any, segmenter: Any, with_features: bool) -> Any:
-    """SR → RGB (:class:`srseg.models.ycbcr.LumaToRGB`) → the frozen segmenter, as one Keras model.
+@dataclass(frozen=True)
+class FinetuneSpec:
+    """What one SR fine-tune method adds to the shared recipe of :func:`run_finetune`.
 
-    Inputs ``lr``, ``bicubic`` (luma) and ``bicubic_rgb`` (and ``hr_rgb`` for the feature loss); outputs ``sr``
-    (luma), ``seg`` (logits) and ``feat_sr`` / ``feat_hr``. Only the SR model's weights train: the segmenter is
-    called with ``training=False`` (batch norm uses its moving statistics) and is not trainable.
+    ``build(pretrained)`` returns ``(sr_model, trained)``: the SR model saved and used for inference, and the model
+    the loop trains (the SR model itself, or one wrapping it); it runs inside the precision and distribution
+    scope. ``condition(splits)`` fills each split's condition maps (conditioned SR). ``inputs`` and ``targets``
+    name the :class:`PatchStream` fields the trained model reads; ``lambda_task`` and ``lambda_feat`` weigh the
+    criterion's task terms (:func:`finetune_criterion`). ``architecture`` and ``what`` go into the model's
+    training record.
     """
-    import keras
 
-    from srseg.models.ycbcr import LumaToRGB
-
-    segmenter.trainable = False
-    lr = keras.Input((None, None, 1), name="lr")
-    bic = keras.Input((None, None, 1), name="bicubic")
-    rgb = keras.Input((None, None, 3), name="bicubic_rgb")
-    sr_y = sr_model({"lr": lr, "bicubic": bic})
-    sr_rgb = LumaToRGB(name="sr_rgb")([sr_y, rgb])
-    inputs = {"lr": lr, "bicubic": bic, "bicubic_rgb": rgb}
-    outputs = {"sr": sr_y}
-    if with_features:
-        features = keras.Model(segmenter.input, [segmenter.output, segmenter.get_layer(FEATURE_LAYER).output])
-        features.trainable = False
-        hr = keras.Input((None, None, 3), name="hr_rgb")
-        inputs["hr_rgb"] = hr
-        outputs["seg"], outputs["feat_sr"] = features(sr_rgb, training=False)
-        outputs["feat_hr"] = features(hr, training=False)[1]
-    else:
-        outputs["seg"] = segmenter(sr_rgb, training=False)
-    return keras.Model(inputs, outputs, name="task_driven_sr")
+    architecture: str
+    what: str
+    build: Callable[[Any], tuple[Any, Any]] = lambda pretrained: (pretrained, pretrained)
+    condition: Callable[[list[Split]], None] | None = None
+    inputs: tuple[str, ...] = ("lr", "bicubic")
+    targets: tuple[str, ...] = ("hr_y",)
+    lambda_task: float = 0.0
+    lambda_feat: float = 0.0
 
 
-def _condition(params: Params, method: str, scale: int, seed: int, paths: Paths, splits: list[Split]) -> None:
-    """Fill each split's condition maps: the segmenter's softmax (``sft_sr``) or the ground truth (``sft_oracle``)."""
-    if method == "sft_oracle":
-        for sp in splits:
-            sp.cond = [oracle_maps(lab, scale) for lab in sp.labels]
-        return
-    from srseg.models.pspnet import load_model
-
-    name = "hr" if params.combine.sft.segmenter == "hr" else variant("retrain_bicubic", scale)
-    model = load_model(paths.seg_model(name, seed), NUM_CLASSES)
-    for sp in splits:
-        sp.cond = segmenter_maps(model, sp.bicubic, scale)
-
-
-def run_finetune(params: Params, method: str, scale: int, seed: int, paths: Paths) -> dict[str, Any]:
-    """Stage ``{method}@{scale}-{seed}``: fine-tune, save the model, super-resolve and score the val split."""
+def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str, ...], scale: int, seed: int,
+                 paths: Paths, method: FinetuneSpec) -> dict[str, Any]:
+    """Stage ``{stage}@{scale}-{seed}`` of method ``name``: fine-tune the pretrained DCSCN as ``method`` says, save
+    the model (its record hashing ``model_params``), super-resolve and score the val split."""
     import keras
 
     from srseg import runtime
     from srseg.models.dcscn import load_model as load_dcscn
     from srseg.training.loop import train
 
-    if method not in METHODS:
-        raise SrsegError(f"--method {method}: must be one of {', '.join(METHODS)}")
     check_scale(scale)
     ft = params.combine.finetune
     runtime.set_determinism(seed)
     policy = params.runtime.precision.sr
     train_split, val_split = load_split(paths, scale, "train"), load_split(paths, scale, "val")
-    conditioned = method in ("sft_sr", "sft_oracle")
-    if conditioned:
-        _condition(params, method, scale, seed, paths, [train_split, val_split])
+    if method.condition is not None:
+        method.condition([train_split, val_split])
     pretrained = load_dcscn(paths.sr_model(scale, seed))
     stream = PatchStream(train_split, scale, ft.patch, seed)
     strategy = runtime.strategy(params.runtime.distribute)
-    task = method == "task_sr"
-    lam_task, lam_feat = (params.combine.task.lambda_task, params.combine.task.lambda_feat) if task else (0.0, 0.0)
     with runtime.precision(policy), strategy.scope():
-        if conditioned:
-            from srseg.models.dcscn import model_config
-            from srseg.models.sft_dcscn import build_conditioned_dcscn, transfer_dcscn_weights
-
-            sft = params.combine.sft
-            sr_model = build_conditioned_dcscn(model_config(pretrained), NUM_CLASSES, sft.mode, hidden=sft.hidden,
-                                               depth=sft.depth, features=sft.features)
-            transfer_dcscn_weights(pretrained, sr_model)
-        else:
-            sr_model = pretrained
-        model = sr_model
-        if task:
-            from srseg.models.pspnet import load_model as load_pspnet
-
-            model = task_model(sr_model, load_pspnet(paths.seg_model("hr", seed), NUM_CLASSES), lam_feat > 0)
+        sr_model, model = method.build(pretrained)
         optimizer = runtime.wrap_optimizer(
             keras.optimizers.Adam(learning_rate=ft.lr, epsilon=1e-8, global_clipnorm=ft.clipnorm), policy)
-    inputs = ("lr", "bicubic") + (("cond",) if conditioned else ()) + \
-        (("bicubic_rgb",) + (("hr_rgb",) if lam_feat > 0 else ()) if task else ())
-    targets = ("hr_y",) + (("labels",) if task else ())
-    dataset = patch_dataset(stream, ft.batch, inputs, targets) if ft.steps else None
+    dataset = patch_dataset(stream, ft.batch, method.inputs, method.targets) if ft.steps else None
     from srseg.sr.infer import Upscaler
 
     upscaler = Upscaler(sr_model)
@@ -272,21 +216,18 @@ def run_finetune(params: Params, method: str, scale: int, seed: int, paths: Path
         train_logs = {f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"}
         return {**train_logs, "val/psnr": val}
 
-    model_out = paths.method_sr_model(method, scale, seed)
-    what = {"ft_sr": "plain fine-tune", "task_sr": f"task-driven through the frozen HR PSPNet, λ_task {lam_task}",
-            "sft_sr": "conditioned on the HR PSPNet's maps", "sft_oracle": "conditioned on ground-truth maps (oracle)"}
-    record = model_record(params, get_method(method).stage, task="super-resolution", scale=scale, seed=seed,
-                          architecture=f"DCSCN {params.sr.preset}" + (f" + {params.combine.sft.mode}" if conditioned
-                                                                       else ""),
-                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({what[method]}) on the "
+    model_out = paths.method_sr_model(name, scale, seed)
+    record = model_record(params, stage, model_params, task="super-resolution", scale=scale, seed=seed,
+                          architecture=method.architecture,
+                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({method.what}) on the "
                                       f"{len(train_split.hr)} train images of {data_description(params)}"))
-    history = train(model, dataset, finetune_criterion(lam_task, lam_feat), optimizer, steps=ft.steps,
-                    steps_per_epoch=ft.steps_per_epoch, live_dir=paths.train_log(variant(method, scale), seed),
+    history = train(model, dataset, finetune_criterion(method.lambda_task, method.lambda_feat), optimizer,
+                    steps=ft.steps, steps_per_epoch=ft.steps_per_epoch, live_dir=paths.train_log(variant(name, scale), seed),
                     save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
-                    strategy=strategy, name=method)
-    metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(method, scale, seed),
-                           paths.image_quality(variant(method, scale), seed), params)
-    log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", method, scale, seed, metrics["psnr_y"],
+                    strategy=strategy, name=name)
+    metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(name, scale, seed),
+                           paths.image_quality(variant(name, scale), seed), params)
+    log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", name, scale, seed, metrics["psnr_y"],
              history.seconds)
     return metrics
 

@@ -26,6 +26,7 @@ from srseg.io import save_keras
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.params import Params, check_scale
 from srseg.paths import Paths
+from srseg.provenance import MODEL_PARAMS
 from srseg.provenance import model_record as provenance_record
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def model_record(params: Params, scale: int, seed: int, train_images: int) -> di
         source = p.source if p.steps else "dcscn-release"
     elif not p.steps:
         trained_on, source = "nothing (sr.pretrain.steps 0: the random initialisation)", "none"
-    return provenance_record(params, "pretrain_sr", task="super-resolution",
+    return provenance_record(params, "pretrain_sr", MODEL_PARAMS["pretrain_sr"], task="super-resolution",
                              architecture=f"DCSCN {params.sr.preset} ({params.sr.upsampler})", scale=scale,
                              seed=seed, data_source=source, trained_on=trained_on)
 

@@ -1,8 +1,8 @@
-"""The joint SR + segmentation model's stage (research task 4, DSRL-style): its data, its training on the one loop,
-and the SR head's quality.
+"""The joint SR + segmentation model (research task 4, DSRL-style): its params, data, training on the one loop, and
+the SR head's quality.
 
 The network (:mod:`srseg.models.joint`) sees the LR image and predicts the segmentation at HR size, with an SR head
-trained beside it on ``CE + w_sr·MSE + w_fa·FA`` (:mod:`srseg.training.joint`); the saved model drops the SR head.
+trained beside it on ``CE + w_sr·MSE + w_fa·FA`` (:mod:`srseg.training.joint_loss`); the saved model drops the SR head.
 It trains with the recipe of the retrained PSPNets it is compared with (``seg.train`` with ``seg.retrain``'s
 start, epochs and learning rate: :func:`srseg.seg.train.retrain_recipe`), so it spends their budget; by default its
 segmentation path starts from the HR PSPNet, as theirs does, and its SR branch from scratch. Its augmentation is
@@ -14,38 +14,52 @@ evaluated on.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
-from tqdm import tqdm
+from pydantic import Field
 
-from srseg import runtime
-from srseg.degrade import downscale
 from srseg.errors import SrsegError
-from srseg.io import read_image, read_label, write_json
-from srseg.labels import NUM_CLASSES
-from srseg.layout import list_samples
-from srseg.metrics.sr import class_squared_errors, quality, y_scores
-from srseg.models.joint import build_joint
-from srseg.models.pspnet import inference_model, init_from, save_model
-from srseg.params import Params, check_scale
+from srseg.methods.base import RUNTIME, Method, Outputs, TrainSpec, register
+from srseg.params import Params, PosInt, Section, check_scale, register_section
 from srseg.paths import Paths, variant
-from srseg.provenance import data_description, model_record
-from srseg.seg.data import Pairs, augment, label_counts, split_pairs
-from srseg.seg.evaluate import evaluate_pairs
-from srseg.seg.infer import Predictor
-from srseg.seg.train import make_optimizer, retrain_init, retrain_recipe, started_from
-from srseg.training.joint import joint_criterion
-from srseg.training.loop import History, train
-from srseg.training.losses import enet_class_weights
+from srseg.provenance import DATA, RETRAIN, SEG
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from srseg.seg.data import Pairs
+    from srseg.training.loop import History
 
 log = logging.getLogger(__name__)
+
+
+class JointParams(Section):
+    """``combine.joint``: one network on the LR image (DSRL-style), trained on CE + w_sr·MSE + w_fa·FA."""
+
+    w_sr: float = Field(1.0, ge=0)  # w_sr = w_fa = 0: a segmenter trained on LR input
+    w_fa: float = Field(1.0, ge=0)
+    fa_grid: PosInt = 16  # both heads' features pooled to this grid for the affinity matrices
+    sr_residual: bool = True  # the SR head predicts a residual over bicubic
+
+
+register_section("combine.joint", JointParams)
+
+
+def joint_params(params: Params) -> JointParams:
+    """This method's params section."""
+    section: JointParams = params.combine.section("joint")
+    return section
 
 
 def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min: float, scale_max: float,
                   seed: int) -> tf.data.Dataset:
     """An endless, shuffled stream of ``(lr (B, c/s, c/s, 3), {"labels": (B, c, c), "hr": (B, c, c, 3)})``."""
+    import tensorflow as tf
+
+    from srseg.degrade import downscale
+    from srseg.seg.data import augment
+
     crop -= crop % scale
     n = len(pairs.images)
     ds = tf.data.Dataset.from_tensor_slices((pairs.images, pairs.labels))
@@ -69,10 +83,25 @@ def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min:
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = None) -> History:
+def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = None) -> History:
     """Stage ``train_joint@{scale}-{seed}``: train, save the segmentation model, score the SR head on val."""
+    from srseg import runtime
+    from srseg.io import write_json
+    from srseg.labels import NUM_CLASSES
+    from srseg.models.joint import build_joint
+    from srseg.models.pspnet import inference_model, init_from, save_model
+    from srseg.provenance import data_description, model_record
+    from srseg.seg.data import label_counts, split_pairs
+    from srseg.seg.evaluate import evaluate_pairs
+    from srseg.seg.infer import Predictor
+    from srseg.seg.train import retrain_init, retrain_recipe, started_from
+    from srseg.training.joint_loss import joint_criterion
+    from srseg.training.loop import train as train_loop
+    from srseg.training.losses import enet_class_weights
+    from srseg.seg.train import make_optimizer
+
     check_scale(scale)
-    seg, tp, jp = params.seg, retrain_recipe(params), params.combine.joint
+    seg, tp, jp = params.seg, retrain_recipe(params), joint_params(params)
     runtime.set_determinism(seed)
     strategy = strategy or runtime.strategy(params.runtime.distribute)
     if tp.batch % strategy.num_replicas_in_sync:
@@ -101,16 +130,16 @@ def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strateg
         return {**{f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"},
                 "val/miou": m["miou"], "val/pacc": m["pacc"]}
 
-    name = variant("joint", scale)
+    name = variant(METHOD.name, scale)
     out = paths.seg_model(name, seed)
-    record = model_record(params, "train_joint", task="segmentation", seed=seed,
+    record = model_record(params, METHOD.stage, SPEC.model_params, task="segmentation", seed=seed,
                           architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
                           trained_on=(f"x{scale} LR crops of the {len(train_pairs.images)} train images of "
                                       f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"
                                       f"{started_from(init)}"))
-    history = train(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
-                    live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
-                    epoch_metrics=epoch_metrics, strategy=strategy, name="joint")
+    history = train_loop(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
+                         live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
+                         epoch_metrics=epoch_metrics, strategy=strategy, name=METHOD.name)
     q = sr_head_quality(model, paths, scale)
     write_json(paths.image_quality(name, seed), q)
     log.info("%s: val mIoU %.4f, SR head Y-PSNR %.2f dB, after %.0f s", out, history.last.get("val/miou", np.nan),
@@ -120,6 +149,13 @@ def run_train_joint(params: Params, scale: int, seed: int, paths: Paths, strateg
 
 def sr_head_quality(model: Any, paths: Paths, scale: int, split: str = "val") -> dict[str, Any]:
     """Y-PSNR/SSIM (and per class region) of the SR head's images of ``split``, as the SR methods are scored."""
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from srseg.io import read_image, read_label
+    from srseg.layout import list_samples
+    from srseg.metrics.sr import class_squared_errors, quality, y_scores
+
     forward = tf.function(lambda x: model(x, training=False)["sr"])
     ids, pairs, sse, counts = [], [], [], []
     for s in tqdm(list_samples(paths.raw, split), desc="joint SR head", unit="img", leave=False):
@@ -132,3 +168,20 @@ def sr_head_quality(model: Any, paths: Paths, scale: int, split: str = "val") ->
         counts.append(n)
     return quality(ids, pairs, sse, counts)
 
+
+
+SPEC = TrainSpec(
+    run=train,
+    reads=("seg.preset", "seg.aux_weight", "seg.dropout", "seg.train", "seg.retrain", "combine.joint", *RUNTIME,
+           "runtime.precision.seg"),
+    model_params=(*DATA, *SEG, *RETRAIN, "combine.joint", *RUNTIME),
+    deps=lambda p, s, k: [p.raw, p.lr(s), p.seg_model("hr", k)],
+    outs=lambda p, s, k: Outputs(
+        [p.seg_model(variant(METHOD.name, s), k)],
+        [p.image_quality(variant(METHOD.name, s), k), p.train_log(f"seg_{variant(METHOD.name, s)}", k) / "metrics.json"],
+        [p.train_log(f"seg_{variant(METHOD.name, s)}", k) / "plots"]),
+    artifact="seg-joint",
+)
+METHOD = register(Method("joint", "joint SR + segmentation model", "#F0E442", "X", stage="train_joint", images="lr",
+                         segmenter="joint", scales="combine.scales", group="combine", baseline="retrain_bicubic",
+                         quality=True, train=SPEC, reported=("retrain_bicubic",)))

@@ -1,0 +1,81 @@
+"""Which source files a stage runs: the ``srseg`` import closure of its entry files, read from the code (AST).
+
+A stage depends on its script and on every ``srseg`` module the script can import, at module level or inside a
+function. ``dvc.yaml`` does not list these files stage by stage: the ``code`` stage writes one fingerprint per
+kind of stage (``data/code/<kind>.json``: each file of the closure with its SHA-256), and every stage depends on
+its kind's fingerprint, which changes exactly when one of its files does (:mod:`srseg.dvcfile`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+#: The ``src`` folder of the checkout and the repository root (where DVC runs the stages).
+SRC = Path(__file__).resolve().parents[1]
+ROOT = SRC.parent
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of an ``srseg`` module (``srseg.a.b`` → src/srseg/a/b.py or its package ``__init__``)."""
+    base = SRC.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _package(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1])
+
+
+@cache
+def direct_imports(path: Path) -> frozenset[str]:
+    """``srseg`` modules imported anywhere in ``path`` (module level or inside functions), as module names.
+
+    ``from srseg.a import b`` counts ``srseg.a`` and, when ``b`` is a module, ``srseg.a.b``; importing a module
+    also runs its packages' ``__init__``, so they count too.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = _package(path) if path.is_relative_to(SRC) else ""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")[: len(here.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            names = [mod] + [f"{mod}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "srseg" and module_file(name) is not None:
+                parts = name.split(".")
+                out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return frozenset(out)
+
+
+def closure(entries: Iterable[Path]) -> list[Path]:
+    """The entry files and the source file of every ``srseg`` module they can import, sorted."""
+    entries = [Path(e).resolve() for e in entries]
+    seen: set[str] = set()
+    todo = [name for e in entries for name in direct_imports(e)]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(direct_imports(module_file(name)))  # type: ignore[arg-type]
+    files = set(entries) | {f for n in seen if (f := module_file(n)) is not None}
+    return sorted(files)
+
+
+def fingerprint(entries: Iterable[Path]) -> dict[str, str]:
+    """``{repository-relative path: sha256}`` of :func:`closure` (``/``-separated, sorted)."""
+    return {f.relative_to(ROOT).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in closure(entries)}

@@ -1,0 +1,104 @@
+"""Every compared method, in the order of the figures and tables: importing this module imports each method's module.
+
+A new method is a module in this package plus its place in :data:`MODULES` (:mod:`srseg.methods.base`; docs/adding-a-method.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from srseg.errors import ParamsError, SrsegError
+from srseg.methods import (
+    bicubic,
+    ft_sr,
+    hr,
+    joint,
+    retrain_bicubic,
+    retrain_sr,
+    retrain_sr_on_hr,
+    sft_oracle,
+    sft_sr,
+    sr,
+    task_sr,
+)
+from srseg.methods.base import METHODS, Method, register
+from srseg.params import SECTIONS, Params, check_scale
+from srseg.params import load_params as base_load_params
+from srseg.paths import REPO, Paths
+
+#: The method modules in the order of the tables and figures (each module registers its method when imported).
+MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, joint, sft_sr, sft_oracle)
+_first = {m.METHOD.name: m.METHOD for m in MODULES}
+_later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
+METHODS.clear()
+METHODS.update({**_first, **_later})
+
+__all__ = ["BICUBIC", "HR", "METHODS", "SR", "Method", "active", "evaluate", "get", "load_params", "register", "train", "trained"]
+
+#: The 2019 study's chain, which the figures and the reading are built around: the HR reference, bicubic LR and SR.
+HR, BICUBIC, SR = hr.METHOD, bicubic.METHOD, sr.METHOD
+
+
+def get(name: str) -> Method:
+    """The registered method called ``name``; SrsegError listing the known ones otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise SrsegError(f"unknown method {name!r} (known: {', '.join(METHODS)})") from None
+
+
+def active(params: Params) -> Iterator[tuple[Method, int | None]]:
+    """Every (method, scale) the params ask for, in registry order (the HR reference with scale ``None``)."""
+    for m in METHODS.values():
+        if m.scales is None:
+            yield m, None
+        else:
+            for s in m.scale_list(params):
+                yield m, s
+
+
+def trained() -> list[Method]:
+    """The methods that own a training stage, in registry order."""
+    return [m for m in METHODS.values() if m.train is not None]
+
+
+def evaluate(params: Params, name: str, scale: int | None, seed: int, paths: Paths = REPO) -> dict[str, Any]:
+    """Evaluate method ``name`` at ``scale`` for training seed ``seed`` as its ``evaluate_<name>`` stage does
+    (:func:`srseg.seg.evaluate.run_evaluate` on the method's images and segmenter)."""
+    from srseg.seg.evaluate import run_evaluate
+
+    m = get(name)
+    if m.scales is None and scale is not None:
+        raise SrsegError(f"method {name}: takes no scale")
+    if m.scales is not None:
+        if scale is None:
+            raise SrsegError(f"method {name}: needs a scale")
+        check_scale(scale)
+    images = m.image_root(paths, scale, seed)
+    if not images.is_dir():
+        raise SrsegError(f"{images}: no such folder; the images of {m.variant(scale)} (made by the {m.stage} stage) "
+                         "are missing")
+    return run_evaluate(params, m.variant(scale), images, m.model_path(paths, scale, seed), seed, paths,
+                        input_scale=m.input_scale(scale), what=m.label_at(scale))
+
+
+def train(params: Params, name: str, scale: int, seed: int, paths: Paths = REPO) -> Any:
+    """Run method ``name``'s training stage for ``scale`` and ``seed`` (SrsegError if it has none)."""
+    spec = get(name).train
+    if spec is None:
+        raise SrsegError(f"method {name}: has no training stage of its own")
+    check_scale(scale)
+    return spec.run(params, scale, seed, paths)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml with every method's section (:func:`srseg.params.load_params` checks the
+    sections of the method modules imported so far; this imports them all), refusing sections no method declares."""
+    params = base_load_params(path)
+    unknown = sorted(set(params.combine.model_extra or {}) - {k.rpartition(".")[2] for k in SECTIONS})
+    if unknown:
+        raise ParamsError(f"{path}: combine.{unknown[0]}: unknown key (allowed keys are those in the default "
+                          "params.yaml)")
+    return params

@@ -1,0 +1,31 @@
+"""Stage `<method stage>@s-k`: train a method's model at scale s for training seed k (srseg.methods.<method>: its
+TrainSpec), e.g. `python stages/train.py --method task_sr --scale 4 --seed 0`. Only that method's module is
+imported, so a stage re-runs when its own code changes, not another method's."""
+
+import importlib
+
+from srseg.entry import stage, stage_args
+from srseg.errors import SrsegError
+from srseg.params import load_params
+from srseg.paths import REPO
+
+
+@stage
+def main() -> None:
+    args = stage_args(__doc__, method=True, scale=True, seed=True)
+    try:
+        module = importlib.import_module(f"srseg.methods.{args.method}")
+    except ModuleNotFoundError:
+        raise SrsegError(f"--method {args.method}: no module srseg.methods.{args.method}") from None
+    spec = module.METHOD.train
+    if spec is None:
+        raise SrsegError(f"--method {args.method}: has no training stage of its own")
+    params = load_params()  # after the import: the method's params section is declared by its module
+    from srseg import runtime
+
+    runtime.configure(params.runtime.threads, params.runtime.cpu_kernels)
+    spec.run(params, args.scale, args.seed, REPO)
+
+
+if __name__ == "__main__":
+    main()
