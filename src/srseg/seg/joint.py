@@ -35,10 +35,11 @@ from srseg.provenance import data_description, model_record
 from srseg.seg.data import Pairs, augment, label_counts, split_pairs
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
-from srseg.seg.train import make_optimizer, retrain_init, retrain_recipe, started_from
+from srseg.seg.train import retrain_init, retrain_recipe, started_from
 from srseg.training.joint import joint_criterion
 from srseg.training.loop import History, train
 from srseg.training.losses import enet_class_weights
+from srseg.training.optimizers import make_optimizer
 
 log = logging.getLogger(__name__)
 
