@@ -79,8 +79,8 @@ def _build(stage: str, precision: str, params: Any, strategy: Any) -> tuple[Any,
         return model, optimizer, mse_criterion, ((lr, hr), hr)
     from srseg.labels import NUM_CLASSES
     from srseg.models.pspnet import build_pspnet
-    from srseg.seg.train import make_optimizer
     from srseg.training.losses import enet_class_weights, pspnet_criterion
+    from srseg.training.optimizers import make_optimizer
 
     seg, tp = params.seg, params.seg.train
     with runtime.precision(precision), strategy.scope():

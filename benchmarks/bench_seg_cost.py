@@ -164,9 +164,9 @@ def speed(configs: list[tuple[str, int, int]], steps: int) -> list[dict[str, Any
 
     from srseg.models.pspnet import build_pspnet
     from srseg.params import SegTrainParams
-    from srseg.seg.train import make_optimizer
     from srseg.training.loop import fit
     from srseg.training.losses import pspnet_criterion
+    from srseg.training.optimizers import make_optimizer
 
     rows = []
     for preset, crop, batch in configs:

@@ -107,10 +107,10 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 from srseg.models.pspnet import build_pspnet
-from srseg.seg.train import make_optimizer
 from srseg.params import SegTrainParams
 from srseg.training.loop import fit
 from srseg.training.losses import pspnet_criterion
+from srseg.training.optimizers import make_optimizer
 
 def run(strategy):
     keras.utils.set_random_seed(0)

@@ -48,9 +48,9 @@ def _train(strategy: Any) -> tuple[list[np.ndarray], float]:
 
     from srseg.models.pspnet import build_pspnet
     from srseg.params import SegTrainParams
-    from srseg.seg.train import make_optimizer
     from srseg.training.loop import fit
     from srseg.training.losses import pspnet_criterion
+    from srseg.training.optimizers import make_optimizer
 
     keras.utils.set_random_seed(0)
     with strategy.scope():

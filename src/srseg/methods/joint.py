@@ -98,7 +98,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
     from srseg.training.joint_loss import joint_criterion
     from srseg.training.loop import train as train_loop
     from srseg.training.losses import enet_class_weights
-    from srseg.seg.train import make_optimizer
+    from srseg.training.optimizers import make_optimizer
 
     check_scale(scale)
     seg, tp, jp = params.seg, retrain_recipe(params), joint_params(params)

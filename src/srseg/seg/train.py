@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from srseg import __version__, runtime
@@ -30,7 +29,7 @@ from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
 from srseg.training.loop import History, train
 from srseg.training.losses import enet_class_weights, pspnet_criterion
-from srseg.training.schedules import poly_decay
+from srseg.training.optimizers import make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +83,6 @@ def run_retrain(params: Params, name: str, stage: str, model_params: tuple[str, 
                            init=retrain_init(params, paths, seed), strategy=strategy)
     log.info("%s: %s", model_out, summary_line(history))
     return history
-
-
-def make_optimizer(tp: SegTrainParams, total_steps: int) -> keras.optimizers.Optimizer:
-    """SGD (momentum) or Adam, both with poly decay of the learning rate to 0 over ``total_steps``.
-
-    Weight decay is decoupled (Keras' ``weight_decay``; for plain SGD it equals L2 regularisation)
-    and skips BN parameters and biases.
-    """
-    schedule = poly_decay(tp.lr, total_steps, tp.poly_power)
-    wd = tp.weight_decay or None
-    if tp.optimizer == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=schedule, momentum=tp.momentum, weight_decay=wd)
-    else:
-        opt = keras.optimizers.Adam(learning_rate=schedule, weight_decay=wd)
-    if wd:
-        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    return opt
 
 
 def train_pspnet(
