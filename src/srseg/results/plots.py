@@ -21,8 +21,10 @@ from srseg.errors import SrsegError
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import ID_TO_TRAIN, IGNORE, TRAIN_NAMES, TRAIN_PALETTE, colorize
 from srseg.layout import Sample, list_samples
-from srseg import methods
-from srseg.methods import BICUBIC, HR, SR
+from srseg.methods import registry as methods
+from srseg.methods.base import BICUBIC_COLOUR as BICUBIC
+from srseg.methods.base import HR_COLOUR as HR
+from srseg.methods.base import SR_COLOUR as SR
 from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.summary import (

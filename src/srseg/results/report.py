@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from srseg import methods
+from srseg.methods import registry as methods
 from srseg.io import atomic_file
 from srseg.labels import TRAIN_NAMES
 from srseg.paths import REPO
@@ -227,11 +227,7 @@ def combination_reading(summary: dict[str, Any]) -> list[str]:
     for name in ordered(v):
         e = v[name]
         m = methods.get(e["method"])
-        if m.group != "combine" and m.name != "retrain_sr":
-            continue
-        for base in ([m.baseline] if m.baseline else []) + list(m.controls):
-            if base == "hr" or m.name == "retrain_sr" and base == "sr":
-                continue
+        for base in m.reported:
             comp = c.get(f"{name}-vs-{methods.get(base).variant(e['scale'])}")
             if not comp:
                 continue
@@ -340,7 +336,7 @@ def combination_section(summary: dict[str, Any]) -> list[str]:
                 "Upper bounds are shown, not ranked.", "",
                 _table(["rank", "method", "PACC [95 % CI]", "mIoU [95 % CI]", "Y-PSNR [95 % CI]",
                         "combined score [95 % CI]"], rows, "llrrrr"), ""]
-    sft = sorted((comp for comp in c.values() if comp.get("class_psnr") and v[comp["b"]]["method"].startswith("sft")),
+    sft = sorted((comp for comp in c.values() if comp.get("class_psnr") and methods.get(v[comp["b"]]["method"]).class_regions),
                  key=lambda comp: (v[comp["b"]]["scale"], methods.get(v[comp["b"]]["method"]).upper_bound))
     if sft:
         header = ["class"] + [f"{v[comp['b']]['label']}: Δ dB [95 % CI]" for comp in sft]

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from srseg import methods
+from srseg.methods import registry as methods
 from srseg.errors import SrsegError
 from srseg.io import atomic_dir, write_json
 from srseg.labels import NUM_CLASSES, TRAIN_NAMES
-from srseg.methods import Method
+from srseg.methods.base import Method
 from srseg.metrics.objects import FIELDS as OBJECT_FIELDS
 from srseg.metrics.objects import PEDESTRIAN_CLASSES
 from srseg.metrics.seg import class_iou, load_per_image_records
@@ -400,7 +400,7 @@ def combined(variants: dict[str, Variant], params: Params) -> dict[str, Any]:
     hr = variants["hr"]
     out: dict[str, Any] = {}
     for s in params.combine.scales:
-        bic = variants[methods.get("bicubic").variant(s)]
+        bic = variants[methods.BICUBIC.variant(s)]
         count = len(params.seeds) * hr.cms.shape[1]
         fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), count)
         rows, records, sources = [], {}, {}
