@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from srseg import methods
+from srseg.methods import registry as methods
 from srseg.params import Params, load_params
 from srseg.paths import Paths
 from tests.dvc_graph import REPO, rendered_stages
@@ -25,6 +25,7 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
     """{stage: {"outs", "metrics", "plots", "data"}} from srseg.paths and srseg.methods (data: non-code deps)."""
     P = Paths()
     exp: dict[str, dict[str, list[Path]]] = {
+        "code": {"outs": [Path("data/code")], "metrics": [], "plots": [], "data": []},
         "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
         "download": {"outs": [P.raw, P.data_metrics], "metrics": [], "plots": [], "data": [P.params_ok]},
         "summarize": {"outs": [P.summary, P.headline, P.series], "metrics": [], "plots": [],
@@ -85,7 +86,7 @@ def _check(repo: Path) -> None:
         got = stages[name]
         for key in ("outs", "metrics", "plots"):
             assert got[key] == e[key], (name, key)
-        data = [d for d in got["deps"] if not d.startswith(("src/", "stages/"))]
+        data = [d for d in got["deps"] if not d.startswith(("src/", "stages", "data/code/"))]
         assert data == e["data"], (name, data)
 
 
@@ -131,17 +132,23 @@ def test_params_are_checked_before_any_stage() -> None:
         return seen
 
     for name in stages:
-        if name != "check_params":
+        if name not in ("check_params", "code"):  # code reads no params: it fingerprints the source files
             assert "check_params" in upstream(name, set()), f"{name} can run before check_params"
+    assert not stages["code"]["params"]
 
 
 @pytest.mark.parametrize("method", sorted(methods.METHODS))
 def test_every_method_has_its_evaluation_stage(method: str) -> None:
     m = methods.get(method)
     stages = rendered_stages()
-    cmds = [s["cmd"] for n, s in stages.items() if n.split("@")[0] == m.eval_stage]
-    assert cmds, f"no {m.eval_stage} stage in dvc.yaml"
-    assert all(f"--method {m.name} " in c for c in cmds)
+    items = {n.split("@")[1]: s["cmd"] for n, s in stages.items() if n.split("@")[0] == m.eval_stage}
+    assert items, f"no {m.eval_stage} stage in dvc.yaml"
+    P = Paths()
+    for item, cmd in items.items():
+        scale, seed = (None, int(item)) if m.scales is None else map(int, item.split("-"))
+        assert (f"--variant {m.variant(scale)} --images {_s(m.image_root(P, scale, seed))} "
+                f"--model {_s(m.model_path(P, scale, seed))} --seed {seed}") in cmd, cmd
+        assert ("--input-scale" in cmd) == (m.input_scale(scale) != 1)
 
 
 def test_artifacts_are_the_default_runs_models() -> None:

@@ -10,10 +10,16 @@ import pytest
 
 from srseg.io import params_hash
 from srseg.labels import TRAIN_NAMES
+from srseg.methods import registry
 from srseg.params import validate
-from srseg.provenance import MODEL_PARAMS, model_record
+from srseg.provenance import model_record
+from srseg.provenance import MODEL_PARAMS as BASE_MODEL_PARAMS
 from srseg.seg.data import split_pairs
 from tests.dvc_graph import rendered_stages, upstream_params
+
+#: Every stage that trains a model and the params its model's record hashes: the base stages' and each method's.
+MODEL_PARAMS = {**BASE_MODEL_PARAMS, **{m.stage: m.train.model_params for m in registry.trained()
+                                         if m.train is not None}}
 
 
 def test_every_model_stage_has_its_params_listed() -> None:
@@ -45,7 +51,7 @@ def test_record_of_hr_and_sr_trained_segmenters(tiny_tree: Path, tmp_path: Path)
     sr_root = tmp_path / "sr"
     shutil.copytree(tiny_tree / "leftImg8bit", sr_root / "leftImg8bit")
     sr_pairs = split_pairs(sr_root, tiny_tree, "train", "SR ×4 (super_resolve@4-0)")
-    sr = seg_record(params, sr_pairs, 2, "retrain_seg")
+    sr = seg_record(params, sr_pairs, 2, "retrain_seg", MODEL_PARAMS["retrain_seg"])
     assert sr["trained_on"].startswith("SR ×4 (super_resolve@4-0) train images (2) of synthetic street scenes")
     assert sr["params_keys"] == list(MODEL_PARAMS["retrain_seg"])
     # the SR chain's params enter the hash of a model trained on SR images only
@@ -53,9 +59,11 @@ def test_record_of_hr_and_sr_trained_segmenters(tiny_tree: Path, tmp_path: Path)
                          "sr": {"pretrain": {"steps": 7}}})
     hr_pairs = split_pairs(tiny_tree, tiny_tree, "train", "HR")
     assert seg_record(other_sr, hr_pairs, 2, "train_seg")["params_hash"] == hr["params_hash"]
-    assert seg_record(other_sr, sr_pairs, 2, "retrain_seg")["params_hash"] != sr["params_hash"]
-    assert seg_record(other_sr, hr_pairs, 2, "retrain_bicubic")["params_hash"] == \
-        seg_record(params, hr_pairs, 2, "retrain_bicubic")["params_hash"]
+    retrain = ("retrain_seg", MODEL_PARAMS["retrain_seg"])
+    bicubic = ("retrain_bicubic", MODEL_PARAMS["retrain_bicubic"])
+    assert seg_record(other_sr, sr_pairs, 2, *retrain)["params_hash"] != sr["params_hash"]
+    assert seg_record(other_sr, hr_pairs, 2, *bicubic)["params_hash"] == \
+        seg_record(params, hr_pairs, 2, *bicubic)["params_hash"]
 
     camvid = seg_record(validate({"data": {"source": "camvid"}}), hr_pairs, 0, "train_seg")
     assert camvid["data_source"] == "camvid" and "CamVid" in camvid["trained_on"]
@@ -66,5 +74,6 @@ def test_combination_params_enter_only_their_models() -> None:
     for stage in MODEL_PARAMS:
         same = params_hash(base, MODEL_PARAMS[stage]) == params_hash(tuned, MODEL_PARAMS[stage])
         assert same == (stage != "train_joint"), stage
-    record = model_record(base, "sft_sr", task="super-resolution", architecture="x", seed=1, trained_on="y", scale=4)
+    record = model_record(base, "sft_sr", MODEL_PARAMS["sft_sr"], task="super-resolution", architecture="x", seed=1,
+                          trained_on="y", scale=4)
     assert record["scale"] == 4 and "classes" not in record and record["data_source"] == "synthetic"

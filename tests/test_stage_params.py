@@ -125,14 +125,18 @@ def test_data_and_sr_stages(monkeypatch: pytest.MonkeyPatch, study: Paths) -> No
 def test_evaluation_stages(monkeypatch: pytest.MonkeyPatch, study: Paths) -> None:
     """Every evaluate_<method> stage runs the same code: hr (no scale), bicubic (HR-size images of a scale) and
     joint (LR images, its own model) cover its branches."""
-    from srseg.methods import METHODS
+    from srseg.methods.registry import get
     from srseg.models.joint import build_joint
     from srseg.models.pspnet import save_model
 
     write_params(study.root, TINY)
-    save_model(build_joint(19, "small", 2), METHODS["joint"].model_path(study, 2, 0))
-    for method, argv in (("hr", []), ("bicubic", ["--scale", "2"]), ("joint", ["--scale", "2"])):
-        reads = run_stage(monkeypatch, study.root, "evaluate_seg.py", "--method", method, "--seed", "0", *argv)
+    save_model(build_joint(19, "small", 2), get("joint").model_path(study, 2, 0))
+    rel = Paths()
+    for method, scale in (("hr", None), ("bicubic", 2), ("joint", 2)):
+        m = get(method)
+        argv = ["--variant", m.variant(scale), "--images", str(m.image_root(rel, scale, 0)),
+                "--model", str(m.model_path(rel, scale, 0)), "--seed", "0", "--input-scale", str(m.input_scale(scale))]
+        reads = run_stage(monkeypatch, study.root, "evaluate.py", *argv)
         stage = next(n for n in rendered_stages() if n.startswith(f"evaluate_{method}@"))
         check_listed(stage, reads)
 

@@ -12,7 +12,7 @@ import pytest
 
 from srseg.errors import SrsegError
 from srseg.labels import NUM_CLASSES, TRAIN_NAMES
-from srseg.methods import METHODS
+from srseg.methods.registry import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths

@@ -23,7 +23,7 @@ TINY = {"scales": [2], "seg": {"retrain_scales": [2], "preset": "small",
 
 
 def test_stream_pairs_an_hr_window_with_its_bicubic_lr(study: Paths) -> None:
-    from srseg.seg.joint import joint_dataset
+    from srseg.methods.joint import joint_dataset
 
     pairs = split_pairs(study.raw, study.raw, "train", "HR")
     kw = dict(batch=2, crop=33, scale_min=0.75, scale_max=1.25)  # 33 → 32, a multiple of the scale
@@ -39,11 +39,11 @@ def test_stream_pairs_an_hr_window_with_its_bicubic_lr(study: Paths) -> None:
 
 def test_train_joint_saves_a_segmenter_and_scores_its_sr_head(study: Paths) -> None:
     from srseg.models.pspnet import load_model
-    from srseg.seg.joint import run_train_joint
-    from srseg.seg.pipeline import run_evaluate
+    from srseg.methods.registry import train as run_method
+    from srseg.methods.registry import evaluate as run_evaluate
 
     params = validate(TINY)
-    history = run_train_joint(params, 2, 0, study)
+    history = run_method(params, "joint", 2, 0, study)
     assert len(history.epochs) == 1 and {"val/miou", "train/loss"} <= set(history.last)
     model = load_model(study.seg_model("joint_x2", 0), 19)
     assert not [ly.name for ly in model.layers if ly.name.startswith(SR_LAYER_PREFIX)]  # SR head dropped

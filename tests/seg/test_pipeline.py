@@ -62,7 +62,7 @@ def _no_temp_left(folder: Path) -> bool:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A tiny repo root after train_seg."""
-    from srseg.seg.pipeline import run_train_seg
+    from srseg.seg.train import run_train_seg
 
     root = tmp_path_factory.mktemp("repo")
     _make_tree(root)
@@ -87,7 +87,7 @@ def test_train_seg_outputs(trained: Path) -> None:
 
 
 def test_evaluate_hr(trained: Path) -> None:
-    from srseg.seg.pipeline import run_evaluate
+    from srseg.methods.registry import evaluate as run_evaluate
 
     paths = Paths(trained)
     metrics = run_evaluate(_params(), "hr", None, 0, paths)
@@ -122,7 +122,7 @@ def test_evaluate_sliding_matches_shape(trained: Path) -> None:
 
 
 def test_evaluate_missing_variant_images(trained: Path) -> None:
-    from srseg.seg.pipeline import run_evaluate
+    from srseg.methods.registry import evaluate as run_evaluate
 
     paths = Paths(trained)
     with pytest.raises(SrsegError, match="missing"):
@@ -139,12 +139,12 @@ def test_evaluate_missing_variant_images(trained: Path) -> None:
         run_evaluate(_params(), "nearest", 2, 0, paths)
     with pytest.raises(SrsegError, match="--scale 1: must be an integer >= 2"):
         run_evaluate(_params(), "bicubic", 1, 0, paths)
-    with pytest.raises(SrsegError, match="--method hr: takes no --scale"):
+    with pytest.raises(SrsegError, match="method hr: takes no scale"):
         run_evaluate(_params(), "hr", 2, 0, paths)
 
 
 def test_evaluate_wrong_size_variant(trained: Path) -> None:
-    from srseg.seg.pipeline import run_evaluate
+    from srseg.methods.registry import evaluate as run_evaluate
 
     paths = Paths(trained)
     bic = paths.bicubic(4)
@@ -159,7 +159,7 @@ def test_evaluate_wrong_size_variant(trained: Path) -> None:
 
 
 def test_bad_label_ids(tmp_path: Path, trained: Path) -> None:
-    from srseg.seg.pipeline import run_evaluate
+    from srseg.methods.registry import evaluate as run_evaluate
 
     root = tmp_path / "r"
     shutil.copytree(trained / "data/raw", root / "data/raw")
@@ -176,7 +176,7 @@ def test_bad_label_ids(tmp_path: Path, trained: Path) -> None:
 
 def test_weights_param(tmp_path: Path, trained: Path) -> None:
     from srseg.models.pspnet import build_pspnet, save_model
-    from srseg.seg.pipeline import run_train_seg
+    from srseg.seg.train import run_train_seg
 
     root = tmp_path / "w"
     shutil.copytree(trained / "data/raw", root / "data/raw")
@@ -209,14 +209,15 @@ def _kernels(path: Path) -> list[np.ndarray]:
 
 
 def test_retrain_seg(trained: Path) -> None:
-    from srseg.seg.pipeline import run_evaluate, run_retrain_seg
+    from srseg.methods.registry import evaluate as run_evaluate
+    from srseg.methods.registry import train as run_method
 
     paths = Paths(trained)
     with pytest.raises(SrsegError, match="missing"):
-        run_retrain_seg(_params(), 2, 0, paths=paths)
+        run_method(_params(), "retrain_sr", 2, 0, paths)
     _copy_images(paths.raw, paths.sr(2, 0))
     # init hr (the default) with a vanishing learning rate: the retrained model is train_seg's
-    run_retrain_seg(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), 2, 0, paths=paths)
+    run_method(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), "retrain_sr", 2, 0, paths)
     tuned, hr = _kernels(paths.seg_model("retrain_sr_x2", 0)), _kernels(paths.seg_model("hr", 0))
     assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr))
     from srseg.io import model_metadata
@@ -317,7 +318,7 @@ def test_stage_script_error_is_one_line(tmp_path: Path) -> None:
 
 
 def test_bad_train_labels_fail_before_training(tmp_path: Path) -> None:
-    from srseg.seg.pipeline import run_train_seg
+    from srseg.seg.train import run_train_seg
 
     raw = _make_tree(tmp_path)
     s = list_samples(raw, "train")[1]

@@ -15,7 +15,8 @@ from srseg.labels import IGNORE, NUM_CLASSES
 from srseg.params import validate
 from srseg.paths import Paths
 from srseg.sr.condition import area_average, oracle_maps
-from srseg.sr.finetune import PatchStream, load_split, run_finetune
+from srseg.methods.registry import train as run_method
+from srseg.sr.finetune import PatchStream, load_split
 
 TINY = {"scales": [2], "seg": {"retrain_scales": [2]},
         "combine": {"scales": [2], "finetune": {"steps": 2, "steps_per_epoch": 1, "patch": 16, "batch": 2}},
@@ -61,12 +62,12 @@ def test_task_driven_with_lambda_zero_is_the_plain_fine_tune_and_leaves_the_segm
     from srseg.models.dcscn import load_model
 
     segmenter_before = _digest(study.seg_model("hr", 0))
-    run_finetune(_params(), "ft_sr", 2, 0, study)
-    run_finetune(_params(task={"lambda_task": 0.0}), "task_sr", 2, 0, study)
+    run_method(_params(), "ft_sr", 2, 0, study)
+    run_method(_params(task={"lambda_task": 0.0}), "task_sr", 2, 0, study)
     plain = load_model(study.method_sr_model("ft_sr", 2, 0)).get_weights()
     task0 = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(plain, task0))
-    run_finetune(_params(task={"lambda_task": 100.0, "lambda_feat": 1.0}), "task_sr", 2, 0, study)
+    run_method(_params(task={"lambda_task": 100.0, "lambda_feat": 1.0}), "task_sr", 2, 0, study)
     task = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
     assert any(not np.array_equal(x, y) for x, y in zip(plain, task))  # the segmentation loss moved the SR
     assert _digest(study.seg_model("hr", 0)) == segmenter_before
@@ -83,7 +84,8 @@ def test_frozen_segmenter_weights_do_not_move(study: Paths) -> None:
 
     from srseg.models.dcscn import load_model
     from srseg.models.pspnet import load_model as load_pspnet
-    from srseg.sr.finetune import finetune_criterion, patch_dataset, task_model
+    from srseg.methods.task_sr import task_model
+    from srseg.sr.finetune import finetune_criterion, patch_dataset
     from srseg.training.loop import fit
 
     segmenter = load_pspnet(study.seg_model("hr", 0))
@@ -103,7 +105,7 @@ def test_conditioned_fine_tune_writes_its_outputs(study: Paths, method: str) -> 
     from srseg.layout import list_samples
     from srseg.models.sft_dcscn import conditioned_config, load_conditioned
 
-    metrics = run_finetune(_params(), method, 2, 0, study)
+    metrics = run_method(_params(), method, 2, 0, study)
     model = load_conditioned(study.method_sr_model(method, 2, 0))
     assert conditioned_config(model).channels == NUM_CLASSES
     val = list_samples(study.raw, "val")
@@ -113,7 +115,7 @@ def test_conditioned_fine_tune_writes_its_outputs(study: Paths, method: str) -> 
     assert len(on_disk["per_image"]["class_sse"][0]) == NUM_CLASSES
     if method == "sft_sr":  # `srseg upscale --segmentation-assisted` makes the stage's image from the LR file
         from srseg.io import read_image
-        from srseg.sr.condition import assisted_upscale_file
+        from srseg.methods.sft_sr import assisted_upscale_file
 
         lr_file = val[0].image(study.lr(2))
         out = assisted_upscale_file(lr_file, study.root / "out.png", 2, model=study.method_sr_model(method, 2, 0),
@@ -126,8 +128,8 @@ def test_conditioned_fine_tune_writes_its_outputs(study: Paths, method: str) -> 
 
 
 def test_unknown_method_is_one_line(study: Paths) -> None:
-    with pytest.raises(SrsegError, match="--method pixel_sr: must be one of ft_sr, task_sr, sft_sr, sft_oracle"):
-        run_finetune(_params(), "pixel_sr", 2, 0, study)
+    with pytest.raises(SrsegError, match=r"unknown method 'pixel_sr' \(known: hr, bicubic, sr, "):
+        run_method(_params(), "pixel_sr", 2, 0, study)
 
 
 def test_params_of_the_combination_are_checked() -> None:
