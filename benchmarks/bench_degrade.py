@@ -73,7 +73,8 @@ def main() -> None:
                          f"SRSEG_SHARED to the folder that holds data/sr/set5, or pass --images FOLDER)")
     hrs = [read_image(f, "auto") for f in list_images(args.images)]
     print(f"{len(hrs)} images from {args.images}")
-    print(f"{'scale':>5} {'PSNR pillow':>12} {'PSNR matlab':>12} {'diff dB':>8} {'pillow s':>9} {'matlab s':>9} {'speed-up':>9}")
+    print(f"{'scale':>5} {'PSNR pillow':>12} {'PSNR matlab':>12} {'diff dB':>8} {'pillow s':>9} {'matlab s':>9} "
+          f"{'speed-up':>9}")
     for s in (int(v) for v in args.scales.split(",")):
         crops = [crop_to_multiple(hr, s) for hr in hrs]
         t_pil = t_mat = float("inf")
@@ -84,9 +85,10 @@ def main() -> None:
             mat = [matlab_imresize(matlab_imresize(hr, 1 / s), s) for hr in crops]
             t2 = time.perf_counter()
             t_pil, t_mat = min(t_pil, t1 - t0), min(t_mat, t2 - t1)
-        p_pil = np.mean([y_scores(hr, o, s)[0] for hr, o in zip(crops, pil)])
-        p_mat = np.mean([y_scores(hr, o, s)[0] for hr, o in zip(crops, mat)])
-        print(f"  x{s:<3} {p_pil:12.3f} {p_mat:12.3f} {p_pil - p_mat:8.3f} {t_pil:9.3f} {t_mat:9.3f} {t_mat / t_pil:8.1f}x")
+        p_pil = np.mean([y_scores(hr, o, s)[0] for hr, o in zip(crops, pil, strict=True)])
+        p_mat = np.mean([y_scores(hr, o, s)[0] for hr, o in zip(crops, mat, strict=True)])
+        print(f"  x{s:<3} {p_pil:12.3f} {p_mat:12.3f} {p_pil - p_mat:8.3f} {t_pil:9.3f} {t_mat:9.3f} "
+              f"{t_mat / t_pil:8.1f}x")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ import tensorflow as tf  # noqa: E402
 
 from srseg.models.joint import SR_LAYER_PREFIX, build_joint, inference_model  # noqa: E402
 from srseg.models.pspnet import build_pspnet  # noqa: E402
-from srseg.training.losses import pspnet_criterion  # noqa: E402
 from srseg.training.joint_loss import joint_criterion  # noqa: E402
+from srseg.training.losses import pspnet_criterion  # noqa: E402
 
 
 def time_step(model: keras.Model, criterion, inputs, targets, repeats: int) -> float:

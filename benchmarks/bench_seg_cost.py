@@ -52,7 +52,7 @@ def analytic_flops(preset: str, size: int, aux: bool = True) -> dict[str, int]:
     first = _conv(h, h, 3, 3, spec.stem[0])
     f = first + _conv(h, h, 3, spec.stem[0], spec.stem[1]) + _conv(h, h, 3, spec.stem[1], spec.stem[2])
     h, c, c4 = math.ceil(h / 2), spec.stem[2], 0  # 3×3 max pool, stride 2
-    for s, (depth, width, stride0) in enumerate(zip(spec.depths, spec.widths, STAGE_STRIDES)):
+    for s, (depth, width, stride0) in enumerate(zip(spec.depths, spec.widths, STAGE_STRIDES, strict=True)):
         for b in range(depth):
             stride = stride0 if b == 0 else 1
             ho = math.ceil(h / stride)
@@ -212,8 +212,9 @@ def main() -> None:
     if args.what == "flops":
         presets, sizes = args.preset or ["resnet101", "small"], args.size or [713, 160]
         out = []
-        for preset, size in zip(presets, sizes):
-            m = {**measured_flops(preset, size), **{f"analytic_{k}": v for k, v in analytic_flops(preset, size).items()}}
+        for preset, size in zip(presets, sizes, strict=False):
+            analytic = {f"analytic_{k}": v for k, v in analytic_flops(preset, size).items()}
+            m = {**measured_flops(preset, size), **analytic}
             out.append(m)
             g = 1e9
             tf_conv = {k: v for k, v in m["tf_stats_train_by_type"].items() if k.startswith("Conv2D")}

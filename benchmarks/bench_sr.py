@@ -68,8 +68,9 @@ def _child(cfg: dict[str, Any]) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
         best = min(times[1:])
-        return {**cfg, "lr_size": [w, h], "seconds": best, "cpu_seconds": min(cpu[1:]), "mp_per_s": h * w * s * s / best / 1e6,
-                "rss_model_mb": rss_before, "peak_rss_mb": _rss_mb(), "overlap_used": max(cfg["overlap"], up.radius)}
+        return {**cfg, "lr_size": [w, h], "seconds": best, "cpu_seconds": min(cpu[1:]),
+                "mp_per_s": h * w * s * s / best / 1e6, "rss_model_mb": rss_before, "peak_rss_mb": _rss_mb(),
+                "overlap_used": max(cfg["overlap"], up.radius)}
     # training throughput of the pretrain_sr recipe's step (patch 48, batch 20) in the one training loop
     import keras
 
@@ -234,7 +235,8 @@ def main() -> None:
             if "error" in r:
                 print(f"  {preset} x{s} tile {t or 'whole'}: FAILED {r['error']}")
             else:
-                print(f"  {preset:7s} x{s} {'tiled' if t else 'whole'}: {r['seconds']:.3f}s (CPU {r['cpu_seconds']:.3f}s)  "
+                print(f"  {preset:7s} x{s} {'tiled' if t else 'whole'}: {r['seconds']:.3f}s "
+                      f"(CPU {r['cpu_seconds']:.3f}s)  "
                       f"{r['mp_per_s']:.2f} MP/s  "
                       f"peak RSS {r['peak_rss_mb']:.0f} MB (model loaded: {r['rss_model_mb']:.0f} MB)", flush=True)
     for preset in ("c-dcscn",) if args.quick else ("c-dcscn", "dcscn"):
@@ -271,7 +273,8 @@ def summarize(res: dict[str, Any]) -> None:
         line = f"  {preset:7s} x{s}: tiled {tiled['mp_per_s']:.2f} MP/s ({mp / tiled['cpu_seconds']:.2f} per CPU-s)"
         if whole:
             line += (f", whole {whole['mp_per_s']:.2f} MP/s ({mp / whole['cpu_seconds']:.2f} per CPU-s)"
-                     f", tiled/whole wall {tiled['seconds'] / whole['seconds']:.3f} CPU {tiled['cpu_seconds'] / whole['cpu_seconds']:.3f}"
+                     f", tiled/whole wall {tiled['seconds'] / whole['seconds']:.3f} "
+                     f"CPU {tiled['cpu_seconds'] / whole['cpu_seconds']:.3f}"
                      f", peak RSS tiled/whole {tiled['peak_rss_mb']:.0f}/{whole['peak_rss_mb']:.0f} MB")
         else:
             line += f", peak RSS {tiled['peak_rss_mb']:.0f} MB"
@@ -282,8 +285,10 @@ def summarize(res: dict[str, Any]) -> None:
     c = [by[k] for k in by if k[0] == "c-dcscn" and k[2]]
     if c:
         worst = min(c, key=lambda r: r["mp_per_s"])
-        worst_cpu = min(OUT_W // r["scale"] * r["scale"] * (OUT_H // r["scale"] * r["scale"]) / 1e6 / r["cpu_seconds"] for r in c)
-        print(f"  goal c-DCSCN >= 3 MP/s (tiled, every scale): slowest x{worst['scale']} {worst['mp_per_s']:.2f} MP/s wall "
+        worst_cpu = min(OUT_W // r["scale"] * r["scale"] * (OUT_H // r["scale"] * r["scale"]) / 1e6 / r["cpu_seconds"]
+                        for r in c)
+        print(f"  goal c-DCSCN >= 3 MP/s (tiled, every scale): slowest x{worst['scale']} "
+              f"{worst['mp_per_s']:.2f} MP/s wall "
               f"-> {'met' if worst['mp_per_s'] >= 3 else 'NOT met'}; slowest per CPU-s {worst_cpu:.2f} "
               f"-> {'met' if worst_cpu >= 3 else 'NOT met'}")
     for preset in ("c-dcscn", "dcscn"):

@@ -97,7 +97,8 @@ def main() -> None:
         imports = best[f"{name} imports"]
         uses_tf = any(m.startswith("srseg.models") or m == "srseg.training.loop" for m in modules_of(script))
         total += n * imports
-        rows.append({"script": name, "runs": n, "help": best[f"{name} --help"], "imports": imports, "tensorflow": uses_tf})
+        rows.append({"script": name, "runs": n, "help": best[f"{name} --help"], "imports": imports,
+                     "tensorflow": uses_tf})
         print(f"{name:<24} {n:4d} {best[f'{name} --help']:7.2f} {imports:8.2f} {(f'{tf:.2f}' if uses_tf else '—'):>12}")
     n_tf = sum(r["runs"] for r in rows if r["tensorflow"])
     print(f"\n{sum(runs.values())} stage processes in the default dvc repro, {n_tf} of them import TensorFlow: "

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from srseg.paths import Paths
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the default runtime.cpu_kernels (onednn), for in-process stages
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SRSEG_SHARED", REPO.parent / "shared")) / "data"
+
+#: The loopback HTTP server fixture (``http_server``) for every test that asks for it by name.
+pytest_plugins = ["tests._http"]
 
 
 def shared_path(*parts: str) -> Path:
@@ -50,9 +57,9 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import keras
 
     from srseg.degrade import degrade_tree
+    from srseg.io import save_keras
     from srseg.models.dcscn import DcscnConfig, build_dcscn
     from srseg.models.pspnet import build_pspnet, save_model
-    from srseg.io import save_keras
     from srseg.params import validate
     from srseg.paths import Paths
     from srseg.sources import build_raw
@@ -69,7 +76,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def study(tiny_study: Path, tmp_path: Path) -> "Paths":
+def study(tiny_study: Path, tmp_path: Path) -> Paths:
     """A writable copy of :func:`tiny_study`, as :class:`srseg.paths.Paths`."""
     import shutil
 

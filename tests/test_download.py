@@ -12,7 +12,7 @@ import pytest
 import srseg.download
 from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError
-from tests._http import http_server, send_bytes, send_file, sequence  # noqa: F401  (fixture)
+from tests._http import send_bytes, send_file, sequence
 
 DATA = bytes(range(256)) * 400  # 102400 bytes, position-dependent so a misplaced resume shows
 SHA = hashlib.sha256(DATA).hexdigest()

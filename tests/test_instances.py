@@ -84,7 +84,8 @@ def test_uint16_png_round_trip_and_cityscapesscripts_reads_it(tmp_path: Path) ->
 
 
 def _params() -> Params:
-    return validate({"scales": [2], "seg": {"retrain_scales": [2]}, "combine": {"scales": [2]}, "data": {"source": "synthetic"}})
+    return validate({"scales": [2], "seg": {"retrain_scales": [2]}, "combine": {"scales": [2]},
+                     "data": {"source": "synthetic"}})
 
 
 def _fake_source(samples: list[RawSample]):

@@ -18,7 +18,14 @@ from PIL import Image
 from srseg.errors import ImageError
 from srseg.io import atomic_dir, atomic_file, read_image, read_label, remove_stale_temps, write_png
 from srseg.labels import (
-    CAMVID_CLASSES, ID_TO_TRAIN, IGNORE, NUM_CLASSES, TRAIN_NAMES, TRAIN_TO_ID, camvid_to_label_ids, label_id,
+    CAMVID_CLASSES,
+    ID_TO_TRAIN,
+    IGNORE,
+    NUM_CLASSES,
+    TRAIN_NAMES,
+    TRAIN_TO_ID,
+    camvid_to_label_ids,
+    label_id,
     to_train_ids,
 )
 
@@ -144,7 +151,8 @@ def test_read_image_errors_name_the_file(tmp_path: Path) -> None:
     assert read_image(grey).shape == (4, 5, 3)
 
 
-def test_transparency_is_dropped_with_one_warning_naming_the_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_transparency_is_dropped_with_one_warning_naming_the_file(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
     """Issue 10.6: RGBA (and LA, and palette images with a transparent entry) are read as their colour channels;
     when some pixel is not opaque that is logged once per file as a warning naming it."""
     rgba = np.zeros((4, 5, 4), np.uint8)
@@ -169,7 +177,8 @@ def test_transparency_is_dropped_with_one_warning_naming_the_file(tmp_path: Path
         np.testing.assert_array_equal(read_image(tmp_path / "pal.png"), [[[10, 20, 30], [40, 50, 60]],
                                                                           [[40, 50, 60], [70, 80, 90]]])
         assert [m.split(": ", 2)[1:] for m in caplog.messages] == [
-            [str(tmp_path / "grey_alpha.png"), "transparency dropped (2 of 20 pixels not opaque); read as grey without it"],
+            [str(tmp_path / "grey_alpha.png"),
+             "transparency dropped (2 of 20 pixels not opaque); read as grey without it"],
             [str(tmp_path / "pal.png"), "transparency dropped (2 of 4 pixels not opaque); read as RGB without it"],
         ]
 

@@ -112,7 +112,8 @@ def test_check_params_cli(tmp_path: Path) -> None:
     raw = _defaults()
     raw["data"]["source"] = "kitti"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    proc = subprocess.run([sys.executable, "-m", "srseg.cli", "check-params"], cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "srseg.cli", "check-params"], cwd=tmp_path, capture_output=True,
+                          text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "error: params.yaml: data.source: must be one of synthetic, camvid or cityscapes (got 'kitti')"

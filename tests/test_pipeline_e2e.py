@@ -25,7 +25,8 @@ def _copy_repo(dest: Path, **overrides: object) -> Path:
     for name in COPY:
         src = REPO / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"))
+            shutil.copytree(src, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "tmp", "cache"))
         else:
             shutil.copy2(src, dest / name)
     params = yaml.safe_load((dest / "params.yaml").read_text())
@@ -222,7 +223,8 @@ def test_remote_push_then_a_fresh_clone_pulls_and_reruns_nothing(tmp_path: Path)
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(repo), str(clone))
     assert not (clone / "data" / "raw").exists()
-    _dvc(clone, "pull", "--with-deps", "degrade")  # this tiny run ran only up to degrade; a full run's commit: plain `dvc pull`
+    # this tiny run ran only up to degrade; a full run's commit: plain `dvc pull`
+    _dvc(clone, "pull", "--with-deps", "degrade")
     assert _files(clone) == _files(repo)
     out = _dvc(clone, "repro", "degrade").stdout
     assert "Running stage" not in out, out

@@ -99,7 +99,8 @@ runtime.configure(2, sys.argv[2])  # too late: a warning, not a silent change
 
 
 def test_cpu_kernels_apply_before_tensorflow_starts() -> None:
-    """One TensorFlow start-up (≈ 8 s): the default beats the environment's opposite setting, then a late change warns."""
+    """One TensorFlow start-up (≈ 8 s): the default beats the environment's opposite setting, then a late change
+    warns."""
     first, then = "onednn", "eigen"
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}  # the param overrides it
     proc = subprocess.run([sys.executable, "-c", _KERNELS, first, then], capture_output=True, text=True, env=env,

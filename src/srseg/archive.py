@@ -34,7 +34,7 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TypeVar
 
 from srseg.errors import DownloadError
 
@@ -140,12 +140,12 @@ def extract_archive(
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                todo = _plan_zip(zf, archive, dest, keep, _Budget(archive, max_total_bytes, max_ratio))
-                return _write(archive, dest, todo, lambda info: zf.open(info), created)
+                zip_todo = _plan_zip(zf, archive, dest, keep, _Budget(archive, max_total_bytes, max_ratio))
+                return _write(archive, dest, zip_todo, lambda info: zf.open(info), created)
         if tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
-                todo = _plan_tar(tf, archive, dest, keep, _Budget(archive, max_total_bytes, max_ratio))
-                return _write(archive, dest, todo, tf.extractfile, created)  # type: ignore[arg-type]
+                tar_todo = _plan_tar(tf, archive, dest, keep, _Budget(archive, max_total_bytes, max_ratio))
+                return _write(archive, dest, tar_todo, lambda member: _open_tar_member(tf, member, archive), created)
         raise DownloadError(f"{archive}: not a zip or tar archive")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
         _remove(created)
@@ -156,7 +156,7 @@ def extract_archive(
 
 
 def _plan_zip(zf: zipfile.ZipFile, archive: Path, dest: Path, keep: Callable[[str], bool], budget: _Budget
-              ) -> list[tuple[str, int, Path, object]]:
+              ) -> list[tuple[str, int, Path, zipfile.ZipInfo]]:
     """(name, declared size, target, entry) of each zip entry to write, after all checks."""
     todo = []
     for info in zf.infolist():
@@ -178,7 +178,7 @@ def _plan_zip(zf: zipfile.ZipFile, archive: Path, dest: Path, keep: Callable[[st
 
 
 def _plan_tar(tf: tarfile.TarFile, archive: Path, dest: Path, keep: Callable[[str], bool], budget: _Budget
-              ) -> list[tuple[str, int, Path, object]]:
+              ) -> list[tuple[str, int, Path, tarfile.TarInfo]]:
     """(name, declared size, target, member) of each tar member to write, after all checks.
 
     Iterates lazily so that a compressed bomb is refused after decompressing at most about
@@ -198,8 +198,19 @@ def _plan_tar(tf: tarfile.TarFile, archive: Path, dest: Path, keep: Callable[[st
     return todo
 
 
-def _write(archive: Path, dest: Path, todo: list[tuple[str, int, Path, object]],
-           open_entry: Callable[[object], IO[bytes]], created: list[Path]) -> list[Path]:
+def _open_tar_member(tf: tarfile.TarFile, member: tarfile.TarInfo, archive: Path) -> IO[bytes]:
+    """The content of a planned (regular-file) tar member; ``extractfile`` gives None only for other kinds."""
+    src = tf.extractfile(member)
+    if src is None:
+        raise DownloadError(f"{archive}: refusing non-regular archive entry: {member.name!r}")
+    return src
+
+
+_Entry = TypeVar("_Entry")  # an archive's own entry type (zipfile.ZipInfo, tarfile.TarInfo)
+
+
+def _write(archive: Path, dest: Path, todo: list[tuple[str, int, Path, _Entry]],
+           open_entry: Callable[[_Entry], IO[bytes]], created: list[Path]) -> list[Path]:
     _mkdirs(dest, created)
     out = []
     for name, size, target, entry in todo:

@@ -14,7 +14,6 @@ import srseg
 from srseg.errors import SrsegError
 from srseg.params import check_scale
 
-
 #: TensorFlow comes from an extra (pyproject.toml): ``cpu`` (tensorflow-cpu) or ``gpu`` (tensorflow[and-cuda]).
 NO_TENSORFLOW = ("TensorFlow is not installed: pip install -c constraints.txt -e '.[cpu]' (or '.[gpu]' on a CUDA "
                  "machine; see the README)")

@@ -67,7 +67,7 @@ def remove_stale_temps(final: str | Path) -> list[Path]:
     (another writer, or this one) are kept; those without a PID (older srseg) count as stale.
     """
     final = Path(final)
-    removed = []
+    removed: list[Path] = []
     try:
         siblings = list(final.parent.iterdir())
     except FileNotFoundError:
@@ -119,7 +119,7 @@ def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), dir=final.parent)
     os.chmod(tmp, 0o666 & ~_umask())
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
         os.replace(tmp, final)
     finally:

@@ -125,7 +125,7 @@ def set_determinism(seed: int) -> None:
 
 def cpu_features(cpuinfo: str | Path = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
     """The CPU's model name and flags from ``cpuinfo`` (Linux); ``("unknown", frozenset())`` where unreadable."""
-    model, flags = "unknown", frozenset()
+    model, flags = "unknown", frozenset[str]()
     try:
         text = Path(cpuinfo).read_text()
     except OSError:

@@ -48,7 +48,8 @@ def test_sr_bench_json_format(tmp_path: Path) -> None:
     write_png(tmp_path / "grey.png", rng.integers(0, 256, (50, 62), dtype=np.uint8))
     out = tmp_path / "out" / "bench.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "srseg.cli", "sr-bench", "--images", str(tmp_path), "--scales", "2,3", "--json", str(out)],
+        [sys.executable, "-m", "srseg.cli", "sr-bench", "--images", str(tmp_path), "--scales", "2,3",
+         "--json", str(out)],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr

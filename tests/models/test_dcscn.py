@@ -11,7 +11,13 @@ import pytest
 
 from srseg.io import save_keras
 from srseg.models.dcscn import (
-    PRESETS, DcscnConfig, ModelError, PixelShuffle, build_dcscn, load_model, model_config,
+    PRESETS,
+    DcscnConfig,
+    ModelError,
+    PixelShuffle,
+    build_dcscn,
+    load_model,
+    model_config,
 )
 
 
@@ -36,7 +42,8 @@ def test_shapes_per_preset_and_scale(preset: str, scale: int) -> None:
     assert out.shape == (2, 5 * scale, 7 * scale, 1)
     p = PRESETS[preset]
     assert model.get_layer("a1").filters == p["nin_a"] and model.get_layer("b2").filters == p["nin_b"]
-    assert [model.get_layer(f"cnn{i + 1}").filters for i in range(p["layers"])] == DcscnConfig.from_preset(preset, scale).feature_filters()
+    filters = [model.get_layer(f"cnn{i + 1}").filters for i in range(p["layers"])]
+    assert filters == DcscnConfig.from_preset(preset, scale).feature_filters()
     ps = model.get_layer("up_ps_conv").filters
     assert ps == (4 * (p["nin_a"] + p["nin_b"]) if scale == 4 else scale * scale)
 
@@ -72,7 +79,8 @@ def test_pixel_shuffle_is_tf_depth_to_space() -> None:
     np.testing.assert_array_equal(PixelShuffle(2)(x).numpy(), tf.nn.depth_to_space(x, 2).numpy())
 
 
-@pytest.mark.parametrize("upsampler,scale", [("pixel_shuffle", 2), ("pixel_shuffle", 3), ("pixel_shuffle", 4), ("transposed", 3)])
+@pytest.mark.parametrize("upsampler,scale",
+                         [("pixel_shuffle", 2), ("pixel_shuffle", 3), ("pixel_shuffle", 4), ("transposed", 3)])
 def test_receptive_radius_bounds_the_influence_of_a_pixel(upsampler: str, scale: int) -> None:
     """Changing one LR pixel changes only outputs within ``receptive_radius`` LR pixels of it."""
     cfg = DcscnConfig.from_preset("c-dcscn", scale, upsampler=upsampler)

@@ -13,15 +13,19 @@ import numpy as np
 import pytest
 
 from srseg.degrade import crop_to_multiple
-from srseg.io import read_image
+from srseg.io import list_images, read_image
 from srseg.metrics.sr import mean_scores
 from srseg.models.dcscn import DcscnConfig, build_dcscn, model_config
 from srseg.models.dcscn_release import (
-    CheckpointError, download_release, load_checkpoint_weights, model_from_checkpoint, release_name, resolve_checkpoint,
+    CheckpointError,
+    download_release,
+    load_checkpoint_weights,
+    model_from_checkpoint,
+    release_name,
+    resolve_checkpoint,
 )
 from srseg.sr.infer import load_upscaler, model_scores
-from srseg.io import list_images
-from tests._http import http_server, send_file  # noqa: F401  (fixture)
+from tests._http import send_file
 from tests.conftest import shared_path
 
 pytestmark = pytest.mark.shared

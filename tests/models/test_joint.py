@@ -16,8 +16,8 @@ from srseg.errors import SrsegError  # noqa: E402
 from srseg.io import save_keras  # noqa: E402
 from srseg.models.joint import OUTPUT_STRIDE, SR_LAYER_PREFIX, build_joint, sr_stage_factors  # noqa: E402
 from srseg.models.pspnet import IMAGENET_MEAN, IMAGENET_STD, inference_model, load_model  # noqa: E402
-from srseg.training.losses import pspnet_criterion  # noqa: E402
 from srseg.training.joint_loss import feature_affinity_loss, joint_criterion, sr_mse  # noqa: E402
+from srseg.training.losses import pspnet_criterion  # noqa: E402
 
 _MODELS: dict[tuple, keras.Model] = {}
 
@@ -88,7 +88,7 @@ def test_sr_output_units_and_global_residual(residual: bool) -> None:
         lr = np.random.default_rng(1).uniform(0, 255, (1, 11, 13, 3)).astype(np.float32)
         sr = model(lr, training=False)["sr"].numpy()
     finally:
-        for v, value in zip(out_conv.weights, saved):
+        for v, value in zip(out_conv.weights, saved, strict=True):
             v.assign(value)
     if residual:
         expected = tf.image.resize(lr, (22, 26), method="bicubic").numpy()
@@ -113,8 +113,8 @@ def test_every_trainable_weight_gets_a_nonzero_gradient(scale: int) -> None:
     grads = tape.gradient(loss, variables)
     # the whole SR branch is trainable: kernel, γ, β of each conv_bn (reduce + stages), kernel + bias of the RGB conv
     assert sum(_is_sr(v.path) for v in variables) == 3 * (len(sr_stage_factors(scale)) + 1) + 2
-    missing = [v.path for v, g in zip(variables, grads) if g is None]
-    zero = [v.path for v, g in zip(variables, grads) if g is not None and float(tf.norm(g)) == 0.0]
+    missing = [v.path for v, g in zip(variables, grads, strict=True) if g is None]
+    zero = [v.path for v, g in zip(variables, grads, strict=True) if g is not None and float(tf.norm(g)) == 0.0]
     assert not missing and not zero, f"no gradient: {missing}; zero gradient: {zero}"
 
 
@@ -125,7 +125,7 @@ def test_fa_term_reaches_both_branches_through_the_compared_features() -> None:
     kernels = [model.get_layer(n).kernel for n in names]
     with tf.GradientTape() as tape:
         _, parts = joint_criterion()(targets, model(lr, training=True))
-    grads = dict(zip(names, tape.gradient(parts["loss_fa"], kernels)))
+    grads = dict(zip(names, tape.gradient(parts["loss_fa"], kernels), strict=True))
     for n in names[:4]:  # the layers producing feat_seg / feat_sr and the shared encoder
         assert grads[n] is not None and float(tf.norm(grads[n])) > 0, n
     assert grads["head_cls"] is None and grads["sr_conv_out"] is None  # after the compared features

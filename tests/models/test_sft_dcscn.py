@@ -12,8 +12,14 @@ import tensorflow as tf
 from srseg.io import save_keras
 from srseg.models.dcscn import DcscnConfig, ModelError, build_dcscn, model_config
 from srseg.models.sft_dcscn import (
-    ConditionConfig, build_conditioned_dcscn, check_condition, condition_layers, conditioned_config, is_conditioned,
-    load_conditioned, transfer_dcscn_weights,
+    ConditionConfig,
+    build_conditioned_dcscn,
+    check_condition,
+    condition_layers,
+    conditioned_config,
+    is_conditioned,
+    load_conditioned,
+    transfer_dcscn_weights,
 )
 from srseg.sr.infer import tile_windows
 
@@ -79,7 +85,7 @@ def test_shared_layers_keep_plain_names_and_shapes(mode: str) -> None:
         assert [tuple(w.shape) for w in other.weights] == shapes, layer.name
     assert model_config(cond) == model_config(plain)
     assert is_conditioned(cond) and not is_conditioned(plain)
-    added = {l.name for l in condition_layers(cond)}
+    added = {layer.name for layer in condition_layers(cond)}
     if mode == "sft":  # shared net + a γ and a β pair per feature layer, all 1×1
         assert len(added) == 3 + 7 * 4 and all(cond.get_layer(n).kernel_size == (1, 1) for n in added)
     else:
@@ -88,7 +94,7 @@ def test_shared_layers_keep_plain_names_and_shapes(mode: str) -> None:
 
 def test_sft_on_a_subset_of_feature_layers() -> None:
     model = _conditioned(2, "sft", sft_layers=(1, 4))
-    sft = sorted(l.name for l in model.layers if l.name.startswith("sft") and "_" not in l.name)
+    sft = sorted(layer.name for layer in model.layers if layer.name.startswith("sft") and "_" not in layer.name)
     assert sft == ["sft1", "sft4"] and model.get_layer("sft4_gamma").filters == 18  # cnn4 has 18 filters
     with pytest.raises(ModelError, match="outside the feature layers 1..7"):
         _conditioned(2, "sft", sft_layers=(0, 8))
@@ -145,7 +151,8 @@ def test_condition_changes_output_and_gets_gradients(mode: str) -> None:
     feed = _feed(2)
     # At the identity start the last convs of the condition path already get a gradient, so training can leave it.
     if mode == "sft":
-        last = [v for l in condition_layers(model) if l.name.endswith(("_gamma", "_beta")) for v in l.weights]
+        last = [v for layer in condition_layers(model) if layer.name.endswith(("_gamma", "_beta"))
+                for v in layer.weights]
         assert all(np.abs(g).max() > 0 for g in _mse_grads(model, feed, last))
     else:
         g = _mse_grads(model, feed, [model.get_layer("cnn1").kernel])[0]
@@ -156,9 +163,9 @@ def test_condition_changes_output_and_gets_gradients(mode: str) -> None:
     assert np.abs(after - before).max() > 0.05  # grey levels; float noise is below 1e-3
     for other in (np.zeros_like(feed["cond"]), _feed(2, seed=5)["cond"]):  # another cond, another output
         assert np.abs(_run(model, {**feed, "cond": other}) - after).max() > 0.05
-    variables = ([v for l in condition_layers(model) for v in l.trainable_weights] if mode == "sft"
+    variables = ([v for layer in condition_layers(model) for v in layer.trainable_weights] if mode == "sft"
                  else [model.get_layer("cnn1").kernel])
-    for v, g in zip(variables, _mse_grads(model, feed, variables)):
+    for v, g in zip(variables, _mse_grads(model, feed, variables), strict=True):
         assert g is not None and np.abs(g).max() > 0, v.path
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from srseg.errors import DownloadError, ImageError, SrsegError
 from srseg.params import Params, validate
 from srseg.sources.camvid import camvid_id, samples
-from tests._http import http_server, send_file  # noqa: F401  (fixture)
+from tests._http import send_file
 from tests.conftest import SHARED
 
 H, W = 24, 32

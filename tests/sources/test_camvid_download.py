@@ -12,7 +12,7 @@ import pytest
 
 from srseg.errors import DownloadError
 from srseg.sources.camvid import samples
-from tests._http import http_server, send_file  # noqa: F401  (fixture)
+from tests._http import send_file
 from tests.sources.test_camvid import _layout_files, _params
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from srseg.errors import DownloadError, ImageError, SrsegError
 from srseg.params import Params, validate
 from srseg.sources import cityscapes
-from tests._http import http_server, send_bytes, send_file  # noqa: F401  (fixture)
+from tests._http import send_bytes, send_file
 
 H, W = 16, 24
 IDS = np.array([7, 8, 11, 17, 21, 23, 24, 26], dtype=np.uint8)  # road, sidewalk, building, ...

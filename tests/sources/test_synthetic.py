@@ -50,11 +50,11 @@ def test_samples_api(tmp_path: Path) -> None:
 
 def test_deterministic_per_seed(tmp_path: Path) -> None:
     a, b = _render(_params(seed=3), tmp_path), _render(_params(seed=3), tmp_path)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert np.array_equal(x.image, y.image) and np.array_equal(x.label_ids, y.label_ids)
     c = _render(_params(seed=4), tmp_path)
-    assert all(not np.array_equal(x.image, z.image) for x, z in zip(a, c))
-    assert any(not np.array_equal(x.label_ids, z.label_ids) for x, z in zip(a, c))
+    assert all(not np.array_equal(x.image, z.image) for x, z in zip(a, c, strict=True))
+    assert any(not np.array_equal(x.label_ids, z.label_ids) for x, z in zip(a, c, strict=True))
 
 
 def test_same_samples_on_worker_processes(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_same_samples_on_worker_processes(tmp_path: Path) -> None:
     params = _params(train=3, val=2)
     serial, spawned = list(samples(params, tmp_path, workers=1)), list(samples(params, tmp_path, workers=2))
     assert [(s.split, s.id, s.origin) for s in serial] == [(s.split, s.id, s.origin) for s in spawned]
-    for x, y in zip(serial, spawned):
+    for x, y in zip(serial, spawned, strict=True):
         for a, b in ((x.image, y.image), (x.label_ids, y.label_ids), (x.instance_ids, y.instance_ids)):
             assert a.dtype == b.dtype and np.array_equal(a, b)
 
@@ -137,8 +137,8 @@ def test_render_sample_figure(tmp_path: Path) -> None:
 def test_instance_png_round_trip(tmp_path: Path) -> None:
     """build_raw writes instanceIds beside the labels; read back, every instance's pixels carry its class's
     labelId in the label PNG, other pixels their labelId, and cityscapesscripts sees the same instances."""
-    from PIL import Image
     from cityscapesscripts.evaluation.instances2dict import instances2dict
+    from PIL import Image
 
     from srseg.sources import build_raw
 
@@ -191,7 +191,13 @@ def test_painting_order_decides_visible_instance_pixels() -> None:
     import math
 
     from srseg.sources.synthetic import (
-        Canvas, Ctx, Stroke, build_street, draw_rider, make_camera, make_lighting,
+        Canvas,
+        Ctx,
+        Stroke,
+        build_street,
+        draw_rider,
+        make_camera,
+        make_lighting,
     )
 
     rng = scene_rng(0, "val", 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from PIL import Image
 
 from srseg.cli import main as cli_main
 from srseg.degrade import upscale
+from srseg.errors import ImageError
 from srseg.metrics.sr import rgb_to_y
 from srseg.models.dcscn import DcscnConfig, build_dcscn
 from srseg.sr.infer import Upscaler, dihedral, dihedral_inverse, load_upscaler, sr_image
@@ -85,6 +87,8 @@ def test_grey_in_grey_out() -> None:
     lr = _smooth(11, 7, channels=1)
     out = sr_image(up, lr)
     assert out.shape == (33, 21) and out.dtype == np.uint8
+    with pytest.raises(ImageError, match=r"expected a uint8 RGB image .* got shape \(11, 7\)"):
+        up.predict_rgb(lr)
 
 
 @pytest.fixture
@@ -152,7 +156,8 @@ def _cli_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def test_upscale_bad_inputs(tmp_path: Path, x2_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     out = tmp_path / "out.png"
-    err = _cli_error(capsys, ["upscale", str(tmp_path / "corrupt.png"), str(out), "--scale", "2", "--model", str(x2_model)])
+    err = _cli_error(capsys, ["upscale", str(tmp_path / "corrupt.png"), str(out), "--scale", "2",
+                              "--model", str(x2_model)])
     assert "corrupt.png" in err
     Image.fromarray(_smooth(8, 8)).save(tmp_path / "ok.png")
     err = _cli_error(capsys, ["upscale", str(tmp_path / "ok.png"), str(out), "--scale", "3", "--model", str(x2_model)])
@@ -182,7 +187,7 @@ def test_tile_windows_cover_their_context() -> None:
             for ov in (0, 3, 10):
                 wins = tile_windows(n, tile, ov)
                 assert [w[0] for w in wins][0] == 0 and wins[-1][1] == n
-                assert all(a[1] == b[0] for a, b in zip(wins, wins[1:]))  # tiles partition 0..n
+                assert all(a[1] == b[0] for a, b in pairwise(wins))  # tiles partition 0..n
                 assert len({w[3] - w[2] for w in wins}) == 1  # one window size
                 for start, stop, w0, w1 in wins:
                     assert stop - start <= tile and 0 <= w0 and w1 <= n

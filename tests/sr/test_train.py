@@ -23,7 +23,7 @@ from srseg.params import PretrainParams, load_params, validate
 from srseg.paths import Paths
 from srseg.provenance import MODEL_PARAMS
 from srseg.sr.train import model_record
-from tests._http import http_server, send_file  # noqa: F401  (fixture)
+from tests._http import send_file
 from tests.conftest import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,7 +165,7 @@ def test_patches_are_deterministic_and_shaped() -> None:
     a = PatchSampler(refs, 3, 50, seed=1).batch(5)
     b = PatchSampler(refs, 3, 50, seed=1).batch(5)
     assert [x.shape for x in a] == [(5, 16, 16, 1), (5, 48, 48, 1), (5, 48, 48, 1)]
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_bad_inputs(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,7 +248,8 @@ def test_div2k_download_and_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     local.mkdir()
     for n, b in zips.items():
         (local / f"{n}.zip").write_bytes(b)
-    train, _ = data.pretrain_images(PretrainParams(source="div2k", div2k_path=str(local), val_images=1), tmp_path / "c2")
+    train, _ = data.pretrain_images(PretrainParams(source="div2k", div2k_path=str(local), val_images=1),
+                                    tmp_path / "c2")
     assert len(train) == 2 and train[0].load().shape == (60, 60, 3)
 
 

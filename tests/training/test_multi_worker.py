@@ -121,13 +121,13 @@ def test_two_workers_train_like_one_process(tmp_path: Path) -> None:
     with _workers(tmp_path) as wait:
         one, loss1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"))  # meanwhile, in this process
         workers = wait()
-    for i, (info, weights) in enumerate(workers):
+    for i, (info, _) in enumerate(workers):
         # two replicas in sync over a two-worker cluster: neither worker trained alone on the whole batch
         assert info["task"] == i and info["workers"] == 2 and info["replicas"] == 2, info
         assert info["loss"] == pytest.approx(loss1, rel=1e-5)
     (_, w0), (_, w1) = workers
     assert len(w0) == len(w1) == len(one)
-    for a, b in zip(w0, w1):
+    for a, b in zip(w0, w1, strict=True):
         np.testing.assert_array_equal(a, b)
-    err = max(float(np.abs(a - b).max() / (np.abs(b).max() + 1e-6)) for a, b in zip(w0, one))
+    err = max(float(np.abs(a - b).max() / (np.abs(b).max() + 1e-6)) for a, b in zip(w0, one, strict=True))
     assert err < 1e-4, err

@@ -16,9 +16,8 @@ import tensorflow as tf
 from srseg import runtime
 from srseg.io import save_keras, write_png
 from srseg.models.dcscn import DcscnConfig, build_dcscn, load_model
-from srseg.models.pspnet import build_pspnet
+from srseg.models.pspnet import build_pspnet, save_model
 from srseg.models.pspnet import load_model as load_pspnet
-from srseg.models.pspnet import save_model
 from srseg.params import validate
 from srseg.paths import Paths
 from srseg.training.loop import fit
@@ -35,7 +34,7 @@ def _trains(model: keras.Model, policy: str, batch: tuple, criterion) -> list[di
     logs = fit(model, tf.data.Dataset.from_tensors(batch).repeat(), criterion, optimizer, steps=2, steps_per_epoch=1)
     assert all(np.isfinite(v) for epoch in logs for k, v in epoch.items() if k != "epoch_seconds")
     assert all(v.dtype == "float32" for v in model.trainable_variables)
-    moved = [not np.array_equal(a, v.numpy()) for a, v in zip(before, model.trainable_variables)]
+    moved = [not np.array_equal(a, v.numpy()) for a, v in zip(before, model.trainable_variables, strict=True)]
     if policy == "mixed_float16":
         # dynamic loss scaling: a step whose float16 gradients overflow is skipped and the scale halved (the
         # default initial scale 2**15 overflows DCSCN's MSE on the 0..255 scale at first); no NaN reaches a weight

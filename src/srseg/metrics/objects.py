@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ class ObjectSpec:
             raise ParamsError(
                 f"object classes {list(self.classes)}: must be distinct classes with instances ({allowed})")
         e = self.size_bins
-        if len(e) < 2 or e[0] != 0 or e[-1] != math.inf or any(b <= a for a, b in zip(e, e[1:])):
+        if len(e) < 2 or e[0] != 0 or e[-1] != math.inf or any(b <= a for a, b in pairwise(e)):
             raise ParamsError(
                 f"object size_bins {list(e)}: must rise strictly from 0 to inf, e.g. [0, 32, 128, 512, inf]")
         if not 0 < self.iou <= 1:
@@ -109,7 +110,7 @@ class ObjectSpec:
     def bin_names(self) -> list[str]:
         """``"0-32"``, …, ``"512+"`` (areas in pixels, lower edge included)."""
         e = [int(x) if x != math.inf else None for x in self.size_bins]
-        return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in zip(e, e[1:])]
+        return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in pairwise(e)]
 
 
 @dataclass(frozen=True)
@@ -200,12 +201,15 @@ def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
 
 
-def _scores(tp: int, fn: int, fp: int, size_tp: np.ndarray, size_n: np.ndarray, bins: list[str]) -> dict[str, Any]:
+def _scores(counts: dict[str, np.ndarray], bins: list[str]) -> dict[str, Any]:
+    """Scores of one class's (or a pooled) ``tp``, ``fn``, ``fp`` (scalars) and ``size_tp``, ``size_n`` (B,)."""
+    tp, fn, fp = (int(counts[k]) for k in ("tp", "fn", "fp"))
+    size_tp, size_n = counts["size_tp"], counts["size_n"]
     return {
-        "instances": int(tp + fn), "tp": int(tp), "fn": int(fn), "fp": int(fp),
+        "instances": tp + fn, "tp": tp, "fn": fn, "fp": fp,
         "recall": _ratio(tp, tp + fn), "precision": _ratio(tp, tp + fp),
-        "instances_by_size": {n: int(v) for n, v in zip(bins, size_n)},
-        "recall_by_size": {n: _ratio(t, v) for n, t, v in zip(bins, size_tp, size_n)},
+        "instances_by_size": {n: int(v) for n, v in zip(bins, size_n, strict=True)},
+        "recall_by_size": {n: _ratio(t, v) for n, t, v in zip(bins, size_tp, size_n, strict=True)},
     }
 
 
@@ -222,9 +226,9 @@ def combine(records: Iterable[ImageCounts], spec: ObjectSpec = ObjectSpec()) -> 
             tot[k] += v
         n += 1
     bins = spec.bin_names
-    classes = {name: _scores(*(tot[k][i] for k in tot), bins) for i, name in enumerate(spec.classes)}
+    classes = {name: _scores({k: v[i] for k, v in tot.items()}, bins) for i, name in enumerate(spec.classes)}
     ped = [i for i, name in enumerate(spec.classes) if name in PEDESTRIAN_CLASSES]
-    pedestrian = _scores(*(tot[k][ped].sum(axis=0) for k in tot), bins) if ped else None
+    pedestrian = _scores({k: v[ped].sum(axis=0) for k, v in tot.items()}, bins) if ped else None
     return {
         "n_images": n, "iou": spec.iou, "min_size": spec.min_size, "size_bins": bins,
         "classes": classes, "pedestrian": pedestrian,

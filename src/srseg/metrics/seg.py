@@ -54,7 +54,7 @@ def scores(cm: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
         "pacc": float(pacc),
         "miou": float(_mean_defined(iou)),
         "macc": float(_mean_defined(acc)),
-        "iou": {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, iou)},
+        "iou": {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, iou, strict=True)},
     }
 
 
@@ -175,7 +175,7 @@ def save_per_image(path: str | Path, ids: Sequence[str], cms: np.ndarray,
         raise SrsegError(f"{path}: repeated image ids")
     if (cms < 0).any():
         raise SrsegError(f"{path}: negative pixel counts")
-    extra = {}
+    extra: dict[str, Any] = {}  # Any: numpy's stub would let a dict of arrays fill savez's allow_pickle
     for name, arr in (records or {}).items():
         arr = np.asarray(arr)
         if arr.ndim < 1 or arr.shape[0] != len(ids) or arr.dtype.kind not in "iu":

@@ -88,22 +88,23 @@ class DcscnConfig:
             raise ModelError(f"dropout_keep must be in (0, 1], got {self.dropout_keep}")
 
     @classmethod
-    def from_preset(cls, preset: str, scale: int, **overrides: Any) -> "DcscnConfig":
+    def from_preset(cls, preset: str, scale: int, **overrides: Any) -> DcscnConfig:
         """The ``dcscn`` / ``c-dcscn`` architecture at ``scale`` (training options as keyword overrides)."""
         return cls(scale=scale, preset=preset, **{**preset_sizes(preset), **overrides})
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DcscnConfig":
+    def from_dict(cls, d: dict[str, Any]) -> DcscnConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def same_architecture(self, other: "DcscnConfig") -> bool:
+    def same_architecture(self, other: DcscnConfig) -> bool:
         """True when both have the same weights' shapes (training options and preset name ignored)."""
         keys = ("scale", "layers", "filters", "min_filters", "nin_a", "nin_b", "upsampler")
-        return all(getattr(self, k) == getattr(other, k) for k in keys) and self.feature_filters() == other.feature_filters()
+        return (all(getattr(self, k) == getattr(other, k) for k in keys)
+                and self.feature_filters() == other.feature_filters())
 
     # --- derived sizes -------------------------------------------------------------------------
     def feature_filters(self) -> list[int]:
@@ -135,7 +136,8 @@ class DcscnConfig:
 def feature_filters(layers: int, filters: int, min_filters: int, gamma: float) -> list[int]:
     """``int((F − Fmin)·(1 − (i/(L−1))^(1/γ)) + Fmin)`` for i = 0..L−1 (32 26 22 18 14 11 8 for c-DCSCN)."""
     min_filters = min(filters, min_filters)
-    return [int((filters - min_filters) * (1 - (i / (layers - 1)) ** (1.0 / gamma)) + min_filters) for i in range(layers)]
+    return [int((filters - min_filters) * (1 - (i / (layers - 1)) ** (1.0 / gamma)) + min_filters)
+            for i in range(layers)]
 
 
 # --- custom layers (registered, so .keras files load without custom_objects) ------------------------
@@ -238,7 +240,8 @@ def build_dcscn(cfg: DcscnConfig, conditioning: Conditioning | None = None) -> k
         x = conv(x, filters, size, name)
         if conditioning is not None and index is not None:
             x = conditioning.modulate(index, x)
-        x = layers.PReLU(alpha_initializer=keras.initializers.Constant(0.1), shared_axes=[1, 2], name=f"{name}_prelu")(x)
+        x = layers.PReLU(alpha_initializer=keras.initializers.Constant(0.1), shared_axes=[1, 2],
+                         name=f"{name}_prelu")(x)
         if drop > 0:
             x = layers.Dropout(drop, name=f"{name}_dropout")(x)
         return x

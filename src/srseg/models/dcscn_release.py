@@ -39,12 +39,18 @@ RELEASE_URL = "https://raw.githubusercontent.com/jiny2001/dcscn-super-resolution
 SUFFIXES = (".ckpt.index", ".ckpt.data-00000-of-00001")
 # Checksums of the released c-DCSCN files (as in ../shared/data/dcscn-weights); others are fetched unverified.
 RELEASE_SHA256 = {
-    "dcscn_L7_F32to8_G1.20_NIN_A24_B8_PS_R1F32.ckpt.index": "f834fdc2411a6e47ffd647267ac2d90f47c459c746e8abda477741ce991719af",
-    "dcscn_L7_F32to8_G1.20_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001": "59adb10ce55d8be27f9ca57975174fa7e7b6f5df3cef7698bcc70f22a09f3045",
-    "dcscn_L7_F32to8_G1.20_Sc3_NIN_A24_B8_PS_R1F32.ckpt.index": "e95e6b541483f8071e716b44a77e1181ce314cfcac838dc9614ea68ab1c8f186",
-    "dcscn_L7_F32to8_G1.20_Sc3_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001": "3400c9a3cf15236211273eec5f661938bd1325529e9e12367b700c2ce85b2397",
-    "dcscn_L7_F32to8_G1.20_Sc4_NIN_A24_B8_PS_R1F32.ckpt.index": "73d4cf7f77734905514ea8a2e3cc97e26afde17305a519fa59964e715eb43f91",
-    "dcscn_L7_F32to8_G1.20_Sc4_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001": "fe5f862919bbede44336b6f35039577a24bf63666a88315413e8e52a74cdfc6b",
+    "dcscn_L7_F32to8_G1.20_NIN_A24_B8_PS_R1F32.ckpt.index":
+        "f834fdc2411a6e47ffd647267ac2d90f47c459c746e8abda477741ce991719af",
+    "dcscn_L7_F32to8_G1.20_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001":
+        "59adb10ce55d8be27f9ca57975174fa7e7b6f5df3cef7698bcc70f22a09f3045",
+    "dcscn_L7_F32to8_G1.20_Sc3_NIN_A24_B8_PS_R1F32.ckpt.index":
+        "e95e6b541483f8071e716b44a77e1181ce314cfcac838dc9614ea68ab1c8f186",
+    "dcscn_L7_F32to8_G1.20_Sc3_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001":
+        "3400c9a3cf15236211273eec5f661938bd1325529e9e12367b700c2ce85b2397",
+    "dcscn_L7_F32to8_G1.20_Sc4_NIN_A24_B8_PS_R1F32.ckpt.index":
+        "73d4cf7f77734905514ea8a2e3cc97e26afde17305a519fa59964e715eb43f91",
+    "dcscn_L7_F32to8_G1.20_Sc4_NIN_A24_B8_PS_R1F32.ckpt.data-00000-of-00001":
+        "fe5f862919bbede44336b6f35039577a24bf63666a88315413e8e52a74cdfc6b",
 }
 
 
@@ -95,7 +101,8 @@ def resolve_checkpoint(path: str | Path, scale: int) -> Path:
             raise CheckpointError(f"{path}: no TensorFlow checkpoints (*.index) in this folder")
         matches = [p for p in prefixes if scale_from_name(p) == scale]
         if not matches:
-            found = ", ".join(f"x{scale_from_name(p)}" for p in prefixes if scale_from_name(p)) or "none with a known scale"
+            found = (", ".join(f"x{scale_from_name(p)}" for p in prefixes if scale_from_name(p))
+                     or "none with a known scale")
             raise CheckpointError(f"{path}: no DCSCN checkpoint for x{scale} (found {found})")
         if len(matches) > 1:
             # Prefer a released preset's name; otherwise the caller must say which one.
@@ -154,7 +161,7 @@ def _scale_from_shapes(v: dict[str, np.ndarray]) -> tuple[int, str]:
 def config_from_variables(v: dict[str, np.ndarray], prefix: str | Path = "checkpoint") -> DcscnConfig:
     """Read the architecture off the variables' shapes (the name's gamma is only a hint)."""
     try:
-        filters = []
+        filters: list[int] = []
         while f"CNN{len(filters) + 1}/conv_W" in v:
             filters.append(int(v[f"CNN{len(filters) + 1}/conv_W"].shape[-1]))
         if len(filters) < 2:
@@ -219,7 +226,7 @@ def load_checkpoint_weights(model: Any, prefix: str | Path, variables: dict[str,
     for layer_name, names in _weight_map(cfg):
         layer = model.get_layer(layer_name)
         values = []
-        for name, weight in zip(names, layer.weights):
+        for name, weight in zip(names, layer.weights, strict=True):
             shape = tuple(weight.shape)
             if name not in v:
                 raise misfit(f"variable {name} missing")

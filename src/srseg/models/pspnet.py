@@ -218,7 +218,8 @@ def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False):
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     block = _bottleneck_block if spec.block == "bottleneck" else _basic_block
     feats = []
-    for s, (depth, width, stride, dilation) in enumerate(zip(spec.depths, spec.widths, STAGE_STRIDES, STAGE_DILATIONS)):
+    stages = zip(spec.depths, spec.widths, STAGE_STRIDES, STAGE_DILATIONS, strict=True)
+    for s, (depth, width, stride, dilation) in enumerate(stages):
         for b in range(depth):
             x = block(x, width, stride if b == 0 else 1, dilation, name=f"conv{s + 2}_{b + 1}", sync_bn=sync_bn)
         feats.append(x)

@@ -80,7 +80,7 @@ class ConditionConfig:
                 raise ModelError(f"sft_layers must be distinct feature-layer indices, got {list(self.sft_layers)}")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ConditionConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ConditionConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -193,7 +193,7 @@ def conditioned_config(model: keras.Model) -> ConditionConfig:
 def condition_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The weighted layers a conditioned model adds to the plain DCSCN (condition network, γ/β convs)."""
     conditioned_config(model)
-    return [l for l in model.layers if l.weights and l.name.startswith(("cond_", "sft"))]
+    return [layer for layer in model.layers if layer.weights and layer.name.startswith(("cond_", "sft"))]
 
 
 def load_conditioned(path: str | Path) -> keras.Model:
@@ -253,6 +253,7 @@ def check_condition(model: keras.Model, lr: np.ndarray, cond: np.ndarray) -> Non
     """
     cc = conditioned_config(model)
     lr_shape, cond_shape = np.shape(lr), np.shape(cond)
+    want: tuple[int, ...]
     if len(lr_shape) == 2 or (len(lr_shape) == 3 and lr_shape[-1] == 1):
         want = (*lr_shape[:2], cc.channels)
     elif len(lr_shape) == 4 and lr_shape[-1] == 1:

@@ -98,7 +98,8 @@ def label_counts(pairs: Pairs, num_classes: int = NUM_CLASSES) -> np.ndarray:
         hist = np.bincount(lab.ravel(), minlength=256)
         bad = [int(v) for v in np.flatnonzero(hist) if v >= num_classes and v != IGNORE]
         if bad:
-            raise ImageError(f"{f}: trainIds {bad[:10]} outside 0..{num_classes - 1} and {IGNORE} (not a labelTrainIds image?)")
+            raise ImageError(f"{f}: trainIds {bad[:10]} outside 0..{num_classes - 1} and {IGNORE} "
+                             "(not a labelTrainIds image?)")
         counts += hist[:num_classes]
     return counts
 
@@ -152,7 +153,8 @@ def train_dataset(
     seed: int,
     cache: bool | None = None,
 ) -> tf.data.Dataset:
-    """An endless, shuffled, augmented stream of ``(images (B, crop, crop, 3) float32, labels (B, crop, crop) int32)``."""
+    """An endless, shuffled, augmented stream of ``(images (B, crop, crop, 3) float32, labels (B, crop, crop)
+    int32)``."""
     n = len(pairs.images)
     if cache is None:
         total = 0
@@ -168,8 +170,9 @@ def train_dataset(
     ds = tf.data.Dataset.zip((ds, tf.data.Dataset.counter()))
 
     def _aug(pair, index):
+        image, label = pair
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
-        return augment(*pair, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
+        return augment(image, label, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
 
     ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -69,6 +69,7 @@ class Predictor:
                     acc = np.zeros((h, w, p.shape[-1]), np.float32)
                 acc[y : y + win_h, x : x + win_w] += p
                 count[y : y + win_h, x : x + win_w] += 1
+        assert acc is not None  # _starts gives at least one origin per axis
         return acc / count
 
     def train_ids(self, image: np.ndarray) -> np.ndarray:
@@ -88,7 +89,11 @@ def to_label_ids(train_ids: np.ndarray) -> np.ndarray:
     return TRAIN_TO_ID[train_ids]
 
 
-def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = REPO.seg_model("hr", 0),
+#: The model :func:`segment_file` uses unless told: the study's HR PSPNet of seed 0.
+DEFAULT_SEG_MODEL = REPO.seg_model("hr", 0)
+
+
+def segment_file(input: str | Path, out_prefix: str | Path, model: str | Path | keras.Model = DEFAULT_SEG_MODEL,
                  mode: str = "whole", window: int = 512, overlap: float = 0.33) -> tuple[Path, Path]:
     """Segment one image: write ``OUT_PREFIX_labelIds.png`` and ``OUT_PREFIX_color.png`` (Cityscapes palette).
 

@@ -24,7 +24,6 @@ from srseg.labels import NUM_CLASSES, TRAIN_NAMES, to_train_ids
 from srseg.layout import Sample
 from srseg.params import Params
 
-
 #: How a source obtains instance ids: drawn with the labels, read from the dataset, or guessed.
 INSTANCE_METHODS = ("rendered", "archive", "connected components")
 NO_INSTANCES = "none"
@@ -72,17 +71,23 @@ class Counted(Iterator[RawSample]):
 def get_source(name: str) -> SourceFn:
     """The sample iterator of a ``data.source`` name (imported lazily: each has its own deps)."""
     if name == "synthetic":
-        from srseg.sources.synthetic import samples
-    elif name == "camvid":
-        from srseg.sources.camvid import samples
-    elif name == "cityscapes":
-        from srseg.sources.cityscapes import samples
-    else:  # params validation makes this unreachable from the pipeline
-        raise ValueError(f"unknown data source {name!r}")
-    return samples
+        from srseg.sources import synthetic
+
+        return synthetic.samples
+    if name == "camvid":
+        from srseg.sources import camvid
+
+        return camvid.samples
+    if name == "cityscapes":
+        from srseg.sources import cityscapes
+
+        return cityscapes.samples
+    # params validation makes this unreachable from the pipeline
+    raise ValueError(f"unknown data source {name!r}")
 
 
-def build_raw(params: Params, out: str | Path, cache_dir: str | Path, metrics_path: str | Path | None) -> dict[str, Any]:
+def build_raw(params: Params, out: str | Path, cache_dir: str | Path,
+              metrics_path: str | Path | None) -> dict[str, Any]:
     """Write the selected source into ``out`` (replaced atomically) and return its summary."""
     source = get_source(params.data.source)
     multiple = params.crop_multiple

@@ -123,7 +123,8 @@ def _list_split(root: Path, split: str) -> list[tuple[Path, Path, str, str]]:
     images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() == ".png" and p.is_file())
     if not images:
         raise SrsegError(f"{images_dir}: no .png images")
-    out, seen = [], {}
+    out: list[tuple[Path, Path, str, str]] = []
+    seen: dict[str, Path] = {}
     for p in images:
         try:
             city, sid = camvid_id(p.stem)

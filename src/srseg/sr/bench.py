@@ -26,7 +26,8 @@ def run_sr_bench(
     results: dict[str, Any] = {}
     for s in scales:
         entry: dict[str, Any] = {}
-        pairs = [bicubic_scores(crop_to_multiple(hr, s), s) for hr in tqdm(hrs.values(), desc=f"bicubic x{s}", leave=False)]
+        pairs = [bicubic_scores(crop_to_multiple(hr, s), s)
+                 for hr in tqdm(hrs.values(), desc=f"bicubic x{s}", leave=False)]
         entry["bicubic"] = mean_scores(pairs)
         if model or dcscn_checkpoint:
             from srseg.sr.infer import load_upscaler, model_scores  # TensorFlow only when a model is scored

@@ -21,14 +21,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from srseg.archive import extract_archive
 from srseg.degrade import crop_to_multiple, downscale_float, upscale_float
 from srseg.errors import ImageError, SrsegError
-from srseg.archive import extract_archive
 from srseg.io import atomic_dir, list_images, read_image
 from srseg.metrics.sr import luma
 from srseg.params import PretrainParams
@@ -106,7 +107,7 @@ def pretrain_images(p: PretrainParams, cache_dir: str | Path) -> tuple[list[Imag
     """(train, val) image references of ``sr.pretrain.source``."""
     cache_dir = Path(cache_dir)
     if p.source == "skimage":
-        refs = [ImageRef(f"skimage.data.{n}", lambda n=n: _skimage(n)) for n in SKIMAGE_IMAGES]
+        refs = [ImageRef(f"skimage.data.{n}", partial(_skimage, n)) for n in SKIMAGE_IMAGES]
         train, val = refs[: -p.val_images], refs[-p.val_images:]
     elif p.source == "folder":
         if not p.folders:
@@ -146,7 +147,8 @@ class PatchSampler:
     of ``pool`` images of which one is replaced every ``refresh`` batches, in a shuffled order.
     """
 
-    def __init__(self, refs: list[ImageRef], scale: int, patch: int, seed: int, pool: int = 48, refresh: int = 4) -> None:
+    def __init__(self, refs: list[ImageRef], scale: int, patch: int, seed: int, pool: int = 48,
+                 refresh: int = 4) -> None:
         self.scale = scale
         self.patch = patch - patch % scale
         if self.patch < 2 * scale:

@@ -155,7 +155,10 @@ class Upscaler:
         planes = {"lr": window.lr_y, "bicubic": window.bicubic_y, "cond": window.cond}
         feed = {}
         for name in self.input_names:
-            crop = dihedral(planes[name], k)
+            plane = planes[name]
+            if plane is None:  # unreachable: _source requires condition maps exactly when the model takes them
+                raise ModelError(f"{self.source}: no {name!r} input for this window")
+            crop = dihedral(plane, k)
             feed[name] = np.ascontiguousarray(crop if crop.ndim == 3 else crop[..., None], np.float32)[None]
         return feed
 
@@ -170,10 +173,13 @@ class Upscaler:
         """SR luma (float32) of a window; the mean of the 8 dihedral passes with ``self_ensemble``."""
         if not self_ensemble:
             return self._y(self._feed(window)).numpy()[0, ..., 0]
-        acc = None
-        for k in range(8):
-            y = dihedral_inverse(self._y(self._feed(window, k)).numpy()[0, ..., 0], k).astype(np.float64)
-            acc = y if acc is None else acc + y
+
+        def one_pass(k: int) -> np.ndarray:
+            return dihedral_inverse(self._y(self._feed(window, k)).numpy()[0, ..., 0], k).astype(np.float64)
+
+        acc = one_pass(0)
+        for k in range(1, 8):
+            acc += one_pass(k)
         return (acc / 8).astype(np.float32)
 
     def _y_cores(self, source: _Source, tile: int | None, overlap: int,
@@ -215,6 +221,8 @@ class Upscaler:
         to_rgb = LumaToRGB()
         for t in self._tiles(h, w, tile, overlap):
             window = source.window(t)
+            if window.bicubic_rgb is None:
+                raise ImageError(f"expected a uint8 RGB image (predict_grey takes grey ones), got shape {lr.shape}")
             bic = window.bicubic_rgb.astype(np.float32)[None]
             if self_ensemble:
                 rgb = to_rgb([self._window_y(window, True)[None, ..., None], bic]).numpy()[0]

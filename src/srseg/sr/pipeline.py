@@ -11,7 +11,6 @@ split only when ``s`` is in ``seg.retrain_scales`` (the segmentation network is 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm

@@ -39,7 +39,7 @@ def model_record(params: Params, scale: int, seed: int, train_images: int) -> di
     p = params.sr.pretrain
     data = _SOURCES.get(p.source) or f"the images of {', '.join(p.folders)}"
     trained_on = f"{data} ({train_images} images, {p.steps} steps of {p.patch}px patches)"
-    source = p.source
+    source: str = p.source
     if params.sr.init == "release":
         trained_on = "the DCSCN authors' released weights" + (f", fine-tuned on {trained_on}" if p.steps else "")
         source = p.source if p.steps else "dcscn-release"

@@ -103,7 +103,7 @@ def fit(
                 loss = loss + (reg / replicas if replicas > 1 else reg)
             grad_of = optimizer.scale_loss(loss) if scaled_loss else loss
         grads = tape.gradient(grad_of, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
         return {"loss": loss, **parts}
 
     @tf.function

@@ -24,7 +24,8 @@ class StepHalvings(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, lr: float, total_steps: int, halvings: int, floor: float) -> None:
         self.lr, self.total_steps, self.halvings, self.floor = float(lr), int(total_steps), int(halvings), float(floor)
         if self.total_steps > 0:
-            self.boundaries = [math.ceil(self.total_steps * k / (self.halvings + 1)) for k in range(1, self.halvings + 1)]
+            self.boundaries = [math.ceil(self.total_steps * k / (self.halvings + 1))
+                               for k in range(1, self.halvings + 1)]
         else:
             self.boundaries = []
         self.rates = [max(self.lr * 0.5**h, self.floor) for h in range(len(self.boundaries) + 1)]
