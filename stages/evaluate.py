@@ -2,12 +2,12 @@
 and metrics/seg/seed{k}/<variant>.json (+ .npz: every image's confusion matrix); <variant> is hr or <method>_x<s>.
 dvc.yaml gives each method's images and segmenter (srseg.dvcfile), so this stage imports no method or training code."""
 
+import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
 from pathlib import Path
 
 from srseg.entry import stage
+from srseg.errors import SrsegError
 from srseg.params import load_params
-
-import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
 
 
 @stage
@@ -19,6 +19,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, required=True, help="training seed, one of `seeds`")
     parser.add_argument("--input-scale", type=int, default=1, help="the images are this many times smaller than HR")
     args = parser.parse_args()
+    if args.input_scale < 1:
+        raise SrsegError(f"--input-scale {args.input_scale}: must be an integer >= 1")
     params = load_params()
     from srseg import runtime
 

@@ -16,7 +16,8 @@ def main() -> None:
     from srseg.sr.train import train_sr
 
     s = train_sr(params, args.scale, args.seed, REPO)
-    print(f"{s['model']}: val PSNR {s['val_psnr']:.2f} dB (bicubic {s['val_psnr_bicubic']:.2f} dB), {s['seconds']:.0f}s")
+    print(f"{s['model']}: val PSNR {s['val_psnr']:.2f} dB (bicubic {s['val_psnr_bicubic']:.2f} dB), "
+          f"{s['seconds']:.0f}s")
 
 
 if __name__ == "__main__":

@@ -140,8 +140,7 @@ def test_scale_below_two_is_refused_first_everywhere(tmp_path: Path, monkeypatch
 
     stage_argv = {
         "degrade.py": [], "pretrain_sr.py": ["--seed", "0"], "super_resolve.py": ["--seed", "0"],
-        "train_joint.py": ["--seed", "0"], "finetune_sr.py": ["--method", "sft_sr", "--seed", "0"],
-        "evaluate_seg.py": ["--method", "sr", "--seed", "0"], "retrain_seg.py": ["--seed", "0"],
+        "train.py": ["--method", "sft_sr", "--seed", "0"],
     }
     takes_scale = {p.name for p in (REPO / "stages").glob("*.py")
                    if re.search(r"--scale|scale=(True|None)", p.read_text())}

@@ -91,8 +91,9 @@ def test_no_method_name_outside_its_module() -> None:
         if path.parent.name in ("methods", "models"):  # models/ names architectures (the joint model's layers)
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef)
-                and n.body and isinstance(n.body[0], ast.Expr)}
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef) and n.body
+                and isinstance(n.body[0], ast.Expr)}
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                 hits = [n for n in names if node.value == n or node.value.startswith((f"{n}_", f"{n}-"))]
@@ -154,7 +155,8 @@ def test_a_new_method_is_trained_and_evaluated(dummy: Method, tiny_repo: Path) -
 
 def test_a_new_method_is_in_the_summary_figures_and_report(dummy: Method, tmp_path: Path) -> None:
     from srseg.results.plots import run as plots
-    from srseg.results.summary import read_csv, run as summarize
+    from srseg.results.summary import read_csv
+    from srseg.results.summary import run as summarize
     from tests.results.test_plots import _params, write_images
     from tests.results.test_summary import write_metrics
 

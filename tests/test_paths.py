@@ -49,11 +49,13 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
         for s in params.seg.retrain_scales:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
             exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json"],
-                                           "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.sr(s, k), P.seg_model("hr", k)]}
+                                           "metrics": [], "plots": [log / "plots"],
+                                           "data": [P.raw, P.sr(s, k), P.seg_model("hr", k)]}
         for s in params.combine.scales:
             log = P.train_log(f"seg_retrain_bicubic_x{s}", k)
             exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json"],
-                                               "metrics": [], "plots": [log / "plots"], "data": [P.raw, P.bicubic(s), P.seg_model("hr", k)]}
+                                               "metrics": [], "plots": [log / "plots"],
+                                               "data": [P.raw, P.bicubic(s), P.seg_model("hr", k)]}
             for method, stage, extra in (("ft_sr", "finetune_sr", []), ("task_sr", "task_sr", [P.seg_model("hr", k)]),
                                          ("sft_sr", "sft_sr", [P.seg_model("hr", k),
                                                                P.seg_model(f"retrain_bicubic_x{s}", k)]),

@@ -12,8 +12,8 @@ from srseg.io import params_hash
 from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry
 from srseg.params import validate
-from srseg.provenance import model_record
 from srseg.provenance import MODEL_PARAMS as BASE_MODEL_PARAMS
+from srseg.provenance import model_record
 from srseg.seg.data import split_pairs
 from tests.dvc_graph import rendered_stages, upstream_params
 

@@ -92,7 +92,8 @@ def check_listed(stage: str, reads: set[str]) -> None:
     under = lambda key, parent: key == parent or key.startswith(parent + ".")  # noqa: E731
     unlisted = sorted(k for k in reads if not any(under(k, p) for p in listed))
     unread = sorted(p for p in listed if not any(under(k, p) for k in reads))
-    assert (unlisted, unread) == ([], []), f"{stage}: reads but does not list {unlisted}; lists but does not read {unread}"
+    assert (unlisted, unread) == ([], []), \
+        f"{stage}: reads but does not list {unlisted}; lists but does not read {unread}"
 
 
 def write_params(root: Path, raw: dict[str, Any]) -> None:

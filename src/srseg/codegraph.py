@@ -71,7 +71,7 @@ def closure(entries: Iterable[Path]) -> list[Path]:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(direct_imports(module_file(name)))  # type: ignore[arg-type]
+            todo.extend(direct_imports(module_file(name)))
     files = set(entries) | {f for n in seen if (f := module_file(n)) is not None}
     return sorted(files)
 

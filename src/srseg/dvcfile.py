@@ -106,8 +106,9 @@ def training_stage(m: Method) -> Stage:
 def evaluation_stage(m: Method) -> Stage:
     """``evaluate_<name>``: the method's segmenter on its val images, for each of its scales and seeds."""
     scale = None if m.scales is None else SCALE
-    v, images, model = m.variant(scale), m.image_root(P, scale, SEED), m.model_path(P, scale, SEED)  # type: ignore[arg-type]
-    cmd = f"python stages/evaluate.py --variant {v} --images {images.as_posix()} --model {model.as_posix()} --seed {SEED}"
+    v, images, model = m.variant(scale), m.image_root(P, scale, SEED), m.model_path(P, scale, SEED)
+    cmd = (f"python stages/evaluate.py --variant {v} --images {images.as_posix()} --model {model.as_posix()} "
+           f"--seed {SEED}")
     if m.images == "lr":
         cmd += f" --input-scale {SCALE}"
     return Stage(m.eval_stage, cmd, "evaluate", ("stages/evaluate.py",), matrix=_matrix(m),

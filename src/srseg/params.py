@@ -6,9 +6,10 @@ message is one line naming the key and what is allowed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import reduce
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -125,7 +126,7 @@ class SegTrainParams(_Section):
     class_weights: Literal["none", "enet"] = "enet"
 
     @model_validator(mode="after")
-    def _scale_range(self) -> "SegTrainParams":
+    def _scale_range(self) -> SegTrainParams:
         if self.scale_min > self.scale_max:
             raise ValueError("must have scale_min <= scale_max")
         return self
@@ -247,7 +248,7 @@ class ObjectsParams(_Section):
     @field_validator("size_bins")
     @classmethod
     def _bins(cls, v: list[float]) -> list[float]:
-        if len(v) < 2 or v[0] != 0 or v[-1] != math.inf or any(b <= a for a, b in zip(v, v[1:])):
+        if len(v) < 2 or v[0] != 0 or v[-1] != math.inf or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError("must rise strictly from 0 to .inf, e.g. [0, 32, 128, 512, .inf]")
         return v
 
@@ -311,7 +312,7 @@ class Params(_Section):
         return v
 
     @model_validator(mode="after")
-    def _retrain_subset(self) -> "Params":
+    def _retrain_subset(self) -> Params:
         for key, sub in (("seg.retrain_scales", self.seg.retrain_scales), ("combine.scales", self.combine.scales)):
             if any(s not in self.scales for s in sub) or len(set(sub)) != len(sub):
                 raise ParamsError(f"{key}: must be a subset of scales {self.scales}, without repeats (got {sub})")
@@ -332,7 +333,7 @@ def check_scale(scale: int, allowed: Sequence[int] | None = None, key: str = "sc
     return scale
 
 
-def _allowed(err: dict[str, Any]) -> str:
+def _allowed(err: Mapping[str, Any]) -> str:
     """A short phrase for what the failed check allows."""
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "literal_error":
@@ -348,12 +349,12 @@ def _allowed(err: dict[str, Any]) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 
-def _got(err: dict[str, Any]) -> str:
+def _got(err: Mapping[str, Any]) -> str:
     got = err.get("input")
     return "" if isinstance(got, dict) else f" (got {got!r})"
 
 
-def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+def validate(raw: Mapping[str, Any] | None, source: str = "params.yaml") -> Params:
     """Validate a params mapping; raise ParamsError with one line on the first problem."""
     try:
         return Params.model_validate(raw or {})

@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 #: A scale or a seed: an int, or the ``${item.…}`` placeholder :mod:`srseg.dvcfile` renders ``dvc.yaml`` with.
 Slot = int | str
 

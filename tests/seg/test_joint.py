@@ -4,7 +4,6 @@ loop, the saved segmentation-only model, the SR head's quality record and the ev
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,9 +37,9 @@ def test_stream_pairs_an_hr_window_with_its_bicubic_lr(study: Paths) -> None:
 
 
 def test_train_joint_saves_a_segmenter_and_scores_its_sr_head(study: Paths) -> None:
-    from srseg.models.pspnet import load_model
-    from srseg.methods.registry import train as run_method
     from srseg.methods.registry import evaluate as run_evaluate
+    from srseg.methods.registry import train as run_method
+    from srseg.models.pspnet import load_model
 
     params = validate(TINY)
     history = run_method(params, "joint", 2, 0, study)

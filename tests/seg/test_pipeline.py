@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,8 @@ import pytest
 from srseg.errors import ImageError, SrsegError
 from srseg.io import read_label, write_png
 from srseg.labels import ID_TO_TRAIN, TRAIN_NAMES, VALID_IDS
-from srseg.metrics.seg import load_per_image, scores
 from srseg.layout import Sample, list_samples
+from srseg.metrics.seg import load_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
 
@@ -82,8 +81,8 @@ def test_train_seg_outputs(trained: Path) -> None:
     from srseg.seg.data import split_pairs
     from srseg.seg.train import model_record
 
-    assert model_metadata(paths.seg_model("hr", 0)) == model_record(_params(), split_pairs(paths.raw, paths.raw,
-                                                                                           "train", "HR"), 0, "train_seg")
+    train_pairs = split_pairs(paths.raw, paths.raw, "train", "HR")
+    assert model_metadata(paths.seg_model("hr", 0)) == model_record(_params(), train_pairs, 0, "train_seg")
 
 
 def test_evaluate_hr(trained: Path) -> None:
@@ -219,7 +218,7 @@ def test_retrain_seg(trained: Path) -> None:
     # init hr (the default) with a vanishing learning rate: the retrained model is train_seg's
     run_method(_params({"init": "hr", "epochs": 1, "lr": 1e-12}), "retrain_sr", 2, 0, paths)
     tuned, hr = _kernels(paths.seg_model("retrain_sr_x2", 0)), _kernels(paths.seg_model("hr", 0))
-    assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr))
+    assert len(tuned) == len(hr) and all(np.allclose(a, b, atol=1e-7) for a, b in zip(tuned, hr, strict=True))
     from srseg.io import model_metadata
     from srseg.provenance import MODEL_PARAMS
 
@@ -295,13 +294,13 @@ def test_pipeline_is_deterministic(tmp_path: Path) -> None:
     raw = _make_tree(tmp_path, n_train=3)
     pairs = split_pairs(raw, raw, "train")
     kw = dict(batch=2, crop=20, scale_min=0.5, scale_max=2.0)
-    a = [b for _, b in zip(range(3), train_dataset(pairs, seed=1, **kw))]
-    b = [b for _, b in zip(range(3), train_dataset(pairs, seed=1, **kw))]
-    c = [b for _, b in zip(range(3), train_dataset(pairs, seed=2, **kw))]
-    for (xa, ya), (xb, yb) in zip(a, b):
+    a = [b for _, b in zip(range(3), train_dataset(pairs, seed=1, **kw), strict=False)]
+    b = [b for _, b in zip(range(3), train_dataset(pairs, seed=1, **kw), strict=False)]
+    c = [b for _, b in zip(range(3), train_dataset(pairs, seed=2, **kw), strict=False)]
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         np.testing.assert_array_equal(xa.numpy(), xb.numpy())
         np.testing.assert_array_equal(ya.numpy(), yb.numpy())
-    assert any(not np.array_equal(xa.numpy(), xc.numpy()) for (xa, _), (xc, _) in zip(a, c))
+    assert any(not np.array_equal(xa.numpy(), xc.numpy()) for (xa, _), (xc, _) in zip(a, c, strict=True))
     x, y = a[0]
     assert x.shape == (2, 20, 20, 3) and y.shape == (2, 20, 20) and y.dtype.name == "int32"
     assert set(np.unique(y.numpy()).tolist()) <= {0, 2, 5, 10, 13, 255}
@@ -310,8 +309,9 @@ def test_pipeline_is_deterministic(tmp_path: Path) -> None:
 def test_stage_script_error_is_one_line(tmp_path: Path) -> None:
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     _make_tree(tmp_path)
-    proc = subprocess.run([sys.executable, str(REPO / "stages/evaluate_seg.py"), "--method", "sr", "--scale", "4",
-                           "--seed", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(REPO / "stages/evaluate.py"), "--variant", "sr_x4", "--images",
+                           "data/sr/seed0/x4", "--model", "models/seg/seed0/hr.keras", "--seed", "0"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "data/sr/seed0/x4" in lines[0] and "Traceback" not in proc.stderr

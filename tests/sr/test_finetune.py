@@ -12,10 +12,10 @@ import pytest
 
 from srseg.errors import SrsegError
 from srseg.labels import IGNORE, NUM_CLASSES
+from srseg.methods.registry import train as run_method
 from srseg.params import validate
 from srseg.paths import Paths
 from srseg.sr.condition import area_average, oracle_maps
-from srseg.methods.registry import train as run_method
 from srseg.sr.finetune import PatchStream, load_split
 
 TINY = {"scales": [2], "seg": {"retrain_scales": [2]},
@@ -66,10 +66,10 @@ def test_task_driven_with_lambda_zero_is_the_plain_fine_tune_and_leaves_the_segm
     run_method(_params(task={"lambda_task": 0.0}), "task_sr", 2, 0, study)
     plain = load_model(study.method_sr_model("ft_sr", 2, 0)).get_weights()
     task0 = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
-    assert all(np.array_equal(x, y) for x, y in zip(plain, task0))
+    assert all(np.array_equal(x, y) for x, y in zip(plain, task0, strict=True))
     run_method(_params(task={"lambda_task": 100.0, "lambda_feat": 1.0}), "task_sr", 2, 0, study)
     task = load_model(study.method_sr_model("task_sr", 2, 0)).get_weights()
-    assert any(not np.array_equal(x, y) for x, y in zip(plain, task))  # the segmentation loss moved the SR
+    assert any(not np.array_equal(x, y) for x, y in zip(plain, task, strict=True))  # the segmentation loss moved the SR
     assert _digest(study.seg_model("hr", 0)) == segmenter_before
     log = json.loads((study.train_log("task_sr_x2", 0) / "metrics.json").read_text())
     assert {"loss", "mse", "ce", "feat"} <= set(log["train"]) and "psnr" in log["val"]
@@ -82,9 +82,9 @@ def test_frozen_segmenter_weights_do_not_move(study: Paths) -> None:
     import keras
     import tensorflow as tf
 
+    from srseg.methods.task_sr import task_model
     from srseg.models.dcscn import load_model
     from srseg.models.pspnet import load_model as load_pspnet
-    from srseg.methods.task_sr import task_model
     from srseg.sr.finetune import finetune_criterion, patch_dataset
     from srseg.training.loop import fit
 
@@ -95,7 +95,7 @@ def test_frozen_segmenter_weights_do_not_move(study: Paths) -> None:
     stream = PatchStream(load_split(study, 2, "train"), 2, 16, seed=0)
     data = patch_dataset(stream, 2, ("lr", "bicubic", "bicubic_rgb"), ("hr_y", "labels"))
     fit(model, data, finetune_criterion(100.0), keras.optimizers.Adam(1e-3), steps=2, steps_per_epoch=2)
-    assert all(np.array_equal(a, b) for a, b in zip(before, segmenter.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(before, segmenter.get_weights(), strict=True))
     del tf
 
 

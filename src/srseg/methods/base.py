@@ -110,7 +110,7 @@ class Method:
         return list({"scales": params.scales, "seg.retrain_scales": params.seg.retrain_scales,
                      "combine.scales": params.combine.scales}[self.scales])
 
-    def variant(self, scale: int | None) -> str:
+    def variant(self, scale: Slot | None) -> str:
         return variant(self.name, scale)
 
     def label_at(self, scale: int | None) -> str:

@@ -11,6 +11,9 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.provenance import DATA, SR_IMAGES
 
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "ft_sr"
+
 #: The params every SR fine-tune stage reads, besides its own section.
 FINETUNE_READS = ("combine.finetune", "sr.tile", "sr.tile_overlap", "sr.self_ensemble")
 #: The runtime params of an SR training stage.
@@ -26,7 +29,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
     """Stage ``finetune_sr@{scale}-{seed}``: the fine-tuned model, its val images and their quality."""
     from srseg.sr.finetune import FinetuneSpec, run_finetune
 
-    return run_finetune(params, METHOD.name, METHOD.stage, SPEC.model_params, scale, seed, paths,
+    return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths,
                         FinetuneSpec(architecture=f"DCSCN {params.sr.preset}", what="plain fine-tune"))
 
 
@@ -35,9 +38,9 @@ SPEC = TrainSpec(
     reads=(*FINETUNE_READS, *SR_RUNTIME),
     model_params=(*DATA, *SR_IMAGES, "combine.finetune", *RUNTIME),
     deps=finetune_deps,
-    outs=lambda p, s, k: sr_training_outputs(p, METHOD.name, s, k),
+    outs=lambda p, s, k: sr_training_outputs(p, NAME, s, k),
     artifact="sr-ft",
 )
-METHOD = register(Method("ft_sr", "SR fine-tuned on the study's images (control)", "#999999", "P", stage="finetune_sr",
+METHOD = register(Method(NAME, "SR fine-tuned on the study's images (control)", "#999999", "P", stage="finetune_sr",
                          images="own", segmenter="hr", scales="combine.scales", group="combine", baseline="sr",
                          quality=True, train=SPEC, reported=("sr",)))

@@ -20,10 +20,13 @@ import numpy as np
 from pydantic import Field
 
 from srseg.errors import SrsegError
-from srseg.methods.base import RUNTIME, Method, Outputs, TrainSpec, register
+from srseg.methods.base import RUNTIME, Method, Outputs, TrainSpec, register, seg_training_outputs
 from srseg.params import Params, PosInt, Section, check_scale, register_section
-from srseg.paths import Paths, variant
+from srseg.paths import Paths, Slot, variant
 from srseg.provenance import DATA, RETRAIN, SEG
+
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "joint"
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -63,8 +66,8 @@ def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min:
     crop -= crop % scale
     n = len(pairs.images)
     ds = tf.data.Dataset.from_tensor_slices((pairs.images, pairs.labels))
-    ds = ds.map(lambda i, l: (tf.io.decode_png(tf.io.read_file(i), channels=3),
-                              tf.io.decode_png(tf.io.read_file(l), channels=1)),
+    ds = ds.map(lambda i, lab: (tf.io.decode_png(tf.io.read_file(i), channels=3),
+                                tf.io.decode_png(tf.io.read_file(lab), channels=1)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).cache()
     ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat()
     ds = tf.data.Dataset.zip((ds, tf.data.Dataset.counter()))
@@ -74,7 +77,8 @@ def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min:
 
     def element(pair: Any, index: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
-        hr, labels = augment(*pair, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
+        image, label = pair
+        hr, labels = augment(image, label, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
         hr = tf.clip_by_value(tf.round(hr), 0, 255)
         lr = tf.ensure_shape(tf.numpy_function(degrade, [hr], tf.float32), (crop // scale, crop // scale, 3))
         return lr, {"labels": labels, "hr": hr}
@@ -130,7 +134,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
         return {**{f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"},
                 "val/miou": m["miou"], "val/pacc": m["pacc"]}
 
-    name = variant(METHOD.name, scale)
+    name = variant(NAME, scale)
     out = paths.seg_model(name, seed)
     record = model_record(params, METHOD.stage, SPEC.model_params, task="segmentation", seed=seed,
                           architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
@@ -139,7 +143,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
                                       f"{started_from(init)}"))
     history = train_loop(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
                          live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
-                         epoch_metrics=epoch_metrics, strategy=strategy, name=METHOD.name)
+                         epoch_metrics=epoch_metrics, strategy=strategy, name=NAME)
     q = sr_head_quality(model, paths, scale)
     write_json(paths.image_quality(name, seed), q)
     log.info("%s: val mIoU %.4f, SR head Y-PSNR %.2f dB, after %.0f s", out, history.last.get("val/miou", np.nan),
@@ -170,18 +174,22 @@ def sr_head_quality(model: Any, paths: Paths, scale: int, split: str = "val") ->
 
 
 
+def outputs(p: Paths, s: Slot, k: Slot) -> Outputs:
+    """Its segmentation model and training log, and its SR head's Y-PSNR/SSIM on val."""
+    name = variant(NAME, s)
+    seg = seg_training_outputs(p, name, k)
+    return Outputs(seg.outs, [p.image_quality(name, k), *seg.uncached], seg.plots)
+
+
 SPEC = TrainSpec(
     run=train,
     reads=("seg.preset", "seg.aux_weight", "seg.dropout", "seg.train", "seg.retrain", "combine.joint", *RUNTIME,
            "runtime.precision.seg"),
     model_params=(*DATA, *SEG, *RETRAIN, "combine.joint", *RUNTIME),
     deps=lambda p, s, k: [p.raw, p.lr(s), p.seg_model("hr", k)],
-    outs=lambda p, s, k: Outputs(
-        [p.seg_model(variant(METHOD.name, s), k)],
-        [p.image_quality(variant(METHOD.name, s), k), p.train_log(f"seg_{variant(METHOD.name, s)}", k) / "metrics.json"],
-        [p.train_log(f"seg_{variant(METHOD.name, s)}", k) / "plots"]),
+    outs=lambda p, s, k: outputs(p, s, k),
     artifact="seg-joint",
 )
-METHOD = register(Method("joint", "joint SR + segmentation model", "#F0E442", "X", stage="train_joint", images="lr",
+METHOD = register(Method(NAME, "joint SR + segmentation model", "#F0E442", "X", stage="train_joint", images="lr",
                          segmenter="joint", scales="combine.scales", group="combine", baseline="retrain_bicubic",
                          quality=True, train=SPEC, reported=("retrain_bicubic",)))

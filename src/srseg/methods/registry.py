@@ -1,6 +1,7 @@
 """Every compared method, in the order of the figures and tables: importing this module imports each method's module.
 
-A new method is a module in this package plus its place in :data:`MODULES` (:mod:`srseg.methods.base`; docs/adding-a-method.md).
+A new method is a module in this package plus its place in :data:`MODULES` (:mod:`srseg.methods.base`;
+docs/adding-a-method.md).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ _later = {name: m for name, m in METHODS.items() if name not in _first}  # regis
 METHODS.clear()
 METHODS.update({**_first, **_later})
 
-__all__ = ["BICUBIC", "HR", "METHODS", "SR", "Method", "active", "evaluate", "get", "load_params", "register", "train", "trained"]
+__all__ = ["BICUBIC", "HR", "METHODS", "SR", "Method", "active", "evaluate", "get", "load_params", "register", "train",
+           "trained"]
 
 #: The 2019 study's chain, which the figures and the reading are built around: the HR reference, bicubic LR and SR.
 HR, BICUBIC, SR = hr.METHOD, bicubic.METHOD, sr.METHOD

@@ -11,13 +11,16 @@ from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
 from srseg.provenance import DATA, RETRAIN, SEG, SR_IMAGES
 
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "retrain_sr"
+
 
 def train(params: Params, scale: int, seed: int, paths: Paths) -> Any:
     """Stage ``retrain_seg@{scale}-{seed}``: ``models/seg/seed{k}/retrain_sr_x{s}.keras``."""
     from srseg.seg.train import run_retrain
 
     check_scale(scale)
-    return run_retrain(params, variant(METHOD.name, scale), METHOD.stage, SPEC.model_params, paths.sr(scale, seed),
+    return run_retrain(params, variant(NAME, scale), METHOD.stage, SPEC.model_params, paths.sr(scale, seed),
                        f"SR ×{scale} (super_resolve@{scale}-{seed})", seed, paths)
 
 
@@ -27,9 +30,9 @@ SPEC = TrainSpec(
            "runtime.precision.seg"),
     model_params=(*DATA, *SEG, *RETRAIN, *SR_IMAGES, "seg.retrain_scales", *RUNTIME),
     deps=lambda p, s, k: [p.raw, p.sr(s, k), p.seg_model("hr", k)],
-    outs=lambda p, s, k: seg_training_outputs(p, variant(METHOD.name, s), k),
+    outs=lambda p, s, k: seg_training_outputs(p, variant(NAME, s), k),
     artifact="seg-retrain-sr",
 )
-METHOD = register(Method("retrain_sr", "SR ×{s}-trained PSPNet on SR ×{s} val", "#D55E00", "^", stage="retrain_seg",
+METHOD = register(Method(NAME, "SR ×{s}-trained PSPNet on SR ×{s} val", "#D55E00", "^", stage="retrain_seg",
                          images="sr", segmenter="retrain_sr", scales="seg.retrain_scales", group="retrain",
                          baseline="sr", controls=("retrain_bicubic",), train=SPEC, reported=("retrain_bicubic",)))

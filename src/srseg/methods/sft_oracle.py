@@ -13,6 +13,9 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.provenance import DATA, SR_IMAGES
 
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "sft_oracle"
+
 
 def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]:
     """Stage ``sft_oracle@{scale}-{seed}``: the oracle-conditioned model, its val images and their quality."""
@@ -26,7 +29,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
     spec = FinetuneSpec(architecture=f"DCSCN {params.sr.preset} + {sft_params(params).mode}",
                         what="conditioned on ground-truth maps (oracle)", build=conditioned_build(params),
                         condition=condition, inputs=("lr", "bicubic", "cond"))
-    return run_finetune(params, METHOD.name, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
+    return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
 
 
 SPEC = TrainSpec(
@@ -34,10 +37,10 @@ SPEC = TrainSpec(
     reads=(*FINETUNE_READS, "combine.sft", *SR_RUNTIME),
     model_params=(*DATA, *SR_IMAGES, "combine.finetune", "combine.sft", *RUNTIME),
     deps=finetune_deps,
-    outs=lambda p, s, k: sr_training_outputs(p, METHOD.name, s, k),
+    outs=lambda p, s, k: sr_training_outputs(p, NAME, s, k),
     artifact="sr-sft-oracle",
 )
-METHOD = register(Method("sft_oracle", "seg.-assisted SR, ORACLE maps (upper bound)", "#AA4499", "H",
+METHOD = register(Method(NAME, "seg.-assisted SR, ORACLE maps (upper bound)", "#AA4499", "H",
                          stage="sft_oracle", images="own", segmenter="hr", scales="combine.scales", group="combine",
                          baseline="ft_sr", quality=True, upper_bound=True, bound_of="sft_sr", train=SPEC,
                          reported=("ft_sr",), class_regions=True))

@@ -15,6 +15,9 @@ from srseg.params import Params, PosInt, Section, register_section
 from srseg.paths import REPO, Paths, variant
 from srseg.provenance import DATA, RETRAIN, SEG, SR_IMAGES
 
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "sft_sr"
+
 
 class SftParams(Section):
     """``combine.sft``: how DCSCN is conditioned on segmentation maps of the LR image."""
@@ -74,7 +77,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
     spec = FinetuneSpec(architecture=f"DCSCN {params.sr.preset} + {sft_params(params).mode}",
                         what="conditioned on the HR PSPNet's maps", build=conditioned_build(params),
                         condition=condition, inputs=("lr", "bicubic", "cond"))
-    return run_finetune(params, METHOD.name, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
+    return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
 
 
 def assisted_upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
@@ -97,7 +100,7 @@ def assisted_upscale_file(input: str | Path, output: str | Path, scale: int, mod
         return segmenter_maps(segmenter, [upscale(lr, scale)], scale, progress=False)[0]
 
     if model is None and kwargs.get("dcscn_checkpoint") is None:
-        model = REPO.method_sr_model(METHOD.name, scale, 0)
+        model = REPO.method_sr_model(NAME, scale, 0)
     return upscale_file(input, output, scale, model=model, condition=condition, **kwargs)
 
 
@@ -107,9 +110,9 @@ SPEC = TrainSpec(
     model_params=(*DATA, *SR_IMAGES, *SEG, *RETRAIN, "combine.finetune", "combine.sft", *RUNTIME),
     # both segmenters combine.sft.segmenter can name
     deps=lambda p, s, k: [*finetune_deps(p, s, k), p.seg_model("hr", k), p.seg_model(variant("retrain_bicubic", s), k)],
-    outs=lambda p, s, k: sr_training_outputs(p, METHOD.name, s, k),
+    outs=lambda p, s, k: sr_training_outputs(p, NAME, s, k),
     artifact="sr-sft",
 )
-METHOD = register(Method("sft_sr", "segmentation-assisted SR", "#882255", "h", stage="sft_sr", images="own",
+METHOD = register(Method(NAME, "segmentation-assisted SR", "#882255", "h", stage="sft_sr", images="own",
                          segmenter="hr", scales="combine.scales", group="combine", baseline="ft_sr", quality=True,
                          train=SPEC, reported=("ft_sr",), class_regions=True))

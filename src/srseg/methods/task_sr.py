@@ -15,6 +15,9 @@ from srseg.params import Params, Section, register_section
 from srseg.paths import Paths
 from srseg.provenance import DATA, SEG, SR_IMAGES
 
+#: The method's name: its variants, images, model and stage are named after it.
+NAME = "task_sr"
+
 #: The PSPNet feature map the optional feature loss compares (the pyramid-pooling output).
 FEATURE_LAYER = "ppm_concat"
 
@@ -82,7 +85,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
                         what=f"task-driven through the frozen HR PSPNet, λ_task {tp.lambda_task}", build=build,
                         inputs=("lr", "bicubic", "bicubic_rgb", *(("hr_rgb",) if feat else ())),
                         targets=("hr_y", "labels"), lambda_task=tp.lambda_task, lambda_feat=tp.lambda_feat)
-    return run_finetune(params, METHOD.name, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
+    return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
 
 
 SPEC = TrainSpec(
@@ -90,9 +93,9 @@ SPEC = TrainSpec(
     reads=(*FINETUNE_READS, "combine.task", *SR_RUNTIME),
     model_params=(*DATA, *SR_IMAGES, *SEG, "seg.weights", "combine.finetune", "combine.task", *RUNTIME),
     deps=lambda p, s, k: [*finetune_deps(p, s, k), p.seg_model("hr", k)],
-    outs=lambda p, s, k: sr_training_outputs(p, METHOD.name, s, k),
+    outs=lambda p, s, k: sr_training_outputs(p, NAME, s, k),
     artifact="sr-task",
 )
-METHOD = register(Method("task_sr", "task-driven SR (via the frozen PSPNet)", "#009E73", "*", stage="task_sr",
+METHOD = register(Method(NAME, "task-driven SR (via the frozen PSPNet)", "#009E73", "*", stage="task_sr",
                          images="own", segmenter="hr", scales="combine.scales", group="combine", baseline="ft_sr",
                          quality=True, train=SPEC, reported=("ft_sr",)))

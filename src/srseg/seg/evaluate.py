@@ -11,7 +11,6 @@ training code: a stage is given its images and its model.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any

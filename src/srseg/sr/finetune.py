@@ -61,6 +61,15 @@ def load_split(paths: Paths, scale: int, split: str) -> Split:
     return out
 
 
+Window = tuple[slice, slice]
+
+
+def _cut(arr: np.ndarray, win: Window, flip: bool) -> np.ndarray:
+    """The window of ``arr``, mirrored left-right when ``flip``."""
+    a = arr[win]
+    return a[:, ::-1] if flip else a
+
+
 class PatchStream:
     """Random training patches of a :class:`Split`, the same for every method of a seed.
 
@@ -92,24 +101,26 @@ class PatchStream:
             flip = bool(self.rng.integers(2))
             lr_win = (slice(y0, y0 + q), slice(x0, x0 + q))
             hr_win = (slice(y0 * s, y0 * s + p), slice(x0 * s, x0 * s + p))
-
-            def cut(arr: np.ndarray, win: tuple[slice, slice]) -> np.ndarray:
-                a = arr[win]
-                return a[:, ::-1] if flip else a
-
-            lr_y = luma(cut(self.split.lr[i], lr_win))
-            values = {
-                "lr": lambda: lr_y[..., None],
-                "bicubic": lambda: upscale_float(lr_y, s)[..., None],
-                "hr_y": lambda: luma(cut(self.split.hr[i], hr_win))[..., None],
-                "bicubic_rgb": lambda: cut(self.split.bicubic[i], hr_win).astype(np.float32),
-                "hr_rgb": lambda: cut(self.split.hr[i], hr_win).astype(np.float32),
-                "labels": lambda: cut(self.split.labels[i], hr_win).astype(np.int32),
-                "cond": lambda: cut(self.split.cond[i], lr_win),  # type: ignore[index]
-            }
+            lr_y = luma(_cut(self.split.lr[i], lr_win, flip))
             for f in fields:
-                out[f].append(np.ascontiguousarray(values[f]()))
+                out[f].append(np.ascontiguousarray(self._field(f, i, lr_win, hr_win, flip, lr_y)))
         return {f: np.stack(v) for f, v in out.items()}
+
+    def _field(self, name: str, i: int, lr_win: Window, hr_win: Window, flip: bool, lr_y: np.ndarray) -> np.ndarray:
+        """One field of the patch of image ``i`` at ``lr_win`` (LR grid) / ``hr_win`` (HR grid)."""
+        sp = self.split
+        if name == "lr":
+            return lr_y[..., None]
+        if name == "bicubic":
+            return upscale_float(lr_y, self.scale)[..., None]
+        if name == "hr_y":
+            return luma(_cut(sp.hr[i], hr_win, flip))[..., None]
+        if name == "cond":
+            assert sp.cond is not None, "a conditioned method's split has its condition maps"
+            return _cut(sp.cond[i], lr_win, flip)
+        dtype = np.int32 if name == "labels" else np.float32
+        source = {"bicubic_rgb": sp.bicubic, "hr_rgb": sp.hr, "labels": sp.labels}[name]
+        return _cut(source[i], hr_win, flip).astype(dtype)
 
 
 def patch_dataset(stream: PatchStream, batch: int, inputs: tuple[str, ...], targets: tuple[str, ...]) -> Any:
@@ -211,8 +222,9 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
     upscaler = Upscaler(sr_model)
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
+        conds: list[np.ndarray | None] = [None] * len(val_split.lr) if val_split.cond is None else [*val_split.cond]
         val = float(np.mean([y_scores(hr, upscaler.predict_rgb(lr, cond=c), scale)[0] for hr, lr, c in
-                             zip(val_split.hr, val_split.lr, val_split.cond or [None] * len(val_split.lr))]))
+                             zip(val_split.hr, val_split.lr, conds, strict=True)]))
         train_logs = {f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"}
         return {**train_logs, "val/psnr": val}
 
@@ -222,7 +234,8 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
                           trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({method.what}) on the "
                                       f"{len(train_split.hr)} train images of {data_description(params)}"))
     history = train(model, dataset, finetune_criterion(method.lambda_task, method.lambda_feat), optimizer,
-                    steps=ft.steps, steps_per_epoch=ft.steps_per_epoch, live_dir=paths.train_log(variant(name, scale), seed),
+                    steps=ft.steps, steps_per_epoch=ft.steps_per_epoch,
+                    live_dir=paths.train_log(variant(name, scale), seed),
                     save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
                     strategy=strategy, name=name)
     metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(name, scale, seed),
@@ -238,8 +251,8 @@ def write_images(upscaler: Any, split: Split, scale: int, out: Any, quality_path
     sr = params.sr
     ids, pairs, sse, counts = [], [], [], []
     with atomic_dir(out) as tmp:
-        for k, (s, lr, hr) in enumerate(tqdm(list(zip(split.samples, split.lr, split.hr)), desc="super-resolve",
-                                             unit="img")):
+        images = list(zip(split.samples, split.lr, split.hr, strict=True))
+        for k, (s, lr, hr) in enumerate(tqdm(images, desc="super-resolve", unit="img")):
             cond = None if split.cond is None else split.cond[k]
             img = upscaler.predict_rgb(lr, cond=cond, tile=sr.tile, overlap=sr.tile_overlap,
                                        self_ensemble=sr.self_ensemble)

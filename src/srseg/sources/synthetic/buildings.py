@@ -111,7 +111,7 @@ def _windows(ctx: Ctx, stroke: Stroke, side: Side, lot: Lot, e_f: float, shade: 
         y0 = floors[:, None] + (fc.floor_h - fc.win_h) * 0.55
         frames = quads(za - frame_w, zb + frame_w, y0 - frame_w, y0 + fc.win_h + frame_w).reshape(-1, 4, 2)
         panes = quads(za, zb, y0, y0 + fc.win_h).reshape(-1, 4, 2)
-        for frame, pane in zip(frames, panes):
+        for frame, pane in zip(frames, panes, strict=False):
             stroke.poly(frame, fc.frame * shade)
             stroke.poly(pane, glass())
     # ground floor

@@ -33,7 +33,7 @@ class Ctx:
             steps = np.minimum(16, np.abs(nxt[:, 2] - pts[:, 2]) // 4).astype(int)
             if steps.any():
                 pts = np.concatenate([a + (b - a) * (np.arange(n + 1)[:, None] / (n + 1))
-                                      for a, b, n in zip(pts, nxt, steps)])
+                                      for a, b, n in zip(pts, nxt, steps, strict=False)])
         return self.cam.project(pts)
 
     def on_screen(self, s: float, z: float, half_width: float, height: float) -> bool:
