@@ -40,16 +40,49 @@ from here.
 from __future__ import annotations
 
 from srseg.sources.synthetic.backdrop import (
-    GroundPixels, WorldNoise, band_coverage, classify_ground, render_ground, render_sky, stripe_coverage,
+    GroundPixels,
+    WorldNoise,
+    band_coverage,
+    classify_ground,
+    render_ground,
+    render_sky,
+    stripe_coverage,
 )
 from srseg.sources.synthetic.buildings import draw_building, draw_skyline
 from srseg.sources.synthetic.camera import Z_NEAR, Camera, apply_camera, make_camera
 from srseg.sources.synthetic.canvas import (
-    BICYCLE, BUILDING, BUS, CAR, FENCE, GROUND_IDS, LIGHT, PERSON, POLE, RIDER, ROAD, SIDEWALK, SIGN, SKY, TERRAIN,
-    TRUCK, VEGETATION, Canvas, Stroke, value_noise,
+    BICYCLE,
+    BUILDING,
+    BUS,
+    CAR,
+    FENCE,
+    GROUND_IDS,
+    LIGHT,
+    PERSON,
+    POLE,
+    RIDER,
+    ROAD,
+    SIDEWALK,
+    SIGN,
+    SKY,
+    TERRAIN,
+    TRUCK,
+    VEGETATION,
+    Canvas,
+    Stroke,
+    value_noise,
 )
 from srseg.sources.synthetic.colours import (
-    BUS_PAINTS, CAR_PAINTS, CARGO_PAINTS, HAIR, HELMETS, METALS, PAVINGS, ROOFS, WALLS, Rgb,
+    BUS_PAINTS,
+    CAR_PAINTS,
+    CARGO_PAINTS,
+    HAIR,
+    HELMETS,
+    METALS,
+    PAVINGS,
+    ROOFS,
+    WALLS,
+    Rgb,
 )
 from srseg.sources.synthetic.furniture import draw_fence, draw_pole, draw_sign, draw_traffic_light
 from srseg.sources.synthetic.geometry import Ctx, box_profile, ellipse, flat, inset, limb, on_side, prism_faces, rect
@@ -57,8 +90,16 @@ from srseg.sources.synthetic.light import FACING, UP, Lighting, make_lighting
 from srseg.sources.synthetic.people import BIKE_R, BIKE_WB, draw_bicycle, draw_person, draw_rider, person_parts
 from srseg.sources.synthetic.populate import Item, populate_lots, populate_street
 from srseg.sources.synthetic.source import (
-    CITY_NAMES, FRAME, SCENES_PER_WORKER, SPLIT_KEYS, render_sample, render_sample_figure, render_scene, sample_name,
-    samples, scene_rng,
+    CITY_NAMES,
+    FRAME,
+    SCENES_PER_WORKER,
+    SPLIT_KEYS,
+    render_sample,
+    render_sample_figure,
+    render_scene,
+    sample_name,
+    samples,
+    scene_rng,
 )
 from srseg.sources.synthetic.street import Facade, Lot, Marking, Side, Street, build_street, in_shadow
 from srseg.sources.synthetic.vegetation import draw_bush, draw_hedge, draw_tree

@@ -77,7 +77,7 @@ class GroundPixels:
     grain: np.ndarray  # screen-space noise
     mid: np.ndarray
 
-    def take(self, idx: np.ndarray) -> "GroundPixels":
+    def take(self, idx: np.ndarray) -> GroundPixels:
         return GroundPixels(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
 

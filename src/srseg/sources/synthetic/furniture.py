@@ -31,7 +31,7 @@ def draw_fence(ctx: Ctx, side: Side, e: float, z0: float, z1: float, kind: str, 
         zs = np.asarray(zs, np.float64)
         ends = np.empty((len(zs), 2, 3))
         ends[..., 0], ends[:, 0, 1], ends[:, 1, 1], ends[..., 2] = sg * e, y0, y1, zs[:, None]
-        for seg, z in zip(cam.project(ends), zs):
+        for seg, z in zip(cam.project(ends), zs, strict=False):
             stroke.line(seg, c, cam.px(width, z))
 
     post_gap = rng.uniform(2.0, 3.0)

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from srseg.sources.synthetic.camera import Z_NEAR, Camera
 from srseg.sources.synthetic.canvas import Canvas
@@ -25,7 +26,7 @@ class Ctx:
     street: Street
     rng: np.random.Generator
 
-    def proj(self, pts: np.ndarray) -> np.ndarray:
+    def proj(self, pts: npt.ArrayLike) -> np.ndarray:
         """Project world points, subdividing long edges along z so that they follow the road's bend."""
         pts = np.asarray(pts, np.float64)
         if self.cam.bend and len(pts) > 1:
@@ -33,7 +34,7 @@ class Ctx:
             steps = np.minimum(16, np.abs(nxt[:, 2] - pts[:, 2]) // 4).astype(int)
             if steps.any():
                 pts = np.concatenate([a + (b - a) * (np.arange(n + 1)[:, None] / (n + 1))
-                                      for a, b, n in zip(pts, nxt, steps)])
+                                      for a, b, n in zip(pts, nxt, steps, strict=False)])
         return self.cam.project(pts)
 
     def on_screen(self, s: float, z: float, half_width: float, height: float) -> bool:
