@@ -84,8 +84,9 @@ def _windows(ctx: Ctx, stroke: Stroke, side: Side, lot: Lot, e_f: float, shade: 
     sky = ctx.light.horizon
     glass_shade = 0.55 + 0.45 * shade
 
-    def quads(za: np.ndarray, zb: np.ndarray, y0: np.ndarray, y1: np.ndarray) -> np.ndarray:
-        """Projected facade rectangles, (N, 4, 2)."""
+    def quads(za: float | np.ndarray, zb: float | np.ndarray, y0: float | np.ndarray,
+              y1: float | np.ndarray) -> np.ndarray:
+        """Projected facade rectangles, (N, 4, 2); the bounds broadcast against each other."""
         za, zb, y0, y1 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, np.float64)) for a in (za, zb, y0, y1)))
         pts = np.empty(za.shape + (4, 3))
         pts[..., 0] = side.sign * e_f
@@ -102,6 +103,8 @@ def _windows(ctx: Ctx, stroke: Stroke, side: Side, lot: Lot, e_f: float, shade: 
     margin = fc.pitch * 0.5
     cols = np.arange(lot.z0 + margin, z_hi - margin, fc.pitch)
     frame_w = 0.08 if not fc.curtain else 0.06
+    za: np.ndarray | float  # the window columns' bounds (arrays), then the ground floor's shop or door (floats)
+    zb: np.ndarray | float
     za, zb = cols - fc.win_w / 2, cols + fc.win_w / 2
     keep = (za >= z_lo) & (zb <= z_hi) & (cam.focal * fc.win_h / np.maximum(za, Z_NEAR) >= 1.5)
     keep &= cam.focal * fc.win_w * e_f / np.maximum(za, Z_NEAR) ** 2 >= 0.3

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from srseg.sources.synthetic.camera import Z_NEAR, Camera
 from srseg.sources.synthetic.canvas import Canvas
@@ -25,7 +26,7 @@ class Ctx:
     street: Street
     rng: np.random.Generator
 
-    def proj(self, pts: np.ndarray) -> np.ndarray:
+    def proj(self, pts: npt.ArrayLike) -> np.ndarray:
         """Project world points, subdividing long edges along z so that they follow the road's bend."""
         pts = np.asarray(pts, np.float64)
         if self.cam.bend and len(pts) > 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -27,8 +28,13 @@ class Lighting:
         d = 0.0 if shadowed else max(0.0, float(np.dot(normal, self.sun)))
         return (self.ambient + self.sun_rgb * d).astype(np.float32)
 
-    def haze(self, depth: np.ndarray | float) -> np.ndarray | float:
-        """Fraction of the haze colour mixed into a surface at ``depth`` metres."""
+    @overload
+    def haze(self, depth: float) -> np.floating: ...
+    @overload
+    def haze(self, depth: np.ndarray) -> np.ndarray: ...
+
+    def haze(self, depth: np.ndarray | float) -> np.ndarray | np.floating:
+        """Fraction of the haze colour mixed into a surface at ``depth`` metres (a numpy scalar for a scalar depth)."""
         return 1.0 - np.exp(-np.asarray(depth, np.float32) / self.visibility)
 
 

@@ -18,7 +18,7 @@ from srseg.sources.synthetic.street import Lot, Side, make_facade
 from srseg.sources.synthetic.vegetation import draw_bush, draw_hedge, draw_tree
 from srseg.sources.synthetic.vehicles import draw_vehicle
 
-Item = tuple[float, Callable[[], None]]
+Item = tuple[float, Callable[[], object]]  # the draw call; what it returns (a footprint, say) is unused
 
 
 def _near_z(rng: np.random.Generator, lo: float, hi: float, power: float = 1.6) -> float:
@@ -38,10 +38,10 @@ def populate_lots(ctx: Ctx) -> tuple[list[Item], list[Item]]:
     fence_colour = vary(rng, pick(rng, METALS + [(0.55, 0.42, 0.3), (0.85, 0.85, 0.82)]), 0.1)
     fence_style = (fence_kind, fence_colour, rng.uniform(0.9, 1.8))
 
-    def put(layer: list[Item], e: float, z: float, fn: Callable[..., None], *args: object) -> None:
+    def put(layer: list[Item], e: float, z: float, fn: Callable[..., object], *args: object) -> None:
         layer.append((math.hypot(e, max(z, 0.0)), functools.partial(fn, ctx, *args)))
 
-    def scatter(side: Side, lot: Lot, n: int, e_lo: float, e_hi: float, fn: Callable[..., None],
+    def scatter(side: Side, lot: Lot, n: int, e_lo: float, e_hi: float, fn: Callable[..., object],
                 size: tuple[float, float] | None = None) -> None:
         """``n`` trees or bushes at random spots of the lot between ``e_lo`` and ``e_hi``."""
         for _ in range(n):
@@ -93,7 +93,7 @@ def populate_street(ctx: Ctx) -> list[Item]:
     items: list[Item] = []
     taken: list[tuple[float, float, float, float]] = []
 
-    def add(z: float, fn: Callable[..., None], *args: object) -> None:
+    def add(z: float, fn: Callable[..., object], *args: object) -> None:
         items.append((z, functools.partial(fn, ctx, *args)))
 
     # moving and parked vehicles

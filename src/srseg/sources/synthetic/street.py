@@ -55,7 +55,7 @@ class Side:
     walk: float
     lots: list[Lot]
     style: str
-    _arrays: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
+    _arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def front(self) -> float:
@@ -209,8 +209,9 @@ def build_street(rng: np.random.Generator) -> Street:
                   paint=vary(rng, rgb(0.86, 0.86, 0.82), 0.08, 0.02))
 
 
-def in_shadow(street: Street, light: Lighting, s: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Whether ground points ``(s, 0, z)`` lie in the shadow of the buildings along the street."""
+def in_shadow(street: Street, light: Lighting, s: float | np.ndarray, z: float | np.ndarray) -> np.ndarray:
+    """Whether ground points ``(s, 0, z)`` lie in the shadow of the buildings along the street (a 0-d array for
+    scalar ``s`` and ``z``)."""
     s, z = np.asarray(s, np.float64), np.asarray(z, np.float64)
     out = np.zeros(np.broadcast(s, z).shape, bool)
     if light.sun_rgb.max() < 0.3:
