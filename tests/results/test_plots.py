@@ -19,11 +19,16 @@ from srseg.errors import ImageError, SrsegError
 from srseg.io import write_png
 from srseg.labels import TRAIN_NAMES, TRAIN_PALETTE, TRAIN_TO_ID
 from srseg.layout import Sample
+from srseg.methods.registry import METHODS
 from srseg.params import validate
 from srseg.paths import Paths
-from srseg.results.plots import FIGURE_NAMES, run, small_object_crop
-from srseg.results.report import build_report, measurable, reading
+from srseg.results.plots import FIGURE_NAMES, run
+from srseg.results.reading import reading
+from srseg.results.report import build_report
+from srseg.results.schema import Summary, VariantKey, VariantResult
 from srseg.results.summary import run as summarize
+from srseg.results.table4 import small_object_crop
+from srseg.results.wording import measurable
 from tests.dvc_graph import rendered_stages
 from tests.results.test_summary import write_metrics, write_variant
 
@@ -142,7 +147,7 @@ def test_report_with_seeds(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
     params = validate({**_params([2, 4], [4]).model_dump(mode="json"), "seeds": [0, 1, 2]})
     summary = summarize(params, Paths(tmp_path))
-    text = build_report(summary, params, {}, [])  # the figures and per-class rows: test_all_figures_and_report
+    text = build_report(Summary.from_json(summary), params, {}, [])  # figures, per-class rows: test_all_figures_and_report
     v, c = summary["variants"], summary["comparisons"]
     assert "mean over 3 training seeds (0, 1, 2)" in text and "the seeds show training noise" in text
     section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
@@ -215,23 +220,29 @@ def test_reading_follows_the_intervals() -> None:
         return {"diff": d, "ci95": [lo, hi], "p_opposite": 0.0, "gain_pct": 100 * d / base,
                 "gain_pct_ci95": [100 * lo / base, 100 * hi / base]}
 
-    def var(method: str, pacc: float) -> dict:
-        return {"method": method, "scale": None, "label": method, "pacc": pacc, "miou": pacc - 0.3}
+    def var(method: str, scale: int | None, pacc: float) -> dict:
+        return {"method": method, "scale": scale, "label": method, "pacc": pacc, "miou": pacc - 0.3}
+
+    def comp(b: str, a: str, **metrics: dict) -> dict:
+        v = summary["variants"]
+        return {"b": b, "a": a, "b_method": v[b]["method"], "a_method": v[a]["method"], "scale": v[b]["scale"],
+                "miou": None, **metrics}
 
     summary = {
-        "settings": {"seeds": [0]},
-        "variants": {"hr": var("hr", 0.95), "bicubic_x2": var("bicubic", 0.90), "sr_x2": var("sr", 0.905),
-                     "bicubic_x4": var("bicubic", 0.80), "sr_x4": var("sr", 0.76)},
-        "comparisons": {
-            "sr_x2-vs-bicubic_x2": {"psnr_y": diff(-1.0, -1.2, -0.8, 1), "pacc": diff(0.005, -0.002, 0.012, 0.9),
-                                    "miou": diff(0.005, -0.002, 0.012, 0.6)},
-            "sr_x4-vs-bicubic_x4": {"psnr_y": diff(0.05, -0.1, 0.2, 1), "pacc": diff(-0.04, -0.06, -0.02, 0.8),
-                                    "miou": diff(-0.04, -0.06, -0.02, 0.5)},
-            "bicubic_x2-vs-hr": {"pacc": diff(-0.05, -0.06, -0.04, 0.95)},
-            "bicubic_x4-vs-hr": {"pacc": diff(-0.15, -0.17, -0.13, 0.95)},
-        },
+        "schema_version": 1, "settings": {"seeds": [0]}, "combined": {},
+        "variants": {"hr": var("hr", None, 0.95), "bicubic_x2": var("bicubic", 2, 0.90), "sr_x2": var("sr", 2, 0.905),
+                     "bicubic_x4": var("bicubic", 4, 0.80), "sr_x4": var("sr", 4, 0.76)},
     }
-    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}}))
+    summary["comparisons"] = {
+        "sr_x2-vs-bicubic_x2": comp("sr_x2", "bicubic_x2", psnr_y=diff(-1.0, -1.2, -0.8, 1),
+                                    pacc=diff(0.005, -0.002, 0.012, 0.9), miou=diff(0.005, -0.002, 0.012, 0.6)),
+        "sr_x4-vs-bicubic_x4": comp("sr_x4", "bicubic_x4", psnr_y=diff(0.05, -0.1, 0.2, 1),
+                                    pacc=diff(-0.04, -0.06, -0.02, 0.8), miou=diff(-0.04, -0.06, -0.02, 0.5)),
+        "bicubic_x2-vs-hr": comp("bicubic_x2", "hr", pacc=diff(-0.05, -0.06, -0.04, 0.95)),
+        "bicubic_x4-vs-hr": comp("bicubic_x4", "hr", pacc=diff(-0.15, -0.17, -0.13, 0.95)),
+    }
+    params = validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}})
+    text = reading(Summary.from_json(summary), params)
     assert "SR lowers it at ×2 by −1.00 dB (95 % CI [−1.20, −0.80] dB)" in text
     assert "no measurable difference at ×4: +0.05 dB (95 % CI [−0.10, +0.20] dB)" in text
     assert "no measurable difference at ×2: +0.56 % (95 % CI [−0.22, +1.33] %)" in text
@@ -246,7 +257,7 @@ def test_reading_follows_the_intervals() -> None:
     x4 = summary["comparisons"]["sr_x4-vs-bicubic_x4"]
     x4["pacc"]["seeds"] = {"mean": -0.04, "std": 0.03, "ci95": [-0.11, 0.03]}
     x4["miou"]["seeds"] = {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}
-    text = reading(summary, validate({"scales": [2, 4], "seg": {"retrain_scales": []}, "combine": {"scales": []}}))
+    text = reading(Summary.from_json(summary), params)
     assert ("no measurable difference at ×4: −5.00 % (95 % CI [−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)"
             in text)
     assert "SR lowers it at ×4 by −8.00 % (95 % CI [−12.00, −4.00] %; across seeds [−5.00, −3.00] pp)" in text
@@ -358,7 +369,7 @@ def test_stale_summary_is_named(tmp_path: Path) -> None:
 def test_small_differences_are_printed_with_enough_digits() -> None:
     """An interval that excludes zero never prints as [+0.000, +0.001]: decimals grow until no non-zero value reads
     as zero (at most 5)."""
-    from srseg.results.report import enough_digits, interval
+    from srseg.results.wording import enough_digits, interval
 
     assert enough_digits([2.41, 2.12, 2.70]) == 2 and enough_digits([0.0, 0.0]) == 2
     assert enough_digits([0.0003, 0.00012, 0.0006], 3) == 4
@@ -371,15 +382,17 @@ def test_small_differences_are_printed_with_enough_digits() -> None:
 def test_pedestrian_figure_adds_the_best_combination_method() -> None:
     """Issue 16.4: the best combination method (rank 1 by the combined score; upper bounds are never ranked) is
     drawn at its scale beside bicubic and SR, in every size panel, with its interval."""
-    from srseg.results.plots import best_combination, fig_pedestrians
+    from srseg.results.scale_figures import best_combination, fig_pedestrians
 
+    summary = Summary({"seeds": [0]}, tuple(VariantResult(VariantKey(METHODS[m], 4), {"label": f"{METHODS[m].label} ×4"})
+                                            for m in ("sft_oracle", "task_sr", "sft_sr")), ())
     methods_csv = [
         {"scale": 4, "variant": "sft_oracle_x4", "label": "oracle ×4", "upper_bound": 1, "rank": None},
         {"scale": 4, "variant": "task_sr_x4", "label": "task-driven SR ×4", "upper_bound": 0, "rank": 2},
         {"scale": 4, "variant": "sft_sr_x4", "label": "segmentation-assisted SR ×4", "upper_bound": 0, "rank": 1},
     ]
-    best = best_combination(methods_csv)
-    assert list(best) == [4] and best[4]["variant"] == "sft_sr_x4"
+    best = best_combination(methods_csv, summary)
+    assert list(best) == [4] and best[4].key == VariantKey(METHODS["sft_sr"], 4)
 
     def row(variant: str, scale: int | None, size: str, recall: float) -> dict:
         return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": size,

@@ -16,7 +16,7 @@ from srseg.methods.registry import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
-from srseg.results.summary import (
+from srseg.results.series import (
     CLASS_COLUMNS,
     CLASS_IOU_CSV,
     CLASS_PSNR_COLUMNS,
@@ -28,8 +28,8 @@ from srseg.results.summary import (
     SCALE_COLUMNS,
     SCALES_CSV,
     read_csv,
-    run,
 )
+from srseg.results.summary import run
 
 ABSENT = (16, 17)  # train, motorcycle: absent from the fixture's val images
 IDS = [f"testcity_{i:06d}_000019" for i in range(6)]

@@ -1,0 +1,200 @@
+"""Every number of the summary with its uncertainty: a variant's scores and a comparison's differences.
+
+Each difference B − A gets a paired bootstrap over the val images (:mod:`srseg.results.stats`): a resample draws the
+images with replacement, the same draw for both sides and for every seed, and recomputes PACC / mIoU from the
+resample's summed confusion matrices (Y-PSNR from the resample's per-image values); the 95 % percentile interval and
+the share of resamples with the opposite sign are reported. With two or more seeds each score and difference also
+gets the mean, standard deviation and Student-t interval across seeds. Fractions are 0–1, PSNR in dB.
+
+Comparisons (:func:`comparison_pairs`): every variant against HR, and every method against its registry baseline
+and controls at the same scale (SR against bicubic; the retrained PSPNet on SR against the HR PSPNet on SR; …).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from srseg.labels import NUM_CLASSES, TRAIN_NAMES
+from srseg.methods import registry as methods
+from srseg.metrics.objects import PEDESTRIAN_CLASSES
+from srseg.metrics.seg import class_iou
+from srseg.params import Params
+from srseg.results.inputs import SEG_KEYS, Evaluation
+from srseg.results.schema import VariantKey
+from srseg.results.stats import (
+    across_seeds,
+    bootstrap_interval,
+    paired_bootstrap,
+    seg_metrics,
+)
+
+DECIMALS = 6  # rounding of stored numbers: stable diffs, far below any meaningful difference
+
+
+def comparison_pairs(variants: dict[VariantKey, Evaluation]) -> list[tuple[VariantKey, VariantKey]]:
+    """``(b, a)`` pairs: every method against its baseline (and controls) at the same scale, then every variant
+    against HR."""
+    hr = VariantKey.of(methods.HR)
+    pairs = []
+    for v in variants.values():
+        for base in ([v.method.baseline] if v.method.baseline else []) + list(v.method.controls):
+            a = VariantKey.of(methods.get(base), v.scale)
+            if a != hr and a in variants:
+                pairs.append((v.key, a))
+    pairs += [(v.key, hr) for v in variants.values() if v.key != hr]
+    return pairs
+
+
+def rounded(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), DECIMALS)
+
+
+def seed_spread(values: Sequence[float], confidence: float) -> dict[str, Any] | None:
+    """Across-seed mean/std/t-interval (only with two or more seeds)."""
+    if len(values) < 2:
+        return None
+    s = across_seeds(values, confidence)
+    return {"mean": rounded(s.mean), "std": rounded(s.std), "ci95": [rounded(s.low), rounded(s.high)]}
+
+
+def _psnr_fn(count: int):
+    """Mean Y-PSNR/SSIM of a resample from the sums of (seed-pooled) per-image values."""
+    def fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+        return {"psnr_y": sums[:, 0] / count, "ssim_y": sums[:, 1] / count}
+    return fn
+
+
+def object_fn(params: Params):
+    """:data:`srseg.results.stats.MetricFn` of pedestrian recall, overall and by size bin, from summed flattened
+    object counts (the fields of :class:`srseg.metrics.objects.ImageCounts` in order)."""
+    c, b = len(params.objects.classes), len(params.objects.size_bins) - 1
+    ped = [i for i, name in enumerate(params.objects.classes) if name in PEDESTRIAN_CLASSES]
+    bins = bin_names(params)
+
+    def fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+        tp, fn_ = sums[:, :c][:, ped].sum(1), sums[:, c:2 * c][:, ped].sum(1)
+        size_tp = sums[:, 3 * c:3 * c + c * b].reshape(-1, c, b)[:, ped].sum(1)
+        size_n = sums[:, 3 * c + c * b:].reshape(-1, c, b)[:, ped].sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = {"pedestrian_recall": np.where(tp + fn_ > 0, tp / np.maximum(tp + fn_, 1), np.nan)}
+            for j, name in enumerate(bins):
+                out[f"size_{name}"] = np.where(size_n[:, j] > 0, size_tp[:, j] / np.maximum(size_n[:, j], 1), np.nan)
+        return out
+
+    return fn
+
+
+def bin_names(params: Params) -> list[str]:
+    """``"0-32"``, …, ``"512+"``: the object size bins of ``params.objects`` (HR pixel areas)."""
+    e = [int(x) if np.isfinite(x) else None for x in params.objects.size_bins]
+    return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in zip(e, e[1:])]
+
+
+def _class_psnr_fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class: the PSNR of the pooled squared Y error over the class's pixels (records: SSE (C), pixels (C))."""
+    sse, n = sums[:, :NUM_CLASSES], sums[:, NUM_CLASSES:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        psnr = np.where((n > 0) & (sse > 0), 10 * np.log10(255.0**2 * n / np.maximum(sse, 1e-300)), np.nan)
+    return {name: psnr[:, c] for c, name in enumerate(TRAIN_NAMES)}
+
+
+def _class_records(v: Evaluation) -> np.ndarray | None:
+    """(N, 2C) per-image SSE and pixel counts per class, summed over seeds (None when not recorded)."""
+    if v.quality is None or any("class_sse" not in q["per_image"] for q in v.quality):
+        return None
+    return np.sum([np.concatenate([q["per_image"]["class_sse"], q["per_image"]["class_pixels"]], axis=1)
+                   for q in v.quality], axis=0)
+
+
+def quality_records(v: Evaluation) -> np.ndarray:
+    """(N, 2) per-image PSNR and SSIM summed over seeds."""
+    assert v.quality is not None
+    return np.sum([np.stack([q["per_image"]["psnr_y"], q["per_image"]["ssim_y"]], axis=1) for q in v.quality], axis=0)
+
+
+def variant_entry(v: Evaluation, params: Params) -> dict[str, Any]:
+    """Scores (mean over seeds) with their bootstrap interval over images; image quality where scored (the entry
+    of :class:`~srseg.results.schema.VariantResult`, which adds the method and scale)."""
+    st = params.stats
+    entry: dict[str, Any] = {"label": v.method.label_at(v.scale)}
+    ci = bootstrap_interval(v.cms.sum(axis=0), seg_metrics, st.resamples, st.seed, st.confidence)
+    for key in SEG_KEYS:
+        per_seed = [s[key] for s in v.scores]
+        entry[key] = rounded(float(np.mean(per_seed)))
+        iv = ci[key]
+        entry[f"{key}_ci95"] = None if iv is None else [rounded(iv.low), rounded(iv.high)]
+        if len(per_seed) > 1:
+            entry[f"{key}_seeds"] = seed_spread(per_seed, st.confidence)
+    if v.quality is not None:
+        for key in ("psnr_y", "ssim_y"):
+            entry[key] = rounded(float(np.mean([q[key] for q in v.quality])))
+        q = bootstrap_interval(quality_records(v), _psnr_fn(len(v.quality) * v.cms.shape[1]), st.resamples, st.seed,
+                               st.confidence)["psnr_y"]
+        entry["psnr_y_ci95"] = None if q is None else [rounded(q.low), rounded(q.high)]
+    if v.objects is not None:
+        iv = bootstrap_interval(v.objects.sum(axis=0), object_fn(params), st.resamples, st.seed, st.confidence)
+        entry["objects"] = {name: None if i is None else {"value": rounded(i.point),
+                                                          "ci95": [rounded(i.low), rounded(i.high)]}
+                            for name, i in iv.items()}
+    return entry
+
+
+def comparison_entry(b: Evaluation, a: Evaluation, params: Params) -> dict[str, Any]:
+    """B − A: for PACC and mIoU (and Y-PSNR when both are scored images) the difference, its bootstrap interval,
+    the relative gain in % and the share of resamples of the opposite sign; with seeds, their spread (the metrics
+    of :class:`~srseg.results.schema.Comparison`)."""
+    st = params.stats
+    out: dict[str, Any] = {}
+    comp = paired_bootstrap(a.cms.sum(axis=0), b.cms.sum(axis=0), seg_metrics, st.resamples, st.seed, st.confidence)
+    for key in SEG_KEYS:
+        c = comp[key]
+        if c is None:
+            out[key] = None
+            continue
+        out[key] = {"diff": rounded(c.diff.point), "ci95": [rounded(c.diff.low), rounded(c.diff.high)],
+                    "p_opposite": rounded(c.diff.p_opposite),
+                    "gain_pct": None if c.rel_pct is None else rounded(c.rel_pct.point),
+                    "gain_pct_ci95": None if c.rel_pct is None else [rounded(c.rel_pct.low), rounded(c.rel_pct.high)]}
+        diffs = [sb[key] - sa[key] for sb, sa in zip(b.scores, a.scores)]
+        if len(diffs) > 1:
+            out[key]["seeds"] = seed_spread(diffs, st.confidence)
+    if b.objects is not None and a.objects is not None:
+        oc = paired_bootstrap(a.objects.sum(axis=0), b.objects.sum(axis=0), object_fn(params), st.resamples, st.seed,
+                              st.confidence)
+        out["objects"] = {name: None if x is None else {"diff": rounded(x.diff.point), "ci95": [rounded(x.diff.low),
+                          rounded(x.diff.high)], "p_opposite": rounded(x.diff.p_opposite)} for name, x in oc.items()}
+    if b.quality is not None and a.quality is not None:
+        n = len(b.quality) * b.cms.shape[1]
+        q = paired_bootstrap(quality_records(a), quality_records(b), _psnr_fn(n), st.resamples, st.seed,
+                             st.confidence)["psnr_y"]
+        assert q is not None
+        out["psnr_y"] = {"diff": rounded(q.diff.point), "ci95": [rounded(q.diff.low), rounded(q.diff.high)],
+                         "p_opposite": rounded(q.diff.p_opposite)}
+        if len(b.quality) > 1:
+            out["psnr_y"]["seeds"] = seed_spread([qb["psnr_y"] - qa["psnr_y"] for qb, qa in zip(b.quality, a.quality)],
+                                             st.confidence)
+        ra, rb = _class_records(a), _class_records(b)
+        if ra is not None and rb is not None:
+            cp = paired_bootstrap(ra, rb, _class_psnr_fn, st.resamples, st.seed, st.confidence)
+            out["class_psnr"] = {name: None if x is None else {"a": rounded(x.a), "b": rounded(x.b),
+                                                               "diff": rounded(x.diff.point),
+                                                               "ci95": [rounded(x.diff.low), rounded(x.diff.high)]}
+                                 for name, x in cp.items()}
+    return out
+
+
+def class_iou_intervals(b: Evaluation, a: Evaluation, params: Params) -> dict[str, tuple[float, float] | None]:
+    """Per class: the bootstrap interval of IoU(B) − IoU(A) (None where undefined)."""
+    st = params.stats
+
+    def fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+        iou = class_iou(sums)
+        return {name: iou[:, c] for c, name in enumerate(TRAIN_NAMES)}
+
+    comp = paired_bootstrap(a.cms.sum(axis=0), b.cms.sum(axis=0), fn, st.resamples, st.seed, st.confidence)
+    return {n: None if comp[n] is None else (comp[n].diff.low, comp[n].diff.high) for n in TRAIN_NAMES}
+

@@ -1,0 +1,145 @@
+"""The report's reading: the paragraphs that say what the numbers say, computed from the summary.
+
+Every sentence is derived from the data and worded by its intervals (:func:`srseg.results.wording.measurable`). It
+is built around the 2019 study's chain (:data:`~srseg.methods.registry.HR`, ``BICUBIC``, ``SR``) and the registry:
+each retrain-group method against its baseline, each method against the methods its ``reported`` names, and each
+upper bound against the real method it bounds (``bound_of``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from srseg.methods import registry as methods
+from srseg.results.schema import Summary, VariantKey
+from srseg.results.wording import (
+    and_list,
+    effect,
+    enough_digits,
+    interval,
+    level,
+    level_interval,
+    measurable,
+    pct,
+    signed,
+)
+
+HR, BICUBIC, SR = methods.HR, methods.BICUBIC, methods.SR
+
+
+def reading(summary: Summary, params: Any) -> str:
+    """The paragraphs describing what the numbers say, computed from ``summary``."""
+    scales = list(params.scales)
+    text = []
+    gains = {s: summary.comparison(SR, BICUBIC, s) for s in scales}
+    psnr = [effect(gains[s]["psnr_y"], f"at ×{s}", up="SR raises it", down="SR lowers it", relative=False,
+                   unit="dB") for s in scales]
+    text.append("Y-PSNR of super-resolution against bicubic upscaling: " + "; ".join(psnr) + ".")
+    for key, name in (("pacc", "pixel accuracy"), ("miou", "mean IoU")):
+        parts = [effect(gains[s][key], f"at ×{s}", up="SR improves it", down="SR lowers it") for s in scales]
+        text.append(f"The HR-trained PSPNet's {name} on SR input, relative to bicubic input: " + "; ".join(parts) + ".")
+    # How much of the HR–bicubic gap SR closes, where bicubic is measurably below HR and SR measurably moves it.
+    hr = summary.variant(HR)["pacc"]
+    closed, widened = [], []
+    for s in scales:
+        gap, moved = summary.comparison(BICUBIC, HR, s)["pacc"], gains[s]["pacc"]
+        if measurable(gap) and gap["diff"] < 0 and measurable(moved):
+            share = (summary.variant(SR, s)["pacc"] - summary.variant(BICUBIC, s)["pacc"]) / -gap["diff"] * 100
+            if share >= 0:
+                closed.append(f"{share:.0f} % of the gap at ×{s}")
+            else:
+                widened.append(f"by {-share:.0f} % at ×{s}")
+    parts = [f"SR recovers {and_list(closed)}"] if closed else []
+    parts += [f"SR widens the gap {and_list(widened)}"] if widened else []
+    if parts:
+        text.append(f"Where bicubic input is measurably below HR pixel accuracy ({pct(hr)}), " + "; ".join(parts) + ".")
+    for e in summary.variants:
+        m = e.method
+        if m.group != "retrain" or not m.baseline or methods.get(m.baseline) is HR:
+            continue
+        base = summary.variant(methods.get(m.baseline), e.scale)
+        comp = summary.comparison(m, base.method, e.scale)
+        clauses = [effect(comp[k], "", up="improves", down="lowers", what=label, relative=False, unit="pp",
+                          factor=100) for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
+        text.append(f"{m.label_at(e.scale)}, against the HR-trained PSPNet on the same images: "
+                    + "; ".join(clauses) + f" (PACC {pct(e['pacc'])} vs {pct(base['pacc'])}).")
+    if summary.settings.get("objects"):
+        parts = []
+        for s in scales:
+            o = gains[s].objects or {}
+            parts.append(effect(o.get("pedestrian_recall"), f"at ×{s}", up="SR raises it", down="SR lowers it",
+                                relative=False, unit="pp", factor=100))
+        hr_rec = (summary.variant(HR).get("objects") or {}).get("pedestrian_recall")
+        text.append("Pedestrian recall (person and rider instances found by a segment overlapping them with IoU ≥ "
+                    f"{summary.settings['objects']['iou']}; on HR images "
+                    f"{'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR against bicubic input: "
+                    + "; ".join(parts) + ".")
+    text += combination_reading(summary)
+    seeds = summary.seeds
+    if len(seeds) > 1:
+        text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
+                    "the intervals pool their images, and the tables give the spread across seeds.")
+    return "\n\n".join(text)
+
+
+def combination_reading(summary: Summary) -> list[str]:
+    """Sentences on the combination study: the ranking and its margin, and each method against its control."""
+    text = []
+    for s, entry in summary.combined.items():
+        rows = [r for r in entry["rows"] if not r["upper_bound"]]
+        if not rows:
+            continue
+        first = rows[0]
+        sentence = (f"At ×{s}, the combined score (½ · (PACC/PACC_HR + share of bicubic's luma error removed)) "
+                    f"ranks {first['label']} first ({level(first['score'], 3)}, 95 % CI "
+                    f"{level_interval(first['score_ci95'], digits=3)})")
+        margin = entry.get("margin")
+        if margin:
+            spread = margin.get("seeds")
+            d = enough_digits([margin["diff"], *margin["ci95"], *(spread["ci95"] if spread else ())], 3)
+            sentence += (f"; its margin over {summary.label(margin['second'])} is {signed(margin['diff'], '', d)} "
+                         f"(95 % CI {interval(margin['ci95'], 1, '', d)}"
+                         + (f"; across seeds {interval(spread['ci95'], 1, '', d)}" if spread else "") + "), "
+                         + ("which excludes zero: the ranking of the first two is measurable" if measurable(margin)
+                            else "which contains zero: the first two are not measurably apart"))
+        text.append(sentence + ".")
+    for e in summary.variants:
+        m = e.method
+        for base in m.reported:
+            comp = summary.find_comparison(m, methods.get(base), e.scale)
+            if not comp:
+                continue
+            clauses = [effect(comp[k], "", up="raises", down="lowers", what=label, relative=False, unit="pp",
+                              factor=100) for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
+            if comp.psnr_y:
+                clauses.append(effect(comp.psnr_y, "", up="raises", down="lowers", what="Y-PSNR", relative=False,
+                                      unit="dB"))
+            bound = " (an upper bound: it is given the ground-truth labels)" if m.upper_bound else ""
+            text.append(f"{e['label']}{bound}, against {summary.label(comp.a)}: " + "; ".join(clauses) + ".")
+    text += _oracle_share(summary)
+    return text
+
+
+def _oracle_share(summary: Summary) -> list[str]:
+    """Per scale: how much of an upper bound's Y-PSNR gain over the common baseline the real method it bounds gets
+    (segmentation-assisted SR: real segmentation maps against ground-truth ones)."""
+    text = []
+    for e in summary.variants:
+        m = e.method
+        if not m.bound_of or not m.baseline:
+            continue
+        s, base, real = e.scale, methods.get(m.baseline), methods.get(m.bound_of)
+        oracle = (summary.find_comparison(m, base, s) or {}).get("psnr_y")
+        ours = (summary.find_comparison(real, base, s) or {}).get("psnr_y")
+        if not oracle or not ours:
+            continue
+        d = enough_digits([ours["diff"], oracle["diff"]], apart=True)
+        sentence = (f"{real.label_at(s)}: the real maps change Y-PSNR by {signed(ours['diff'], 'dB', d)} over "
+                    f"{summary.label(VariantKey.of(base, s))}, the ground-truth maps of the upper bound by "
+                    f"{signed(oracle['diff'], 'dB', d)}")
+        if measurable(oracle) and oracle["diff"] > 0:
+            sentence += f": the real maps get {100 * ours['diff'] / oracle['diff']:.0f} % of the upper bound's gain"
+        else:
+            sentence += ": even the ground-truth maps give no measurable Y-PSNR gain"
+        text.append(sentence + ".")
+    return text

@@ -1,0 +1,221 @@
+"""The figures against the downscaling factor: the 2019 study's Graphs 1–3 (Y-PSNR, PACC and mIoU, the relative
+gain of SR over bicubic), the per-class IoU change and pedestrian recall, from the CSV series
+(:mod:`srseg.results.series`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from srseg.labels import TRAIN_NAMES
+from srseg.methods import registry as methods
+from srseg.results.figure_style import (
+    DPI,
+    MIOU_C,
+    PACC_C,
+    STYLE,
+    WIDTH,
+    col,
+    errorbar,
+    scale_axis,
+    signed,
+    xs,
+)
+from srseg.results.schema import Summary, VariantResult, short_label
+from srseg.results.series import column
+
+HR, BICUBIC, SR = methods.HR, methods.BICUBIC, methods.SR
+
+
+def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 1: Y-PSNR (dB) of bicubic and SR vs scale, SSIM in a second panel."""
+    scales = [r["scale"] for r in rows]
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        for ax, key, label in ((ax1, "psnr", "Y-PSNR (dB)"), (ax2, "ssim", "Y-SSIM")):
+            ax.plot(scales, col(rows, column(key, BICUBIC)), BICUBIC.marker + "-", color=BICUBIC.colour,
+                    label=short_label(BICUBIC))
+            ax.plot(scales, col(rows, column(key, SR)), SR.marker + "-", color=SR.colour, label=SR.label)
+            ax.set_ylabel(label)
+            scale_axis(ax, scales)
+        for r in rows:
+            ci = "" if r["psnr_gain_lo"] is None else f"\n[{signed(r['psnr_gain_lo'], 2)}, {signed(r['psnr_gain_hi'], 2)}]"
+            top = max(r[column("psnr", SR)], r[column("psnr", BICUBIC)])
+            ax1.annotate(f"{signed(r['psnr_gain_db'], 2)} dB{ci}", (r["scale"], top),
+                         textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8.5, color=SR.colour,
+                         bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
+        ax1.margins(y=0.18)
+        ax1.set_title("PSNR on the luma channel")
+        ax2.set_title("SSIM on the luma channel")
+        fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
+        fig.suptitle("Graph 1 — super-resolution quality vs downscaling factor", fontweight="bold")
+    return fig
+
+
+def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 2: PACC (%) of the HR-trained PSPNet on bicubic-LR and SR vs scale, HR as reference; mIoU beside.
+
+    Error bars and the band around HR: 95 % bootstrap intervals over the val images.
+    """
+    scales = [r["scale"] for r in rows]
+    off = 0.04 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        for ax, key, label in ((ax1, "pacc", "pixel accuracy (%)"), (ax2, "miou", "mean IoU (%)")):
+            hr = rows[0]
+            ref = column(key, HR)
+            ax.axhline(hr[ref] * 100, color=HR.colour, ls="--", lw=1.3, label=HR.label)
+            if hr[f"{ref}_lo"] is not None:
+                ax.axhspan(hr[f"{ref}_lo"] * 100, hr[f"{ref}_hi"] * 100, color=HR.colour, alpha=0.08, lw=0)
+            for m, side in ((BICUBIC, -1), (SR, 1)):
+                errorbar(ax, [s + side * off for s in scales], rows, column(key, m), 100, fmt=m.marker + "-",
+                         color=m.colour, label=m.label)
+            ax.set_ylabel(label)
+            scale_axis(ax, scales)
+            ax.margins(y=0.12)
+        ax1.set_title("Pixel accuracy (PACC)")
+        ax2.set_title("Mean IoU (Cityscapes protocol)")
+        fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+        fig.suptitle("Graph 2 — segmentation before and after super-resolution (bars: 95 % intervals)",
+                     fontweight="bold")
+    return fig
+
+
+def fig_gain(rows: list[dict[str, Any]]) -> Figure:
+    """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale, with 95 % paired-bootstrap
+    intervals; a bar whose interval contains 0 is drawn hollow (no measurable difference)."""
+    scales = [r["scale"] for r in rows]
+    x = np.arange(len(scales))
+    w = 0.36
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        values: list[float] = []
+        series = (("pacc_gain", PACC_C, "pixel accuracy"), ("miou_gain", MIOU_C, "mean IoU"))
+        for i, (key, color, label) in enumerate(series):
+            v = np.array(col(rows, f"{key}_pct"))
+            lo, hi = np.array(col(rows, f"{key}_lo")), np.array(col(rows, f"{key}_hi"))
+            every = np.concatenate([v, lo, hi])
+            values.extend(every[np.isfinite(every)].tolist())
+            clear = (lo > 0) | (hi < 0)
+            pos = x + (i - 0.5) * w
+            ax.bar(pos, np.nan_to_num(v), w, color=[color if c else "none" for c in clear], edgecolor=color,
+                   linewidth=1.4, label=label)
+            ax.errorbar(pos, np.nan_to_num(v), yerr=np.vstack([np.nan_to_num(v - lo), np.nan_to_num(hi - v)]),
+                        fmt="none", ecolor="0.25", capsize=3, elinewidth=1)
+            for px, val, top, bottom in zip(pos, v, hi, lo, strict=True):
+                known = bool(np.isfinite(val))
+                below = known and val < 0
+                end = bottom if below else top
+                anchor = end if np.isfinite(end) else (val if known else 0.0)
+                ax.annotate(f"{signed(val, 2)} %" if known else "n/a", (px, anchor), textcoords="offset points",
+                            xytext=(0, -3 if below else 3), va="top" if below else "bottom", ha="center",
+                            fontsize=8.5)
+        ax.axhline(0, color="black", lw=0.9)
+        lo_, hi_ = min([0.0, *values]), max([0.0, *values])
+        span = max(hi_ - lo_, 0.5)
+        ax.set_ylim(lo_ - 0.2 * span if lo_ < 0 else -0.05 * span, hi_ + 0.2 * span if hi_ > 0 else 0.05 * span)
+        ax.set_xticks(x, [xs(s) for s in scales])
+        ax.set_xlabel("downscaling factor")
+        ax.set_ylabel("gain of SR over bicubic (%)")
+        ax.grid(axis="x", visible=False)
+        ax.legend(loc="best", title="filled: 95 % interval excludes 0", title_fontsize=8.5)
+        ax.set_title("Graph 3 — relative gain of SR over bicubic (below 0: SR is worse)", fontweight="bold")
+    return fig
+
+
+def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Figure:
+    """Per-class IoU change SR − bicubic (percentage points) as a heat map centred at 0; nulls hatched."""
+    idx = {(r["class"], r["scale"]): r for r in rows}
+
+    def cell(c: str, s: int, key: str) -> float:
+        v = idx.get((c, s), {}).get(key)
+        return np.nan if v is None else v * 100
+
+    grid = np.array([[cell(c, s, "delta") for s in scales] for c in TRAIN_NAMES])
+    clear = np.array([[cell(c, s, "delta_lo") > 0 or cell(c, s, "delta_hi") < 0 for s in scales]
+                      for c in TRAIN_NAMES])
+    finite = grid[np.isfinite(grid)]
+    lim = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.5)
+    with matplotlib.rc_context(STYLE | {"axes.grid": False}):
+        fig = Figure(figsize=(min(WIDTH, 3.2 + 0.9 * len(scales)), 6.4), dpi=DPI, layout="constrained")
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="white")
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=TwoSlopeNorm(0.0, -lim, lim), aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                ax.text(j, i, signed(v) + ("*" if clear[i, j] else ""), ha="center", va="center", fontsize=8,
+                        fontweight="bold" if clear[i, j] else "normal",
+                        color="white" if abs(v) > 0.6 * lim else "black")
+            else:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", ec="0.6", lw=0))
+        ax.set_xticks(range(len(scales)), [xs(s) for s in scales])
+        ax.set_yticks(range(len(TRAIN_NAMES)), TRAIN_NAMES)
+        ax.set_xlabel("downscaling factor")
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.03)
+        cb.set_label("IoU change, SR − bicubic (pp)")
+        ax.set_title("Per-class IoU change from SR\n(blue: SR better; * bold: 95 % interval excludes 0;\n"
+                     "hatched: class absent)", fontsize=10)
+    return fig
+
+
+def best_combination(method_rows: list[dict[str, Any]], summary: Summary) -> dict[int, VariantResult]:
+    """{scale: summary entry} of the combination method ranked first by the combined score (``methods.csv``'s
+    ``rank``; upper bounds, which use ground truth, are never ranked)."""
+    return {r["scale"]: summary.named(r["variant"]) for r in method_rows if r["rank"] == 1 and not r["upper_bound"]}
+
+
+def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
+                    best: dict[int, VariantResult] | None = None) -> Figure | None:
+    """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) against
+    the downscaling factor, for bicubic and SR input and, at each combination scale, the best combination
+    method (``best``, by the combined score, not by this recall), with HR as reference; overall and per
+    instance size (HR pixel area): the small-object story. Bars and band: 95 % intervals. None without
+    instance ground truth."""
+    if not rows:
+        return None
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+    idx = {(r["variant"], r["size"]): r for r in rows}
+    off = 0.05 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 2.6 + 2.0 * ((len(sizes) + 2) // 3)), dpi=DPI, layout="constrained")
+        axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)), sharey=True)).ravel()
+        for ax, size in zip(axes, sizes):
+            hr = idx.get((HR.variant(None), size))
+            if hr and hr["recall"] is not None:
+                ax.axhline(hr["recall"] * 100, color=HR.colour, ls="--", lw=1.2, label=HR.label)
+                if hr["recall_lo"] is not None:
+                    ax.axhspan(hr["recall_lo"] * 100, hr["recall_hi"] * 100, color=HR.colour, alpha=0.08, lw=0)
+            for k, m in enumerate((BICUBIC, SR)):
+                pts = [idx.get((m.variant(s), size)) for s in scales]
+                series = [{"v": p["recall"] if p else None, "v_lo": p["recall_lo"] if p else None,
+                           "v_hi": p["recall_hi"] if p else None} for p in pts]
+                errorbar(ax, [s + (2 * k - 1) * off for s in scales], series, "v", 100, fmt=m.marker + "-",
+                         color=m.colour, label=m.label)
+            for s, b in sorted((best or {}).items()):
+                p = idx.get((b.name, size))
+                if p is None or p["recall"] is None:
+                    continue
+                errorbar(ax, [s + 3 * off], [{"v": p["recall"], "v_lo": p["recall_lo"], "v_hi": p["recall_hi"]}],
+                         "v", 100, fmt=b.method.marker, color=b.method.colour, label=f"best combination: {b.label}")
+            ax.set_title("all pedestrians" if size == "all" else f"instances of {size} px", fontsize=10)
+            scale_axis(ax, scales)
+            ax.set_ylim(-3, 103)
+        for ax in axes[len(sizes):]:
+            ax.set_axis_off()
+        axes[0].set_ylabel("pedestrian recall (%)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+        fig.suptitle("Can a car still find the pedestrians? Recall of person + rider instances (bars: 95 % intervals)",
+                     fontweight="bold", fontsize=10.5)
+    return fig

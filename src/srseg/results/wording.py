@@ -1,0 +1,117 @@
+"""How the report words numbers: percentages, signed differences and intervals with enough digits, Markdown
+tables, and the rule that reads a difference as a change.
+
+The reading follows the intervals: a difference is called an improvement (or a loss) only when its 95 %
+bootstrap interval excludes zero and, with several training seeds, so does the Student-t interval of its per-seed
+values (:func:`measurable`); otherwise it is "no measurable difference", with the intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def pct(frac: float | None, digits: int = 2) -> str:
+    """A fraction as a percentage: ``0.9123`` → ``91.23 %``."""
+    return "n/a" if frac is None else f"{frac * 100:.{digits}f} %"
+
+
+def level(v: float | None, digits: int = 2) -> str:
+    """A number with a real minus sign when negative (``n/a`` for None)."""
+    return "n/a" if v is None else f"{v:.{digits}f}".replace("-", "−")
+
+
+def signed(v: float | None, unit: str = "", digits: int = 2) -> str:
+    """``+1.23 unit`` / ``−0.40 unit`` with a real minus sign (``n/a`` for None)."""
+    if v is None:
+        return "n/a"
+    return f"{v:+.{digits}f}".replace("-", "−") + (f" {unit}" if unit else "")
+
+
+def enough_digits(values: Sequence[float | None], digits: int = 2, most: int = 5, *, apart: bool = False) -> int:
+    """At least ``digits`` decimals, more (up to ``most``) until no non-zero value reads as zero: an interval that
+    excludes zero must not print as [+0.00, +0.01]. ``apart``: also until different values read differently
+    (two numbers set side by side, "+0.005 against +0.012", not "+0.01 against +0.01")."""
+    nonzero = [abs(x) for x in values if x]
+    known = [x for x in values if x is not None]
+
+    def unclear(d: int) -> bool:
+        if any(round(x, d) == 0 for x in nonzero):
+            return True
+        return apart and len({round(x, d) for x in known}) < len(set(known))
+
+    while digits < most and unclear(digits):
+        digits += 1
+    return digits
+
+
+def interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
+    """``[−0.12, +0.34] unit`` (``n/a`` when missing)."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    lo, hi = (signed(x * factor, "", digits) for x in ci)
+    return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
+
+
+def level_interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
+    """``[0.12, 0.34] unit``: the interval of a level (a score, not a difference), without signs."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    lo, hi = (f"{x * factor:.{digits}f}".replace("-", "−") for x in ci)
+    return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
+
+
+def excludes_zero(ci: Sequence[float | None] | None) -> bool:
+    """True when a difference's interval lies entirely above or below zero."""
+    return bool(ci) and ci[0] is not None and ci[1] is not None and (ci[0] > 0 or ci[1] < 0)
+
+
+def measurable(diff: dict[str, Any] | None, ci: Sequence[float | None] | None = None) -> bool:
+    """Whether a difference reads as a change: its bootstrap interval (``ci``, default ``diff["ci95"]``) excludes
+    zero and, when there are several training seeds, so does the t-interval of the per-seed differences. The
+    bootstrap resamples images and holds each trained model fixed; only the seeds show how far training noise moves
+    a difference."""
+    if not diff:
+        return False
+    spread = diff.get("seeds")
+    return excludes_zero(diff["ci95"] if ci is None else ci) and (not spread or excludes_zero(spread["ci95"]))
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
+    """A Markdown table; ``align`` is one char per column (l or r, default r except the first)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """``["a"]`` → ``a``; ``["a", "b", "c"]`` → ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what: str = "", relative: bool = True,
+           unit: str = "%", factor: float = 1.0) -> str:
+    """One clause about a difference, worded by its interval: "<up> [what] <where> by +1.16 % (95 % CI
+    [+0.40, +1.90] %)", or "no measurable difference [in what] <where>: +0.05 % (95 % CI [−0.30, +0.20] %)"."""
+
+    def words(*parts: str) -> str:
+        return " ".join(p for p in parts if p)
+
+    if diff is None:
+        return words(what or "the difference", "is undefined", where)
+    value, ci = (diff["gain_pct"], diff["gain_pct_ci95"]) if relative else (diff["diff"], diff["ci95"])
+    if value is None:
+        return words("the relative change", f"in {what}" if what else "", "is undefined", where,
+                     "(the reference scores 0)")
+    d = enough_digits([value * factor, *(x * factor for x in ci or () if x is not None)])
+    shown = f"{signed(value * factor, unit, d)} (95 % CI {interval(ci, factor, unit, d)}"
+    if spread := diff.get("seeds"):  # the per-seed differences are absolute: pp for a relative gain
+        f, u = (100.0, "pp") if relative else (factor, unit)
+        shown += f"; across seeds {interval(spread['ci95'], f, u, enough_digits([x * f for x in spread['ci95']]))}"
+    shown += ")"
+    if not measurable(diff, ci):
+        return words("no measurable difference", f"in {what}" if what else "", where) + f": {shown}"
+    return words(up if value > 0 else down, what, where, "by", shown)
