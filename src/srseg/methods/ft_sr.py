@@ -11,7 +11,7 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.provenance import DATA, SR_IMAGES
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "ft_sr"
 
 #: The params every SR fine-tune stage reads, besides its own section.

@@ -25,7 +25,7 @@ from srseg.params import Params, PosInt, Section, check_scale, register_section
 from srseg.paths import Paths, Slot, variant
 from srseg.provenance import DATA, RETRAIN, SEG
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "joint"
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from srseg.params import Params, check_scale
 from srseg.paths import Paths, variant
 from srseg.provenance import DATA, RETRAIN, SEG, SR_IMAGES
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "retrain_sr"
 
 

@@ -13,7 +13,7 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.provenance import DATA, SR_IMAGES
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "sft_oracle"
 
 

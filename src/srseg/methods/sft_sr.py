@@ -15,7 +15,7 @@ from srseg.params import Params, PosInt, Section, register_section
 from srseg.paths import REPO, Paths, variant
 from srseg.provenance import DATA, RETRAIN, SEG, SR_IMAGES
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "sft_sr"
 
 

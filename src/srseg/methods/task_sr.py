@@ -15,7 +15,7 @@ from srseg.params import Params, Section, register_section
 from srseg.paths import Paths
 from srseg.provenance import DATA, SEG, SR_IMAGES
 
-#: The method's name: its variants, images, model and stage are named after it.
+#: The method's name: its variants, images, models and logs are named after it.
 NAME = "task_sr"
 
 #: The PSPNet feature map the optional feature loss compares (the pyramid-pooling output).
