@@ -2,13 +2,14 @@
 import (srseg.codegraph), with its SHA-256. Every stage depends on its kind's file, which changes exactly when one of
 its source files does."""
 
-import json
-
 from srseg.codegraph import fingerprint
 from srseg.dvcfile import CODE, code_kinds
 from srseg.entry import stage, stage_args
 from srseg.io import atomic_dir
 from srseg.paths import REPO
+
+# isort: split
+import json  # after srseg, whose import sets TensorFlow's quiet defaults
 
 
 @stage

@@ -2,12 +2,13 @@
 and metrics/seg/seed{k}/<variant>.json (+ .npz: every image's confusion matrix); <variant> is hr or <method>_x<s>.
 dvc.yaml gives each method's images and segmenter (srseg.dvcfile), so this stage imports no method or training code."""
 
-import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
-from pathlib import Path
-
 from srseg.entry import stage
 from srseg.errors import SrsegError
 from srseg.params import load_params
+
+# isort: split
+import argparse  # after srseg, whose import sets TensorFlow's quiet defaults
+from pathlib import Path
 
 
 @stage

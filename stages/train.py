@@ -2,12 +2,13 @@
 TrainSpec), e.g. `python stages/train.py --method task_sr --scale 4 --seed 0`. Only that method's module is
 imported, so a stage re-runs when its own code changes, not another method's."""
 
-import importlib
-
 from srseg.entry import stage, stage_args
 from srseg.errors import SrsegError
 from srseg.params import load_params
 from srseg.paths import REPO
+
+# isort: split
+import importlib  # after srseg, whose import sets TensorFlow's quiet defaults
 
 
 @stage
