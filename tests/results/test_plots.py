@@ -132,11 +132,12 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     # the combination study: ranking with its margin, every method against its control, the upper bound labelled
     combined = summary["combined"]["x4"]
     first = combined["rows"][0]
-    assert f"At ×4, the combined score" in text and f"ranks {first['label']} first" in text
+    assert "At ×4, the combined score" in text and f"ranks {first['label']} first" in text
     assert ("which excludes zero" in text) == (combined["margin"]["ci95"][0] > 0)
-    assert "seg.-assisted SR, ORACLE maps (upper bound) ×4 (an upper bound: it is given the ground-truth labels)" in text
+    oracle = "seg.-assisted SR, ORACLE maps (upper bound) ×4"
+    assert f"{oracle} (an upper bound: it is given the ground-truth labels)" in text
     assert "segmentation-assisted SR ×4: the real maps change Y-PSNR by" in text
-    assert "| bound | seg.-assisted SR, ORACLE maps (upper bound) ×4 |" in text
+    assert f"| bound | {oracle} |" in text
     hr = v["hr"]  # a level's interval has no signs; a difference's has
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
@@ -147,7 +148,8 @@ def test_report_with_seeds(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
     params = validate({**_params([2, 4], [4]).model_dump(mode="json"), "seeds": [0, 1, 2]})
     summary = summarize(params, Paths(tmp_path))
-    text = build_report(Summary.from_json(summary), params, {}, [])  # figures, per-class rows: test_all_figures_and_report
+    # figures and per-class rows: test_all_figures_and_report
+    text = build_report(Summary.from_json(summary), params, {}, [])
     v, c = summary["variants"], summary["comparisons"]
     assert "mean over 3 training seeds (0, 1, 2)" in text and "the seeds show training noise" in text
     section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
@@ -384,8 +386,9 @@ def test_pedestrian_figure_adds_the_best_combination_method() -> None:
     drawn at its scale beside bicubic and SR, in every size panel, with its interval."""
     from srseg.results.scale_figures import best_combination, fig_pedestrians
 
-    summary = Summary({"seeds": [0]}, tuple(VariantResult(VariantKey(METHODS[m], 4), {"label": f"{METHODS[m].label} ×4"})
-                                            for m in ("sft_oracle", "task_sr", "sft_sr")), ())
+    summary = Summary({"seeds": [0]},
+                      tuple(VariantResult(VariantKey(METHODS[m], 4), {"label": f"{METHODS[m].label} ×4"})
+                            for m in ("sft_oracle", "task_sr", "sft_sr")), ())
     methods_csv = [
         {"scale": 4, "variant": "sft_oracle_x4", "label": "oracle ×4", "upper_bound": 1, "rank": None},
         {"scale": 4, "variant": "task_sr_x4", "label": "task-driven SR ×4", "upper_bound": 0, "rank": 2},
@@ -409,3 +412,66 @@ def test_pedestrian_figure_adds_the_best_combination_method() -> None:
         points = [c for c in ax.containers if c.get_label().startswith("best combination")]
         assert len(points) == 1 and points[0].lines[0].get_ydata()[0] == pytest.approx(60.0)
     assert fig_pedestrians(rows, [2, 4]).axes[0].get_legend_handles_labels()[1][-1] == "SR (DCSCN)"
+
+
+def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
+    """A percentile bootstrap interval can exclude its own point estimate (a skewed resample distribution: an mIoU
+    of 0.666212 came with [0.654221, 0.66574]). Every figure with error bars draws such rows, one point above its
+    interval and one below, with the bar from the interval's far end to the point, instead of failing on a negative
+    bar length ("'xerr' must not contain negative values")."""
+    from srseg.results.figure_style import save
+    from srseg.results.inputs import load_summary
+    from srseg.results.method_figures import fig_class_psnr, fig_methods, fig_retrain, fig_tradeoff
+    from srseg.results.scale_figures import best_combination, fig_gain, fig_pacc, fig_pedestrians
+    from srseg.results.series import (
+        CLASS_PSNR_CSV,
+        METHODS_CSV,
+        OBJECTS_CSV,
+        RETRAIN_CSV,
+        SCALES_CSV,
+        column,
+        read_csv,
+    )
+
+    write_metrics(tmp_path, [2, 4], [4], objects=True)
+    paths = Paths(tmp_path)
+    summarize(_params([2, 4], [4]), paths)
+    summary = load_summary(paths.summary)
+
+    def outside(rows: list[dict], key: str, lo: str, hi: str) -> list[dict]:
+        """``rows`` with the first point moved just above its interval and the last just below."""
+        rows = [dict(r) for r in rows]
+        first, last = rows[0], rows[-1]
+        assert first is not last and all(r[k] is not None for r in (first, last) for k in (key, lo, hi))
+        first[key] = first[hi] + 0.5 * (first[hi] - first[lo])
+        last[key] = last[lo] - 0.5 * (last[hi] - last[lo])
+        return rows
+
+    series = {name: read_csv(paths.series / name)
+              for name in (SCALES_CSV, RETRAIN_CSV, OBJECTS_CSV, METHODS_CSV, CLASS_PSNR_CSV)}
+    sr_miou = column("miou", METHODS["sr"])
+    scales = outside(series[SCALES_CSV], sr_miou, f"{sr_miou}_lo", f"{sr_miou}_hi")
+    scales = outside(scales, "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi")
+    objects = [r for r in series[OBJECTS_CSV] if r["recall"] is not None and r["recall_lo"] is not None]
+    method_rows = outside(series[METHODS_CSV], "miou", "miou_lo", "miou_hi")
+    class_psnr = [r for r in series[CLASS_PSNR_CSV] if r["delta_db"] is not None]
+    figures = {
+        "pacc": fig_pacc(scales),
+        "gain": fig_gain(scales),
+        "pedestrians": fig_pedestrians(outside(objects, "recall", "recall_lo", "recall_hi"), [2, 4],
+                                       best_combination(method_rows, summary)),
+        "retrain": fig_retrain(outside(series[RETRAIN_CSV], "miou", "miou_lo", "miou_hi"), summary),
+        "methods": fig_methods(method_rows, summary),
+        "tradeoff": fig_tradeoff(outside(method_rows, "psnr", "psnr_lo", "psnr_hi"), summary),
+        "class_psnr": fig_class_psnr(outside(class_psnr, "delta_db", "delta_lo", "delta_hi"), summary),
+    }
+    for name, fig in figures.items():
+        assert fig is not None, name
+        assert save(fig, tmp_path / f"{name}.png").stat().st_size > 5000, name
+
+    # the methods' mIoU panel: each row is one error bar, top row first; the bar spans the interval and the point
+    ax = figures["methods"].axes[1]
+    for r, bar in ((method_rows[0], ax.containers[0]), (method_rows[-1], ax.containers[-1])):
+        (segment,) = bar.lines[2][0].get_segments()
+        ends = sorted(segment[:, 0])
+        assert ends == pytest.approx(sorted([min(r["miou"], r["miou_lo"]) * 100, max(r["miou"], r["miou_hi"]) * 100]))

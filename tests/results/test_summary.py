@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,8 @@ def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed
             last = i == len(scales) - 1
             acc_b = 0.9 - 0.04 * s
             write_variant(paths, f"bicubic_x{s}", make_cms(rng, acc_b), k, obj(0.7 - 0.1 * s))
-            write_variant(paths, f"sr_x{s}", make_cms(rng, acc_b + (0.06 if not last else -0.03)), k, obj(0.75 - 0.1 * s))
+            acc_sr = acc_b + (0.06 if not last else -0.03)
+            write_variant(paths, f"sr_x{s}", make_cms(rng, acc_sr), k, obj(0.75 - 0.1 * s))
             psnr_b = 36.0 - 5.5 * math.log2(s)
             write_quality(paths.image_quality(f"bicubic_x{s}", None), np.random.default_rng(s), psnr_b)
             write_quality(paths.image_quality(f"sr_x{s}", k), rng, psnr_b + (1.4 if not last else 0.25))
@@ -239,7 +241,8 @@ def test_series_files(tmp_path: Path) -> None:
 def test_the_same_inputs_give_the_same_bytes(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 4], [4])
     _run(tmp_path, [2, 4], [4])
-    first = {p: p.read_bytes() for p in sorted((tmp_path / "plots").rglob("*.csv")) + [tmp_path / "metrics/summary.json"]}
+    outputs = sorted((tmp_path / "plots").rglob("*.csv")) + [tmp_path / "metrics/summary.json"]
+    first = {p: p.read_bytes() for p in outputs}
     _run(tmp_path, [2, 4], [4])
     assert {p: p.read_bytes() for p in first} == first
 
@@ -259,7 +262,8 @@ def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]
 def test_missing_input_is_named(tmp_path: Path, victim: str) -> None:
     metrics = write_metrics(tmp_path, [2, 3, 4], [4])
     (metrics / victim).unlink()
-    with pytest.raises(SrsegError, match=r"metrics/" + victim + r": (missing input|per-image confusion matrices not found)") as err:
+    message = r"metrics/" + victim + r": (missing input|per-image confusion matrices not found)"
+    with pytest.raises(SrsegError, match=message) as err:
         _run(tmp_path, [2, 3, 4], [4])
     assert "\n" not in str(err.value)
     assert not (metrics / "summary.json").exists() and not (tmp_path / "plots" / "series").exists()
@@ -357,7 +361,7 @@ def test_combined_score_and_ranking(tmp_path: Path) -> None:
     assert rows["bicubic_x4"]["mse_removed"] == 0
     ranked = [r for r in entry["rows"] if not r["upper_bound"]]
     assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
-    assert all(a["score"] >= b["score"] for a, b in zip(ranked, ranked[1:]))
+    assert all(a["score"] >= b["score"] for a, b in pairwise(ranked))
     oracle = rows["sft_oracle_x4"]
     assert oracle["upper_bound"] and "rank" not in oracle and "ORACLE" in oracle["label"]
     m = entry["margin"]

@@ -223,7 +223,8 @@ def test_retrain_seg(trained: Path) -> None:
     from srseg.methods.registry import get
 
     record = model_metadata(paths.seg_model("retrain_sr_x2", 0))
-    assert record["params_keys"] == list(get("retrain_sr").train.model_params) and record["trained_on"].startswith("SR ×2")
+    assert record["params_keys"] == list(get("retrain_sr").train.model_params)
+    assert record["trained_on"].startswith("SR ×2")
     assert record["trained_on"].endswith(", fine-tuned from seed0/hr.keras")  # no machine's path in the model
     assert (paths.train_log("seg_retrain_sr_x2", 0) / "metrics.json").is_file()
     on_sr = run_evaluate(_params(), "retrain_sr", 2, 0, paths)

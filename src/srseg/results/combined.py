@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from srseg.errors import SrsegError
 from srseg.labels import NUM_CLASSES
 from srseg.methods import registry as methods
 from srseg.params import Params
@@ -82,16 +83,23 @@ def combined(variants: dict[VariantKey, Evaluation], params: Params) -> dict[int
         bic = variants[VariantKey.of(methods.BICUBIC, s)]
         count = len(params.seeds) * hr.cms.shape[1]
         fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), count)
-        rows, records, sources = [], {}, {}
+        rows: list[dict[str, Any]] = []
+        records: dict[str, np.ndarray] = {}
+        sources: dict[str, tuple[Evaluation, Evaluation]] = {}
         for v in variants.values():
             src = psnr_source(v, variants)
             if v.scale != s or v.method.images == "raw" or src is None:
                 continue
             records[v.name], sources[v.name] = _combined_records(v, hr, src, bic), (v, src)
             iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence)
+            score, pacc_rel, mse_removed = iv["score"], iv["pacc_rel"], iv["mse_removed"]
+            if score is None or pacc_rel is None or mse_removed is None:
+                raise SrsegError(f"combined score of {v.name}: undefined on the val images (HR's pixel accuracy "
+                                 "is 0, or a Y-PSNR is not finite)")
             rows.append({"variant": v.name, "label": v.method.label_at(s), "upper_bound": v.method.upper_bound,
-                         **{k: rounded(iv[k].point) for k in ("score", "pacc_rel", "mse_removed")},
-                         "score_ci95": [rounded(iv["score"].low), rounded(iv["score"].high)]})
+                         "score": rounded(score.point), "pacc_rel": rounded(pacc_rel.point),
+                         "mse_removed": rounded(mse_removed.point),
+                         "score_ci95": [rounded(score.low), rounded(score.high)]})
         ranked = sorted((r for r in rows if not r["upper_bound"]), key=lambda r: -r["score"])
         for rank, r in enumerate(ranked, start=1):
             r["rank"] = rank
@@ -99,6 +107,9 @@ def combined(variants: dict[VariantKey, Evaluation], params: Params) -> dict[int
         if len(ranked) >= 2:
             first, second = ranked[0]["variant"], ranked[1]["variant"]
             c = paired_bootstrap(records[second], records[first], fn, st.resamples, st.seed, st.confidence)["score"]
+            if c is None:
+                raise SrsegError(f"combined score at ×{s}: the margin of {first} over {second} is undefined on the "
+                                 "val images")
             entry["margin"] = {"first": first, "second": second, "diff": rounded(c.diff.point),
                                "ci95": [rounded(c.diff.low), rounded(c.diff.high)],
                                "p_opposite": rounded(c.diff.p_opposite)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,7 @@ def object_fn(params: Params):
 def bin_names(params: Params) -> list[str]:
     """``"0-32"``, …, ``"512+"``: the object size bins of ``params.objects`` (HR pixel areas)."""
     e = [int(x) if np.isfinite(x) else None for x in params.objects.size_bins]
-    return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in zip(e, e[1:])]
+    return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in pairwise(e)]
 
 
 def _class_psnr_fn(sums: np.ndarray) -> dict[str, np.ndarray]:
@@ -136,10 +137,10 @@ def variant_entry(v: Evaluation, params: Params) -> dict[str, Any]:
                                st.confidence)["psnr_y"]
         entry["psnr_y_ci95"] = None if q is None else [rounded(q.low), rounded(q.high)]
     if v.objects is not None:
-        iv = bootstrap_interval(v.objects.sum(axis=0), object_fn(params), st.resamples, st.seed, st.confidence)
+        recall = bootstrap_interval(v.objects.sum(axis=0), object_fn(params), st.resamples, st.seed, st.confidence)
         entry["objects"] = {name: None if i is None else {"value": rounded(i.point),
                                                           "ci95": [rounded(i.low), rounded(i.high)]}
-                            for name, i in iv.items()}
+                            for name, i in recall.items()}
     return entry
 
 
@@ -159,7 +160,7 @@ def comparison_entry(b: Evaluation, a: Evaluation, params: Params) -> dict[str, 
                     "p_opposite": rounded(c.diff.p_opposite),
                     "gain_pct": None if c.rel_pct is None else rounded(c.rel_pct.point),
                     "gain_pct_ci95": None if c.rel_pct is None else [rounded(c.rel_pct.low), rounded(c.rel_pct.high)]}
-        diffs = [sb[key] - sa[key] for sb, sa in zip(b.scores, a.scores)]
+        diffs = [sb[key] - sa[key] for sb, sa in zip(b.scores, a.scores, strict=True)]  # the same seeds
         if len(diffs) > 1:
             out[key]["seeds"] = seed_spread(diffs, st.confidence)
     if b.objects is not None and a.objects is not None:
@@ -175,8 +176,8 @@ def comparison_entry(b: Evaluation, a: Evaluation, params: Params) -> dict[str, 
         out["psnr_y"] = {"diff": rounded(q.diff.point), "ci95": [rounded(q.diff.low), rounded(q.diff.high)],
                          "p_opposite": rounded(q.diff.p_opposite)}
         if len(b.quality) > 1:
-            out["psnr_y"]["seeds"] = seed_spread([qb["psnr_y"] - qa["psnr_y"] for qb, qa in zip(b.quality, a.quality)],
-                                             st.confidence)
+            per_seed = [qb["psnr_y"] - qa["psnr_y"] for qb, qa in zip(b.quality, a.quality, strict=True)]
+            out["psnr_y"]["seeds"] = seed_spread(per_seed, st.confidence)
         ra, rb = _class_records(a), _class_records(b)
         if ra is not None and rb is not None:
             cp = paired_bootstrap(ra, rb, _class_psnr_fn, st.resamples, st.seed, st.confidence)
@@ -196,5 +197,5 @@ def class_iou_intervals(b: Evaluation, a: Evaluation, params: Params) -> dict[st
         return {name: iou[:, c] for c, name in enumerate(TRAIN_NAMES)}
 
     comp = paired_bootstrap(a.cms.sum(axis=0), b.cms.sum(axis=0), fn, st.resamples, st.seed, st.confidence)
-    return {n: None if comp[n] is None else (comp[n].diff.low, comp[n].diff.high) for n in TRAIN_NAMES}
+    return {n: None if (c := comp[n]) is None else (c.diff.low, c.diff.high) for n in TRAIN_NAMES}
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.typing import RcKeyType
 
 DPI = 110
 WIDTH = 7.5  # inches: 825 px at DPI, about the width of a README column
 
 PACC_C, MIOU_C = "#0072B2", "#009E73"
 
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -64,8 +65,19 @@ def col(rows: list[dict[str, Any]], key: str, factor: float = 1.0) -> list[float
     return [np.nan if r[key] is None else r[key] * factor for r in rows]
 
 
+def bar_lengths(point: Any, lo: Any, hi: Any) -> np.ndarray:
+    """The ``xerr``/``yerr`` of points with their interval: a ``(2, n)`` array of the lengths below and above each
+    point (scalars give ``(2, 1)``), each clipped at 0. A percentile bootstrap interval can exclude its own point
+    estimate (a skewed resample distribution), and matplotlib rejects negative lengths; such a point is drawn
+    outside its interval, its bar running from the interval's far end to the point. NaN stays NaN."""
+    point = np.asarray(point, np.float64)
+    below = np.maximum(point - np.asarray(lo, np.float64), 0.0)
+    above = np.maximum(np.asarray(hi, np.float64) - point, 0.0)
+    return np.vstack([below, above])
+
+
 def errorbar(ax: Any, xs_: Sequence[float], rows: list[dict[str, Any]], key: str, factor: float, **kw: Any) -> None:
     """Points with their 95 % interval (columns ``{key}``, ``{key}_lo``, ``{key}_hi``) as error bars."""
     y = np.array(col(rows, key, factor))
     lo, hi = np.array(col(rows, f"{key}_lo", factor)), np.array(col(rows, f"{key}_hi", factor))
-    ax.errorbar(xs_, y, yerr=np.vstack([y - lo, hi - y]), capsize=3.5, elinewidth=1.2, **kw)
+    ax.errorbar(xs_, y, yerr=bar_lengths(y, lo, hi), capsize=3.5, elinewidth=1.2, **kw)

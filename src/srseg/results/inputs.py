@@ -104,7 +104,11 @@ def load_evaluation(paths: Paths, m: Method, scale: int | None, seeds: Sequence[
                     ) -> tuple[Evaluation, list[str]]:
     """Every seed's scores and per-image records of a variant; ``ids`` (the val images, None to take this
     variant's) must match every file, so all variants pair image by image."""
-    scores, ious, cms, objects, quality = [], [], [], [], [] if m.quality else None
+    scores: list[dict[str, float]] = []
+    ious: list[dict[str, float | None]] = []
+    cms: list[np.ndarray] = []
+    objects: list[np.ndarray] = []
+    quality: list[dict[str, Any]] | None = [] if m.quality else None
     name = m.variant(scale)
     for k in seeds:
         path = paths.seg_metrics(name, k)
@@ -131,9 +135,11 @@ def load_evaluation(paths: Paths, m: Method, scale: int | None, seeds: Sequence[
             quality.append({**_pick(q, ("psnr_y", "ssim_y"), qpath),
                             "per_image": {k2: np.asarray(per[k2], np.float64) for k2 in
                                           ("psnr_y", "ssim_y", "class_sse", "class_pixels") if k2 in per}})
+    if not cms or ids is None:  # no seeds: Params requires at least one, a direct caller might pass none
+        raise SrsegError(f"{name}: no training seeds to read")
     if objects and len(objects) != len(seeds):
         raise SrsegError(f"{paths.seg_per_image(name, seeds[0])}: object counts in some seeds' files only")
-    return Evaluation(VariantKey(m, scale), scores, ious, np.stack(cms), quality,  # type: ignore[arg-type]
+    return Evaluation(VariantKey(m, scale), scores, ious, np.stack(cms), quality,
                       np.stack(objects) if objects else None), ids
 
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
-from srseg.results.figure_style import DPI, STYLE, WIDTH
+from srseg.results.figure_style import DPI, STYLE, WIDTH, bar_lengths
 from srseg.results.schema import Summary, VariantResult
 
 
@@ -35,11 +35,12 @@ def fig_dots(rows: list[dict[str, Any]], title: str, summary: Summary, hr: Varia
                 lo = v if r[f"{key}_lo"] is None else r[f"{key}_lo"] * 100
                 hi = v if r[f"{key}_hi"] is None else r[f"{key}_hi"] * 100
                 color = summary.named(r["variant"]).method.colour
-                ax.errorbar([v], [y[k]], xerr=[[v - lo], [hi - v]], fmt="D" if r.get("upper_bound") else "o",
+                ax.errorbar([v], [y[k]], xerr=bar_lengths(v, lo, hi), fmt="D" if r.get("upper_bound") else "o",
                             mfc="white" if r.get("upper_bound") else color, color=color, capsize=3.5,
                             elinewidth=1.3, markersize=6)
-                ax.annotate(f"{v:.1f}", (hi, y[k]), textcoords="offset points", xytext=(5, 0), va="center",
-                            fontsize=8.5, color=color)
+                # right of the bar's end (the point itself when its interval lies below it)
+                ax.annotate(f"{v:.1f}", (max(hi, v), y[k]), textcoords="offset points", xytext=(5, 0),
+                            va="center", fontsize=8.5, color=color)
             ax.set_xlabel(label)
             ax.margins(x=0.18, y=0.12)
             ax.grid(axis="y", visible=False)
@@ -86,8 +87,10 @@ def fig_tradeoff(rows: list[dict[str, Any]], summary: Summary) -> Figure | None:
             m = summary.named(r["variant"]).method
             color = m.colour
             x, y = r["psnr"], r["miou"] * 100
-            xerr = [[x - (r["psnr_lo"] or x)], [(r["psnr_hi"] or x) - x]]
-            yerr = [[y - (r["miou_lo"] or r["miou"]) * 100], [(r["miou_hi"] or r["miou"]) * 100 - y]]
+            xerr = bar_lengths(x, x if r["psnr_lo"] is None else r["psnr_lo"],
+                               x if r["psnr_hi"] is None else r["psnr_hi"])
+            yerr = bar_lengths(y, (r["miou"] if r["miou_lo"] is None else r["miou_lo"]) * 100,
+                               (r["miou"] if r["miou_hi"] is None else r["miou_hi"]) * 100)
             ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="D" if r["upper_bound"] else m.marker, color=color,
                         mfc="white" if r["upper_bound"] else color, capsize=3, elinewidth=1.1, markersize=7,
                         label=f"{r['label']}" + (" (upper bound)" if r["upper_bound"] and "upper" not in r["label"]
@@ -116,13 +119,12 @@ def fig_class_psnr(rows: list[dict[str, Any]], summary: Summary) -> Figure | Non
         for g, (variant_name, label) in enumerate(groups):
             idx = {r["class"]: r for r in rows if r["variant"] == variant_name}
             pos = y + (len(groups) / 2 - g - 0.5) * h
-            for c, py in zip(classes, pos):
+            for c, py in zip(classes, pos, strict=True):
                 r = idx.get(c)
                 if r is None:
                     continue
-                lo, hi = r["delta_lo"], r["delta_hi"]
                 m = summary.named(variant_name).method
-                ax.errorbar([r["delta_db"]], [py], xerr=[[r["delta_db"] - lo], [hi - r["delta_db"]]],
+                ax.errorbar([r["delta_db"]], [py], xerr=bar_lengths(r["delta_db"], r["delta_lo"], r["delta_hi"]),
                             fmt="D" if m.upper_bound else "o", mfc="white" if m.upper_bound else m.colour,
                             color=m.colour, capsize=2.5, elinewidth=1.1, markersize=4.5,
                             label=label if c == next(iter(idx)) else None)

@@ -129,8 +129,9 @@ def _oracle_share(summary: Summary) -> list[str]:
         if not m.bound_of or not m.baseline:
             continue
         s, base, real = e.scale, methods.get(m.baseline), methods.get(m.bound_of)
-        oracle = (summary.find_comparison(m, base, s) or {}).get("psnr_y")
-        ours = (summary.find_comparison(real, base, s) or {}).get("psnr_y")
+        oracle_comp, ours_comp = summary.find_comparison(m, base, s), summary.find_comparison(real, base, s)
+        oracle = oracle_comp.psnr_y if oracle_comp else None
+        ours = ours_comp.psnr_y if ours_comp else None
         if not oracle or not ours:
             continue
         d = enough_digits([ours["diff"], oracle["diff"]], apart=True)

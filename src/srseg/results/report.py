@@ -107,8 +107,9 @@ def combination_section(summary: Summary) -> list[str]:
             image = seen_images(summary, e)
             psnr = "n/a" if not image or "psnr_y" not in image else \
                 f"{image['psnr_y']:.2f} dB {level_interval(image.get('psnr_y_ci95'))}"
+            score = f"{level(r['score'], 3)} {level_interval(r['score_ci95'], digits=3)}"
             rows.append([str(r["rank"]) if "rank" in r else "bound", r["label"], _ci_cell(e, "pacc"),
-                         _ci_cell(e, "miou"), psnr, f"{level(r['score'], 3)} {level_interval(r['score_ci95'], digits=3)}"])
+                         _ci_cell(e, "miou"), psnr, score])
         out += [f"## Combining SR and segmentation at ×{s} (research tasks 2 and 4)", "",
                 "Every method that works from the LR image, on the same val images and evaluator; HR images with the "
                 f"HR-trained PSPNet score PACC {pct(hr['pacc'])}, mIoU {pct(hr['miou'])}. The combined "
@@ -127,7 +128,7 @@ def combination_section(summary: Summary) -> list[str]:
         for name in TRAIN_NAMES:
             cells = []
             for comp in regions:
-                d = comp.class_psnr.get(name)
+                d = (comp.class_psnr or {}).get(name)  # regions: comparisons with class_psnr entries
                 cells.append("n/a" if not d else f"{signed(d['diff'], '', 2)} {interval(d['ci95'])}"
                              + (" *" if excludes_zero(d["ci95"]) else ""))
             if any(x != "n/a" for x in cells):

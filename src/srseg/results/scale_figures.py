@@ -21,6 +21,7 @@ from srseg.results.figure_style import (
     PACC_C,
     STYLE,
     WIDTH,
+    bar_lengths,
     col,
     errorbar,
     scale_axis,
@@ -46,7 +47,8 @@ def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
             ax.set_ylabel(label)
             scale_axis(ax, scales)
         for r in rows:
-            ci = "" if r["psnr_gain_lo"] is None else f"\n[{signed(r['psnr_gain_lo'], 2)}, {signed(r['psnr_gain_hi'], 2)}]"
+            ci = ("" if r["psnr_gain_lo"] is None
+                  else f"\n[{signed(r['psnr_gain_lo'], 2)}, {signed(r['psnr_gain_hi'], 2)}]")
             top = max(r[column("psnr", SR)], r[column("psnr", BICUBIC)])
             ax1.annotate(f"{signed(r['psnr_gain_db'], 2)} dB{ci}", (r["scale"], top),
                          textcoords="offset points", xytext=(0, 10), ha="center", fontsize=8.5, color=SR.colour,
@@ -109,12 +111,13 @@ def fig_gain(rows: list[dict[str, Any]]) -> Figure:
             pos = x + (i - 0.5) * w
             ax.bar(pos, np.nan_to_num(v), w, color=[color if c else "none" for c in clear], edgecolor=color,
                    linewidth=1.4, label=label)
-            ax.errorbar(pos, np.nan_to_num(v), yerr=np.vstack([np.nan_to_num(v - lo), np.nan_to_num(hi - v)]),
+            ax.errorbar(pos, np.nan_to_num(v), yerr=np.nan_to_num(bar_lengths(v, lo, hi)),
                         fmt="none", ecolor="0.25", capsize=3, elinewidth=1)
             for px, val, top, bottom in zip(pos, v, hi, lo, strict=True):
                 known = bool(np.isfinite(val))
                 below = known and val < 0
-                end = bottom if below else top
+                # the far end of the drawn bar (the value itself when its interval does not reach beyond it)
+                end = np.fmin(bottom, val) if below else np.fmax(top, val)
                 anchor = end if np.isfinite(end) else (val if known else 0.0)
                 ax.annotate(f"{signed(val, 2)} %" if known else "n/a", (px, anchor), textcoords="offset points",
                             xytext=(0, -3 if below else 3), va="top" if below else "bottom", ha="center",
@@ -191,7 +194,7 @@ def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(WIDTH, 2.6 + 2.0 * ((len(sizes) + 2) // 3)), dpi=DPI, layout="constrained")
         axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)), sharey=True)).ravel()
-        for ax, size in zip(axes, sizes):
+        for ax, size in zip(axes, sizes, strict=False):  # spare grid cells: switched off below
             hr = idx.get((HR.variant(None), size))
             if hr and hr["recall"] is not None:
                 ax.axhline(hr["recall"] * 100, color=HR.colour, ls="--", lw=1.2, label=HR.label)

@@ -50,8 +50,8 @@ CLASS_COLUMNS = ["class", "train_id", "scale", column("iou", HR), column("iou", 
                  "delta_lo", "delta_hi"]
 RETRAIN_COLUMNS = ["scale", "variant", "label", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo", "miou_hi"]
 OBJECT_COLUMNS = ["method", "scale", "variant", "size", "recall", "recall_lo", "recall_hi"]
-METHOD_COLUMNS = ["scale", "variant", "label", "upper_bound", "own_image", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo",
-                  "miou_hi", "psnr", "psnr_lo", "psnr_hi", "score", "score_lo", "score_hi", "rank"]
+METHOD_COLUMNS = ["scale", "variant", "label", "upper_bound", "own_image", "pacc", "pacc_lo", "pacc_hi", "miou",
+                  "miou_lo", "miou_hi", "psnr", "psnr_lo", "psnr_hi", "score", "score_lo", "score_hi", "rank"]
 CLASS_PSNR_COLUMNS = ["scale", "variant", "baseline", "label", "class", "train_id", "psnr_baseline", "psnr",
                       "delta_db", "delta_lo", "delta_hi"]
 
@@ -86,7 +86,8 @@ def class_rows(variants: dict[VariantKey, Evaluation], scales: Sequence[int], pa
 
     def mean_iou(v: Evaluation, name: str) -> float | None:
         vals = [i[name] for i in v.ious]
-        return None if any(x is None for x in vals) else rounded(float(np.mean(vals)))
+        known = [x for x in vals if x is not None]
+        return None if len(known) < len(vals) else rounded(float(np.mean(known)))
 
     def get(m: Method, s: int | None = None) -> Evaluation:
         return variants[VariantKey.of(m, s)]
@@ -97,7 +98,8 @@ def class_rows(variants: dict[VariantKey, Evaluation], scales: Sequence[int], pa
         for s in scales:
             bic, sr = mean_iou(get(BICUBIC, s), name), mean_iou(get(SR, s), name)
             delta = None if bic is None or sr is None else rounded(sr - bic)
-            lo_hi = intervals[s][name] if delta is not None and intervals[s][name] is not None else (None, None)
+            iv = intervals[s][name]
+            lo_hi = iv if delta is not None and iv is not None else (None, None)
             rows.append({"class": name, "train_id": train_id, "scale": s,
                          column("iou", HR): mean_iou(get(HR), name), column("iou", BICUBIC): bic, column("iou", SR): sr,
                          "delta": delta, "delta_lo": rounded(lo_hi[0]), "delta_hi": rounded(lo_hi[1])})
@@ -112,7 +114,7 @@ def retrain_rows(summary: Summary) -> list[dict[str, Any]]:
     if not retrain:
         return []
     order = [summary.variant(HR)]
-    for s in sorted({e.scale for e in retrain}):
+    for s in sorted({e.scale for e in retrain}, key=lambda x: (x is not None, x or 0)):  # scale-free first
         for e in (e for e in retrain if e.scale == s):
             base = None if e.method.baseline is None else methods.get(e.method.baseline)
             for entry in ([] if base is None or base is HR else [summary.variant(base, s)]) + [e]:

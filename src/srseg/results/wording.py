@@ -46,25 +46,36 @@ def enough_digits(values: Sequence[float | None], digits: int = 2, most: int = 5
     return digits
 
 
+def _ends(ci: Sequence[float | None] | None) -> tuple[float, float] | None:
+    """An interval's two ends, or None when it or either end is missing."""
+    if not ci:
+        return None
+    lo, hi = ci[0], ci[1]
+    return None if lo is None or hi is None else (lo, hi)
+
+
 def interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
     """``[−0.12, +0.34] unit`` (``n/a`` when missing)."""
-    if not ci or ci[0] is None or ci[1] is None:
+    ends = _ends(ci)
+    if ends is None:
         return "n/a"
-    lo, hi = (signed(x * factor, "", digits) for x in ci)
+    lo, hi = (signed(x * factor, "", digits) for x in ends)
     return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
 
 
 def level_interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "", digits: int = 2) -> str:
     """``[0.12, 0.34] unit``: the interval of a level (a score, not a difference), without signs."""
-    if not ci or ci[0] is None or ci[1] is None:
+    ends = _ends(ci)
+    if ends is None:
         return "n/a"
-    lo, hi = (f"{x * factor:.{digits}f}".replace("-", "−") for x in ci)
+    lo, hi = (f"{x * factor:.{digits}f}".replace("-", "−") for x in ends)
     return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
 
 
 def excludes_zero(ci: Sequence[float | None] | None) -> bool:
     """True when a difference's interval lies entirely above or below zero."""
-    return bool(ci) and ci[0] is not None and ci[1] is not None and (ci[0] > 0 or ci[1] < 0)
+    ends = _ends(ci)
+    return ends is not None and (ends[0] > 0 or ends[1] < 0)
 
 
 def measurable(diff: dict[str, Any] | None, ci: Sequence[float | None] | None = None) -> bool:
