@@ -17,7 +17,7 @@ def main() -> None:
     stage_args(__doc__)
     with atomic_dir(REPO.root / CODE) as tmp:
         for kind, entries in code_kinds().items():
-            files = fingerprint(REPO.root / e for e in entries)
+            files = fingerprint(entries, REPO.root)
             (tmp / f"{kind}.json").write_text(json.dumps(files, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 

@@ -58,7 +58,7 @@ def test_the_code_stage_reads_every_kind_of_code() -> None:
 
 
 def test_a_fingerprint_lists_the_script_and_every_module_it_imports() -> None:
-    prints = {kind: fingerprint(REPO / e for e in entries) for kind, entries in code_kinds().items()}
+    prints = {kind: fingerprint(entries, REPO) for kind, entries in code_kinds().items()}
     evaluate = set(prints["evaluate"])
     assert {"stages/evaluate.py", "src/srseg/seg/evaluate.py", "src/srseg/models/pspnet.py"} <= evaluate
     # evaluation imports no training code: editing a training loop or a method re-runs no evaluation
@@ -152,3 +152,27 @@ def test_non_tensorflow_stages_never_import_it() -> None:
     code += "; import sys; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_editing_a_module_changes_the_fingerprints_of_the_stages_that_import_it(tmp_path: Path) -> None:
+    """In a copy of the repository, an edit of the training loop changes the fingerprints of the trainings only;
+    an edit of one method's module changes that method's training stage's (and the registry readers')."""
+    import shutil
+
+    copy = tmp_path / "repo"
+    for part in ("stages", "src"):
+        shutil.copytree(REPO / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    kinds = code_kinds()
+    before = {kind: fingerprint(entries, copy) for kind, entries in kinds.items()}
+    with open(copy / "src/srseg/training/loop.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edit\n")
+    after = {kind: fingerprint(entries, copy) for kind, entries in kinds.items()}
+    changed = {kind for kind in kinds if before[kind] != after[kind]}
+    trainings = {"pretrain_sr", "train_seg", *(m.stage for m in registry.trained())}
+    assert trainings <= changed and "evaluate" not in changed and "degrade" not in changed
+    assert changed - trainings <= {"check_params", "summarize", "plots"}  # the registry's readers, cheap to re-run
+    with open(copy / "src/srseg/methods/task_sr.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# an edit\n")
+    again = {kind: fingerprint(entries, copy) for kind, entries in kinds.items()}
+    moved = {kind for kind in kinds if again[kind] != after[kind]}
+    assert "task_sr" in moved and not moved & {"finetune_sr", "sft_sr", "train_joint", "evaluate", "train_seg"}

@@ -155,7 +155,7 @@ def test_a_new_method_is_trained_and_evaluated(dummy: Method, tiny_repo: Path) -
 
 def test_a_new_method_is_in_the_summary_figures_and_report(dummy: Method, tmp_path: Path) -> None:
     from srseg.results.plots import run as plots
-    from srseg.results.summary import read_csv
+    from srseg.results.series import read_csv
     from srseg.results.summary import run as summarize
     from tests.results.test_plots import _params, write_images
     from tests.results.test_summary import write_metrics

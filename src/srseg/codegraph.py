@@ -14,34 +14,35 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-#: The ``src`` folder of the checkout and the repository root (where DVC runs the stages).
+#: The ``src`` folder of this checkout and its repository root (the defaults; the ``code`` stage passes the
+#: repository it runs in, whose files DVC tracks).
 SRC = Path(__file__).resolve().parents[1]
 ROOT = SRC.parent
 
 
-def module_file(name: str) -> Path | None:
+def module_file(name: str, src: Path = SRC) -> Path | None:
     """The source file of an ``srseg`` module (``srseg.a.b`` → src/srseg/a/b.py or its package ``__init__``)."""
-    base = SRC.joinpath(*name.split("."))
+    base = src.joinpath(*name.split("."))
     for path in (base.with_suffix(".py"), base / "__init__.py"):
         if path.is_file():
             return path
     return None
 
 
-def _package(path: Path) -> str:
-    parts = list(path.relative_to(SRC).with_suffix("").parts)
+def _package(path: Path, src: Path) -> str:
+    parts = list(path.relative_to(src).with_suffix("").parts)
     return ".".join(parts[:-1])
 
 
 @cache
-def direct_imports(path: Path) -> frozenset[str]:
+def direct_imports(path: Path, src: Path = SRC) -> frozenset[str]:
     """``srseg`` modules imported anywhere in ``path`` (module level or inside functions), as module names.
 
     ``from srseg.a import b`` counts ``srseg.a`` and, when ``b`` is a module, ``srseg.a.b``; importing a module
     also runs its packages' ``__init__``, so they count too.
     """
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    here = _package(path) if path.is_relative_to(SRC) else ""
+    here = _package(path, src) if path.is_relative_to(src) else ""
     out: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -56,26 +57,29 @@ def direct_imports(path: Path) -> frozenset[str]:
         else:
             continue
         for name in names:
-            if name.split(".")[0] == "srseg" and module_file(name) is not None:
+            if name.split(".")[0] == "srseg" and module_file(name, src) is not None:
                 parts = name.split(".")
                 out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
     return frozenset(out)
 
 
-def closure(entries: Iterable[Path]) -> list[Path]:
-    """The entry files and the source file of every ``srseg`` module they can import, sorted."""
-    entries = [Path(e).resolve() for e in entries]
+def closure(entries: Iterable[Path], src: Path = SRC) -> list[Path]:
+    """The entry files and the source file of every ``srseg`` module under ``src`` they can import, sorted."""
+    src = src.resolve()
+    files = [Path(e).resolve() for e in entries]
     seen: set[str] = set()
-    todo = [name for e in entries for name in direct_imports(e)]
+    todo = [name for e in files for name in direct_imports(e, src)]
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
-            todo.extend(direct_imports(module_file(name)))
-    files = set(entries) | {f for n in seen if (f := module_file(n)) is not None}
-    return sorted(files)
+            todo.extend(direct_imports(module_file(name, src), src))
+    return sorted(set(files) | {f for n in seen if (f := module_file(n, src)) is not None})
 
 
-def fingerprint(entries: Iterable[Path]) -> dict[str, str]:
-    """``{repository-relative path: sha256}`` of :func:`closure` (``/``-separated, sorted)."""
-    return {f.relative_to(ROOT).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in closure(entries)}
+def fingerprint(entries: Iterable[str], root: Path = ROOT) -> dict[str, str]:
+    """``{path: sha256}`` of the :func:`closure` of ``entries`` (paths relative to ``root``, the repository whose
+    ``src/`` holds the modules; ``/``-separated, sorted)."""
+    root = root.resolve()
+    return {f.relative_to(root).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in closure((root / e for e in entries), root / "src")}
