@@ -1,9 +1,10 @@
-"""Stage `check_params`: validate the whole params.yaml before any other stage runs (every stage depends on its
-output), so a bad value stops `dvc repro` before DVC removes any stage's outputs."""
+"""Stage `check_params`: check the whole params.yaml before any other stage runs (every stage depends on its
+output), so a bad value stops `dvc repro` before DVC removes any stage's outputs: the schema, every key dvc.yaml
+reads present in the file, and values that would certainly fail later (srseg.dvcfile.load_params)."""
 
+from srseg.dvcfile import load_params
 from srseg.entry import stage, stage_args
 from srseg.io import atomic_file
-from srseg.methods.registry import load_params
 from srseg.paths import REPO
 
 

@@ -1,4 +1,5 @@
-"""srseg.archive.extract_archive: path traversal, links, and decompression bombs (refused before writing)."""
+"""srseg.archive.extract_archive: path traversal, links, and decompression bombs (refused before writing); ZipReader:
+the same caps for members read in place."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import random
 import stat
 import struct
 import tarfile
+import tracemalloc
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from srseg.archive import MAX_RATIO, MAX_TOTAL_BYTES, RATIO_FREE_BYTES, _copy_entry, extract_archive
+from srseg.archive import MAX_RATIO, MAX_TOTAL_BYTES, RATIO_FREE_BYTES, ZipReader, _copy_entry, extract_archive
 from srseg.errors import DownloadError
 
 ZEROS = bytes(8 << 20)  # 8 MiB that deflate ~1000x
@@ -210,6 +212,92 @@ def test_bzip2_entries_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="compression method 12"):
         extract_archive(arc, tmp_path / "out")
     assert extract_archive(arc, tmp_path / "out", members=["other/"]) == []  # left out: never decompressed
+
+
+# --- members read in place (ZipReader): the same caps, nothing inflated in memory ----------------
+
+
+def _peak_bytes(fn) -> tuple[int, BaseException | None]:
+    """(peak bytes Python allocated while ``fn()`` ran, the exception it raised)."""
+    tracemalloc.start()
+    try:
+        fn()
+        raised = None
+    except BaseException as exc:  # noqa: BLE001 (returned to the test)
+        raised = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, raised
+
+
+def test_zip_reader_refuses_a_bomb_member_without_inflating_it(tmp_path: Path) -> None:
+    arc = _deflated(tmp_path / "cs.zip", [("top/a.png", b"first"), ("top/big.png", ZEROS)])
+    with ZipReader(arc) as zr:
+        assert zr.namelist() == ["top/a.png", "top/big.png"]
+        assert zr.read("top/a.png") == b"first"
+        peak, exc = _peak_bytes(lambda: zr.read("top/big.png"))
+    assert isinstance(exc, DownloadError)
+    msg = str(exc)
+    assert "\n" not in msg and str(arc) in msg and "'top/big.png'" in msg and "decompression bomb" in msg, msg
+    assert msg.startswith(f"{arc}: refusing to read 'top/big.png': 8,388,608 bytes packed into")
+    assert peak < len(ZEROS) // 8, peak  # refused on the declared sizes: nothing was decompressed
+
+
+def test_zip_reader_refuses_a_declared_huge_member(tmp_path: Path) -> None:
+    # a member of zeros whose headers declare 2 GiB (the issue's 2 MB member inflating to 2 GiB, in small)
+    arc = _deflated(tmp_path / "cs.zip", [("gt/x_labelIds.png", bytes(100_000))])
+    with zipfile.ZipFile(arc) as zf:
+        packed = zf.getinfo("gt/x_labelIds.png").compress_size
+    _declare(arc, {"gt/x_labelIds.png": (2 << 30, packed)})
+    with ZipReader(arc) as zr:
+        peak, exc = _peak_bytes(lambda: zr.read("gt/x_labelIds.png"))
+    assert isinstance(exc, DownloadError) and "2,147,483,648 bytes packed into" in str(exc), exc
+    assert peak < 1 << 20, peak
+    # with the ratio let go, the cap on a member read into memory still refuses it before reading
+    with ZipReader(arc, max_ratio=1e15) as zr, pytest.raises(DownloadError) as info:
+        zr.read("gt/x_labelIds.png")
+    assert _one_line(info) == (f"{arc}: refusing to read 'gt/x_labelIds.png': it unpacks to 2,147,483,648 bytes, "
+                               f"over the limit of 268,435,456 bytes for a member read into memory")
+
+
+def test_zip_reader_lying_header_stops_at_the_declared_size(tmp_path: Path) -> None:
+    arc = _deflated(tmp_path / "lie.zip", [("sub/big.bin", bytes(4 << 20))])
+    with zipfile.ZipFile(arc) as zf:
+        packed = zf.getinfo("sub/big.bin").compress_size
+    _declare(arc, {"sub/big.bin": (1000, packed)})  # the header understates the 4 MiB it holds
+    with ZipReader(arc) as zr:
+        peak, exc = _peak_bytes(lambda: zr.read("sub/big.bin"))
+    assert isinstance(exc, DownloadError), exc
+    assert str(exc).startswith(f"{arc}: entry 'sub/big.bin': cannot read from the zip (Bad CRC-32"), exc
+    assert peak < 1 << 20, peak  # read in chunks up to the declared 1000 bytes, never the 4 MiB
+
+
+def test_zip_reader_counts_the_members_read_against_the_caps(tmp_path: Path) -> None:
+    # each member escapes the per-member ratio check; read one after another they are a bomb
+    arc = _deflated(tmp_path / "many.zip", [(f"m/{i}.bin", bytes(RATIO_FREE_BYTES)) for i in range(4)])
+    with ZipReader(arc) as zr, pytest.raises(DownloadError) as exc:
+        for i in range(4):
+            assert zr.read(f"m/{i}.bin") == bytes(RATIO_FREE_BYTES)
+    msg = _one_line(exc)
+    assert str(arc) in msg and f"over {MAX_RATIO}x the archive's" in msg and "refusing to read" in msg
+    noise = random.Random(0).randbytes(1_000_000)
+    arc = _deflated(tmp_path / "n.zip", [("a", noise), ("b", noise)])
+    with ZipReader(arc, max_total_bytes=1_500_000) as zr, pytest.raises(DownloadError, match="'b' unpack to "):
+        assert zr.read("a") == noise
+        zr.read("b")
+
+
+def test_zip_reader_refuses_bzip2_missing_and_corrupt(tmp_path: Path) -> None:
+    arc = _deflated(tmp_path / "b.zip", [("x.txt", b"data" * 10)], zipfile.ZIP_BZIP2)
+    with ZipReader(arc) as zr:
+        with pytest.raises(DownloadError, match=r"refusing to read 'x.txt': compression method 12 \(only stored"):
+            zr.read("x.txt")
+        with pytest.raises(DownloadError, match=r"entry 'y.txt': no such entry"):
+            zr.read("y.txt")
+    (tmp_path / "bad.zip").write_bytes(b"PK not a zip")
+    with pytest.raises(DownloadError, match="bad.zip: corrupt zip"):
+        ZipReader(tmp_path / "bad.zip")
 
 
 def _tar(path: Path, entries: list[tuple[str, bytes]], mode: str = "w") -> Path:

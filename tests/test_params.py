@@ -20,6 +20,8 @@ def _defaults() -> dict:
 
 
 def test_repo_params_are_valid_and_match_schema_defaults() -> None:
+    import srseg.methods.registry  # noqa: F401 (declares the methods' sections, as any earlier test module may have)
+
     p = load_params(REPO / "params.yaml")
     assert p.scales == [2, 3, 4]
     assert p.crop_multiple == 12
@@ -130,3 +132,133 @@ def test_param_choices_match_the_model_presets() -> None:
     assert set(get_args(SrParams.model_fields["preset"].annotation)) == set(dcscn.PRESETS)
     assert set(get_args(SrParams.model_fields["upsampler"].annotation)) == set(dcscn.UPSAMPLERS)
     assert set(get_args(SegParams.model_fields["preset"].annotation)) == set(pspnet.PRESETS)
+
+
+# --- the whole file (check_params, `srseg check-params`): every key dvc.yaml reads, values that would fail later ---
+
+
+def _write(tmp_path: Path, raw: dict | None, name: str = "params.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text("" if raw is None else yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _dvc_yaml_keys() -> set[str]:
+    """The params keys the committed dvc.yaml reads: its stages' ``params:`` lists and its ``${...}`` variables."""
+    import re
+
+    text = (REPO / "dvc.yaml").read_text()
+    keys = {v for v in re.findall(r"\$\{([^}]+)\}", text) if not v.startswith("item.")}
+    for st in yaml.safe_load(text)["stages"].values():
+        keys.update(st.get("params", []))
+    return keys
+
+
+def test_required_keys_are_those_dvc_yaml_reads() -> None:
+    from srseg.dvcfile import required_params
+
+    keys = required_params()
+    assert len(keys) == len(set(keys)) and set(keys) == _dvc_yaml_keys()
+    assert {"scales", "seeds", "seg.retrain_scales", "combine.scales", "seg.train", "plots"} <= set(keys)
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (lambda raw: None, "no keys (dvc.yaml reads seed, scales, data and "),
+        (lambda raw: {k: v for k, v in raw.items() if k != "combine"},
+         "combine: missing (dvc.yaml reads combine.scales, combine.finetune, combine.task and 3 more; "
+         "the default params.yaml has every key)"),
+        (lambda raw: {**raw, "combine": {}}, "combine.scales: missing (dvc.yaml reads combine.scales;"),
+        (lambda raw: {**raw, "seg": {k: v for k, v in raw["seg"].items() if k != "train"}},
+         "seg.train: missing (dvc.yaml reads seg.train;"),
+        (lambda raw: {**raw, "runtime": {**raw["runtime"], "precision": {"seg": "float32"}}},
+         "runtime.precision.sr: missing (dvc.yaml reads runtime.precision.sr;"),
+        (lambda raw: {k: v for k, v in raw.items() if k != "seeds"}, "seeds: missing (dvc.yaml reads seeds;"),
+    ],
+)
+def test_file_without_a_key_dvc_yaml_reads_is_refused(tmp_path: Path, edit, error: str) -> None:
+    from srseg.dvcfile import load_params as check_file
+    from srseg.methods import registry
+
+    raw = edit(_defaults())
+    path = _write(tmp_path, raw)
+    validate(raw)  # the schema alone stays lenient: defaults fill in
+    load_params(path)  # and so does every stage's own loader
+    registry.load_params(path)  # without the keys to require
+    with pytest.raises(ParamsError) as info:
+        check_file(path)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: {error}"), msg
+
+
+def test_check_params_cli_refuses_an_empty_file(tmp_path: Path) -> None:
+    _write(tmp_path, None)
+    proc = subprocess.run([sys.executable, "-m", "srseg.cli", "check-params"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: params.yaml: no keys (dvc.yaml reads seed, scales, data and "), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("patch", "size"),
+    [
+        ({"scales": [2, 3, 4, 97]}, "384x192 images (data.synthetic.width x height)"),
+        ({"data": {"synthetic": {"width": 600, "height": 11}}}, "600x11 images"),  # lcm 12 > 11
+        ({"scales": [2, 3, 4, 97], "data": {"source": "camvid"}}, "480x360 images (CamVid's download"),
+        ({"data": {"source": "cityscapes", "cityscapes": {"downscale": 100}}},
+         "20x10 images (Cityscapes' 2048x1024 / data.cityscapes.downscale 100)"),
+    ],
+)
+def test_crop_multiple_larger_than_the_images_is_refused(tmp_path: Path, patch: dict, size: str) -> None:
+    """HR images are cropped to a multiple of lcm(scales) at download: where the size is known before download,
+    a multiple larger than it is refused up front (it would leave no pixels, after DVC deleted data/raw)."""
+    from srseg.methods import registry
+
+    raw = _merge(_defaults(), patch)
+    params = validate(raw)
+    with pytest.raises(ParamsError) as info:
+        registry.load_params(_write(tmp_path, raw))
+    msg = str(info.value)
+    assert "\n" not in msg and " scales: HR images are cropped to a multiple of lcm(" in msg, msg
+    assert f"= {params.crop_multiple} px, which leaves nothing of the {size}" in msg, msg
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"scales": [2, 3, 4, 97], "data": {"source": "camvid", "camvid": {"path": "/somewhere"}}},  # local files
+        {"scales": [2, 3, 4, 97], "data": {"source": "camvid", "camvid": {"url": "https://example.org/c.zip"}}},
+        {"scales": [2, 3, 4, 97], "data": {"source": "cityscapes", "cityscapes": {"path": "/somewhere"}}},
+        {"scales": [2, 3, 4, 96]},  # lcm 96 fits 384x192 (download keeps 384x192)
+        {"data": {"synthetic": {"width": 12, "height": 12}}},
+    ],
+)
+def test_crop_multiple_unknown_or_fitting_size_passes(tmp_path: Path, patch: dict) -> None:
+    from srseg.methods import registry
+
+    registry.load_params(_write(tmp_path, _merge(_defaults(), patch)))
+
+
+def test_training_crop_over_the_machines_memory_is_refused(tmp_path: Path) -> None:
+    """seg.train.crop (and batch) against the memory one batch of float32 crops and int32 labels certainly takes."""
+    from srseg.methods import registry
+    from srseg.params import BATCH_BYTES_PER_PIXEL, check_feasible, total_memory
+
+    memory = total_memory()
+    assert memory is not None and memory > 2**28  # Linux and macOS say
+    raw = _merge(_defaults(), {"seg": {"train": {"crop": 1_000_000}}})  # 16 TB a batch: no machine has it
+    with pytest.raises(ParamsError) as info:
+        registry.load_params(_write(tmp_path, raw))
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{tmp_path / 'params.yaml'}: seg.train.crop: must be at most "), msg
+    assert "with seg.train.batch 8 on this machine" in msg and msg.endswith("(got 1000000)"), msg
+    # the bound, on a machine of a given memory: batch 8 of 160x160 crops takes 3,276,800 bytes
+    params = validate(_defaults())
+    assert 8 * 160 * 160 * BATCH_BYTES_PER_PIXEL == 3_276_800
+    check_feasible(params, memory=3_276_800)
+    with pytest.raises(ParamsError, match=r"^params.yaml: seg.train.crop: must be at most 159 with seg.train.batch 8"):
+        check_feasible(params, memory=3_276_799)
+    # the GPU recipes' crops are far below it
+    check_feasible(validate(_merge(_defaults(), {"seg": {"train": {"crop": 713, "batch": 16}}})), memory=2**30)

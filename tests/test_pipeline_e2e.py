@@ -88,20 +88,39 @@ def _files(repo: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != "params.ok"}
 
 
+def _without(text: str, key: str) -> str:
+    raw = yaml.safe_load(text)
+    del raw[key]
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
 def test_bad_params_delete_nothing(tmp_path: Path) -> None:
-    """A bad value fails the first stage (check_params) before DVC removes any output: every file stays."""
+    """A bad value fails the first stage (check_params) before DVC removes any output: every file stays. So do
+    values the schema allows that would fail later (an HR crop multiple larger than the images) and a section
+    left out (DVC reads it from the file, without srseg's defaults: here download would re-render the data at the
+    default size)."""
     repo = _copy_repo(tmp_path / "repo", **TINY)
     _dvc(repo, "repro", "degrade")
     before = _files(repo)
     assert len([f for f in before if f.startswith("data/raw/")]) == 5 * 4  # image, labelIds, trainIds, instanceIds
     text = (repo / "params.yaml").read_text()
-    (repo / "params.yaml").write_text(text.replace("seed: 0", "seed: -1", 1))
     bindir = Path(sys.executable).parent
-    proc = subprocess.run([str(bindir / "dvc"), "repro"], cwd=repo, capture_output=True, text=True,
-                          env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
-    assert proc.returncode != 0
-    assert "error: params.yaml: seed: must be a number >= 0 (got -1)" in proc.stdout + proc.stderr
-    assert _files(repo) == before
+    cases = [
+        (text.replace("seed: 0", "seed: -1", 1), "error: params.yaml: seed: must be a number >= 0 (got -1)"),
+        (text.replace("scales:\n- 2\n- 4\n", "scales: [2, 3, 4, 97]\n", 1),
+         "error: params.yaml: scales: HR images are cropped to a multiple of lcm(2, 3, 4, 97) = 1164 px, which "
+         "leaves nothing of the 96x48 images"),
+        (_without(text, "data"), "error: params.yaml: data: missing (dvc.yaml reads data; the default params.yaml"),
+    ]
+    for bad, error in cases:
+        assert bad != text
+        (repo / "params.yaml").write_text(bad)
+        proc = subprocess.run([str(bindir / "dvc"), "repro"], cwd=repo, capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+        assert proc.returncode != 0
+        assert error in proc.stdout + proc.stderr, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "Running stage 'download'" not in proc.stdout
+        assert _files(repo) == before
     # Put right again, only the check comes back (re-run or restored from DVC's run cache): its marker is the
     # same, so nothing downstream is stale.
     (repo / "params.yaml").write_text(text)

@@ -24,16 +24,24 @@ or a short read; the count does not rely on that.)
 On any refusal or error the files and folders this call created are removed again. Callers
 still extract into an :func:`srseg.io.atomic_dir` folder, so that a killed process leaves
 nothing half-written either.
+
+:class:`ZipReader` reads members of a zip in place (Cityscapes' 11 GB zips are not extracted) through
+the same checks, member by member: the compression method, the declared sizes against the caps before
+anything is decompressed, and a read in :data:`CHUNK` pieces that stops when a member grows past its
+declared size, which may be at most :data:`MAX_MEMBER_BYTES` (``max_member_bytes``). So a bomb member
+is refused without being inflated, and no read holds more than that in memory.
 """
 
 from __future__ import annotations
 
+import io
 import shutil
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from types import TracebackType
 from typing import IO, TypeVar
 
 from srseg.errors import DownloadError
@@ -47,6 +55,9 @@ MAX_RATIO = 200
 # better than 200x); together they still count towards the archive's overall ratio.
 RATIO_FREE_BYTES = 1 << 20
 CHUNK = 1 << 20
+# A member read into memory in place (:class:`ZipReader`) may not declare more than this: a Cityscapes PNG is
+# 1-3 MB, so the cap is far above any image the pipeline reads and far below a machine's memory.
+MAX_MEMBER_BYTES = 256 * 2**20
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
@@ -80,15 +91,15 @@ def archive_names(archive: str | Path) -> list[str]:
 class _Budget:
     """Running checks of the declared sizes against the caps (see the module docstring)."""
 
-    def __init__(self, archive: Path, max_total_bytes: int, max_ratio: float) -> None:
-        self.archive, self.max_total, self.max_ratio = archive, max_total_bytes, max_ratio
+    def __init__(self, archive: Path, max_total_bytes: int, max_ratio: float, verb: str = "extract") -> None:
+        self.archive, self.max_total, self.max_ratio, self.verb = archive, max_total_bytes, max_ratio, verb
         self.packed_limit = max(RATIO_FREE_BYTES, max_ratio * archive.stat().st_size)
         self.unpacked = 0  # the entries decompressed so far (tar: all scanned; zip: those kept)
         self.kept = 0  # the entries to be written
 
     def entry(self, name: str, size: int, compressed: int | None, keep: bool) -> None:
         """Count one regular entry of ``size`` bytes (``compressed``: its own packed size, zip only)."""
-        where = f"{self.archive}: refusing to extract"
+        where = f"{self.archive}: refusing to {self.verb}"
         if compressed is not None and keep and size > RATIO_FREE_BYTES and size > self.max_ratio * compressed:
             raise DownloadError(
                 f"{where} {name!r}: {size:,} bytes packed into {compressed:,} "
@@ -112,7 +123,7 @@ class _Budget:
 def _copy_entry(src: IO[bytes], dst: IO[bytes], declared: int, what: str) -> int:
     """Copy ``src`` to ``dst``, refusing (DownloadError naming ``what``) more than ``declared`` bytes."""
     written = 0
-    while chunk := src.read(CHUNK):
+    while chunk := src.read(min(CHUNK, declared - written + 1)):  # one byte past the declared size shows a lie
         written += len(chunk)
         if written > declared:
             raise DownloadError(f"{what} unpacks to more than its declared {declared:,} bytes (corrupt or malicious)")
@@ -155,6 +166,67 @@ def extract_archive(
         raise
 
 
+def _check_zip_method(archive: Path, info: zipfile.ZipInfo, verb: str = "extract") -> None:
+    """Refuse a zip entry compressed with anything but stored or deflate (see the module docstring)."""
+    if info.compress_type not in _ZIP_METHODS:
+        raise DownloadError(
+            f"{archive}: refusing to {verb} {info.filename!r}: compression method {info.compress_type} "
+            f"(only stored and deflate entries are {'read' if verb == 'read' else 'extracted'})"
+        )
+
+
+class ZipReader:
+    """A zip archive whose members are read in place, into memory, each through the checks of
+    :func:`extract_archive` (the module docstring): ``max_total_bytes`` and ``max_ratio`` apply to the
+    members read so far, as to the entries extracted, and no member may declare more than
+    ``max_member_bytes``. Refusals and corrupt members are one-line
+    :class:`DownloadError` naming the archive and the member. Use it as a context manager.
+    """
+
+    def __init__(self, archive: str | Path, *, max_total_bytes: int = MAX_TOTAL_BYTES,
+                 max_ratio: float = MAX_RATIO, max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+        self.archive, self.max_member = Path(archive), max_member_bytes
+        try:
+            self._zf = zipfile.ZipFile(self.archive)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise DownloadError(f"{self.archive}: corrupt zip ({exc})") from None
+        self._budget = _Budget(self.archive, max_total_bytes, max_ratio, verb="read")
+
+    def __enter__(self) -> ZipReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zf.close()
+
+    def namelist(self) -> list[str]:
+        return self._zf.namelist()
+
+    def read(self, name: str) -> bytes:
+        """The bytes of member ``name``, after the checks; decompressed in :data:`CHUNK` pieces, at most its
+        declared size."""
+        what = f"{self.archive}: entry {name!r}"
+        try:
+            info = self._zf.getinfo(name)
+        except KeyError:
+            raise DownloadError(f"{what}: no such entry") from None
+        _check_zip_method(self.archive, info, "read")
+        self._budget.entry(name, info.file_size, info.compress_size, True)
+        if info.file_size > self.max_member:
+            raise DownloadError(f"{self.archive}: refusing to read {name!r}: it unpacks to {info.file_size:,} bytes, "
+                                f"over the limit of {self.max_member:,} bytes for a member read into memory")
+        buf = io.BytesIO()
+        try:
+            with self._zf.open(info) as src:
+                _copy_entry(src, buf, info.file_size, what)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # a bad CRC is a BadZipFile
+            raise DownloadError(f"{what}: cannot read from the zip ({exc})") from None
+        return buf.getvalue()
+
+
 def _plan_zip(zf: zipfile.ZipFile, archive: Path, dest: Path, keep: Callable[[str], bool], budget: _Budget
               ) -> list[tuple[str, int, Path, zipfile.ZipInfo]]:
     """(name, declared size, target, entry) of each zip entry to write, after all checks."""
@@ -166,12 +238,8 @@ def _plan_zip(zf: zipfile.ZipFile, archive: Path, dest: Path, keep: Callable[[st
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise DownloadError(f"{archive}: refusing symbolic link in archive: {info.filename!r}")
         wanted = keep(info.filename)
-        if wanted and info.compress_type not in _ZIP_METHODS:
-            raise DownloadError(
-                f"{archive}: refusing to extract {info.filename!r}: compression method {info.compress_type} "
-                f"(only stored and deflate entries are extracted)"
-            )
         if wanted:  # entries left out are never decompressed
+            _check_zip_method(archive, info)
             budget.entry(info.filename, info.file_size, info.compress_size, True)
             todo.append((info.filename, info.file_size, target, info))
     return todo

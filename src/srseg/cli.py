@@ -66,7 +66,7 @@ def _cmd_segment(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_params(args: argparse.Namespace) -> None:
-    from srseg.methods.registry import load_params
+    from srseg.dvcfile import load_params
 
     load_params(args.params)
     print(f"{args.params}: ok")
@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_segment, tensorflow=True)
 
     p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",
-                       description="Validate a params file; prints one line naming the first bad key and what it "
-                                   "allows.")
+                       description="Check a params file as the check_params stage does (the schema, every key "
+                                   "dvc.yaml reads present, values that would certainly fail a later stage); "
+                                   "prints one line naming the first bad key and what it allows.")
     p.add_argument("params", nargs="?", default="params.yaml", metavar="PARAMS",
                    help="the params file (default params.yaml)")
     p.set_defaults(func=_cmd_check_params)

@@ -14,6 +14,7 @@ and each stage depends on its kind's, so editing a module re-runs exactly the st
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from srseg.methods.base import Method
 from srseg.methods.registry import METHODS, trained
+from srseg.methods.registry import load_params as registry_load_params
 from srseg.params import Params
 from srseg.paths import Paths
 
@@ -135,6 +137,27 @@ def stages() -> list[Stage]:
     """Every stage definition but ``code``, in pipeline order."""
     return [*base_stages(), *map(training_stage, trained()), *map(evaluation_stage, METHODS.values()),
             *result_stages()]
+
+
+def required_params() -> list[str]:
+    """Every params key that dvc.yaml reads, in order of first use: each stage's ``params:`` list and each
+    ``${...}`` it interpolates (the matrix variables ``scales``, ``seeds``, ``seg.retrain_scales``,
+    ``combine.scales``; ``${item.*}`` are the matrix's own)."""
+    keys: dict[str, None] = {}
+    for st in stages():
+        texts = [*(st.matrix or {}).values(), st.cmd, *st.deps, *st.outs, *st.uncached, *st.plots]
+        for var in re.findall(r"\$\{\s*([^}\s]+)\s*\}", " ".join(texts)):
+            if not var.startswith("item."):
+                keys.setdefault(var)
+        keys.update(dict.fromkeys(st.params))
+    return list(keys)
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """The check of the ``check_params`` stage and ``srseg check-params``: :func:`srseg.methods.registry.load_params`
+    with every key of :func:`required_params` present in the file itself (DVC reads them there, without srseg's
+    defaults: an empty params.yaml, or one without ``combine:``, would otherwise pass here and fail in DVC)."""
+    return registry_load_params(path, required=required_params())
 
 
 def code_kinds() -> dict[str, tuple[str, ...]]:

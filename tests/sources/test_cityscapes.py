@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import tracemalloc
 import zipfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -266,6 +267,34 @@ def test_size_mismatch_and_corrupt_member_are_named(tmp_path: Path) -> None:
     mismatch = f"gtFine_trainvaltest.zip:{bad_label}: label size 24x18 does not match its image 24x16"
     with pytest.raises(ImageError, match=mismatch):
         list(cityscapes.samples(_params(path=str(root), train=1), tmp_path))
+
+
+def test_bomb_member_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    """A labelIds member that inflates ~1000x is refused on its declared sizes (archive caps), naming the zip and
+    the member, before any of it is decompressed: the read holds nothing like the member in memory."""
+    bomb = "gtFine/train/bochum/bochum_000000_000019_gtFine_labelIds.png"
+    root = _write_zips(tmp_path / "cs", ("leftImg8bit",))
+    with zipfile.ZipFile(root / cityscapes.PACKAGES["gtFine"], "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in _files()["gtFine"].items():
+            if name != bomb:
+                zf.writestr(name, data)
+        with zf.open(bomb, "w") as dst:  # 32 MiB of zeros, written in pieces (the test holds 1 MiB at a time)
+            for _ in range(32):
+                dst.write(bytes(1 << 20))
+    assert (root / cityscapes.PACKAGES["gtFine"]).stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DownloadError) as info:
+            list(cityscapes.samples(_params(path=str(root)), tmp_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{root / 'gtFine_trainvaltest.zip'}: refusing to read '{bomb}': 33,554,432 bytes packed "
+                          "into "), msg
+    assert "decompression bomb" in msg
+    assert peak < 4 << 20, peak  # the three aachen images before it and the zip's index, not 32 MiB
 
 
 # --- the site ---------------------------------------------------------------------------------

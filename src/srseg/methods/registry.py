@@ -6,7 +6,7 @@ docs/adding-a-method.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,7 @@ from srseg.methods import (
     task_sr,
 )
 from srseg.methods.base import METHODS, Method, register
-from srseg.params import SECTIONS, Params, check_scale
-from srseg.params import load_params as base_load_params
+from srseg.params import SECTIONS, Params, check_feasible, check_present, check_scale, read_params, validate
 from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
@@ -95,12 +94,22 @@ def train(params: Params, name: str, scale: int, seed: int, paths: Paths = REPO)
     return spec.run(params, scale, seed, paths)
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate params.yaml with every method's section (:func:`srseg.params.load_params` checks the
-    sections of the method modules imported so far; this imports them all), refusing sections no method declares."""
-    params = base_load_params(path)
+def load_params(path: str | Path = "params.yaml", required: Sequence[str] = ()) -> Params:
+    """Read and check the whole params file, as the ``check_params`` stage and ``srseg check-params`` do
+    (:func:`srseg.dvcfile.load_params` passes ``required``):
+
+    - validate it with every method's section (:func:`srseg.params.load_params` checks the sections of the method
+      modules imported so far; this imports them all), refusing sections no method declares;
+    - refuse a file without one of the ``required`` keys (:func:`srseg.params.check_present`: the keys dvc.yaml
+      reads, for which no default fills in);
+    - refuse values that certainly fail a stage later (:func:`srseg.params.check_feasible`).
+    """
+    raw = read_params(path)
+    params = validate(raw, source=str(path))
     unknown = sorted(set(params.combine.model_extra or {}) - {k.rpartition(".")[2] for k in SECTIONS})
     if unknown:
         raise ParamsError(f"{path}: combine.{unknown[0]}: unknown key (allowed keys are those in the default "
                           "params.yaml)")
+    check_present(raw, required, str(path))
+    check_feasible(params, str(path))
     return params

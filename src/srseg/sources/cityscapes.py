@@ -5,7 +5,8 @@ Input, for each of ``leftImg8bit`` (images) and ``gtFine`` (``*_gtFine_labelIds.
 
 - ``data.cityscapes.path`` set: that folder holds the extracted tree (``leftImg8bit/``, ``gtFine/``)
   or the official zips (``leftImg8bit_trainvaltest.zip``, ``gtFine_trainvaltest.zip``), which are read
-  in place (no extraction);
+  in place (no extraction), member by member through the caps of :mod:`srseg.archive`
+  (:class:`~srseg.archive.ZipReader`): a decompression bomb is refused without being inflated;
 - ``path: null``: the two zips are downloaded into ``<cache_dir>/cityscapes/`` with an account of the
   Cityscapes site, using the login form and package URLs of cityscapesscripts' ``csDownload``
   (its ``login()`` prompts on the terminal and hard-codes the site, so the flow is repeated here on a
@@ -36,7 +37,6 @@ import json
 import logging
 import os
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +45,7 @@ import numpy as np
 import requests
 from PIL import Image
 
+from srseg.archive import ZipReader
 from srseg.degrade import crop_to_multiple
 from srseg.download import fetch, safe_url
 from srseg.errors import DownloadError, ImageError, SrsegError
@@ -181,7 +182,7 @@ def download(cache_dir: Path, names: list[str] | None = None) -> dict[str, Path]
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _index(zf: zipfile.ZipFile | None, where: Path, pattern: re.Pattern[str],
+def _index(zf: ZipReader | None, where: Path, pattern: re.Pattern[str],
            required: bool = True) -> dict[tuple[str, str, str], str]:
     """(split, city, id) → file path or zip member, for the train/val files of a folder or zip."""
     if zf is None:
@@ -198,29 +199,26 @@ def _index(zf: zipfile.ZipFile | None, where: Path, pattern: re.Pattern[str],
     return out
 
 
-def _open_part(root: Path, kind: str, stack: contextlib.ExitStack) -> tuple[zipfile.ZipFile | None, Path]:
+def _open_part(root: Path, kind: str, stack: contextlib.ExitStack) -> tuple[ZipReader | None, Path]:
     """The extracted folder ``root/<kind>`` (→ None) or the open zip ``root/<kind>_trainvaltest.zip``."""
     folder, archive = root / kind, root / PACKAGES[kind]
     if folder.is_dir():
         return None, folder
     if archive.is_file():
-        try:
-            return stack.enter_context(zipfile.ZipFile(archive)), archive
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise DownloadError(f"{archive}: corrupt zip ({exc})") from None
+        return stack.enter_context(ZipReader(archive)), archive
     raise SrsegError(f"{root}: has neither {kind}/ nor {PACKAGES[kind]}")
 
 
-def _read(zf: zipfile.ZipFile | None, where: Path, ref: str, what: str) -> tuple[np.ndarray, str]:
-    """(array, name for messages) of a file path or zip member; ``what`` is "image", "label" or "instances"."""
+def _read(zf: ZipReader | None, where: Path, ref: str, what: str) -> tuple[np.ndarray, str]:
+    """(array, name for messages) of a file path or zip member; ``what`` is "image", "label" or "instances".
+
+    A zip member is read through the archive caps (:class:`~srseg.archive.ZipReader`: one-line DownloadError
+    naming the zip and the member for a bomb or a corrupt member)."""
     readers = {"image": read_image, "label": read_label, "instances": read_instance_ids}
     if zf is None:
         return readers[what](ref), ref
     name = f"{where}:{ref}"
-    try:
-        data = zf.read(ref)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a bad CRC is a BadZipFile
-        raise ImageError(f"{name}: cannot read from the zip ({exc})") from None
+    data = zf.read(ref)
     return readers[what](io.BytesIO(data), name=name), name
 
 
