@@ -1,5 +1,5 @@
 """benchmarks/bench_degrade.py: runs on a folder of images, and without ../shared stops with one line; bench_sr.py
---memory measures the real entry points."""
+--memory and bench_segment.py measure the real entry points."""
 
 from __future__ import annotations
 
@@ -146,3 +146,13 @@ def test_bench_sr_memory_runs_the_real_entry_points(tmp_path: Path) -> None:
     assert [(r["entry"], r["size"]) for r in rows] == [("upscale", [128, 128]), ("super_resolve", [128, 128])]
     assert all(200 < r["peak_rss_mb"] < 1536 for r in rows), rows
     assert "load average" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_segment_runs_the_real_command(tmp_path: Path) -> None:
+    """bench_segment.py (issue 31) measures `srseg segment` in a child process, passing on its own arguments."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_segment.py"), "--mp", "0", "--",
+                           "--window", "64"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "`srseg segment --window 64`" in proc.stdout and "128x128 ( 0.02 MP): peak RSS" in proc.stdout

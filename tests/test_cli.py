@@ -206,3 +206,51 @@ def test_missing_tensorflow_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys:
 
     with pytest.raises(ModuleNotFoundError):
         needs_something_else()
+
+
+def test_os_errors_are_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 31: an OSError reaching an entry point (an output that cannot be written) is ``error: PATH: reason``
+    and exit status 2, like srseg's own errors; a rename names both files, and one without a file its reason."""
+    from srseg.entry import stage
+    from srseg.io import write_png
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+
+    @stage
+    def writes(path: Path) -> None:
+        write_png(path, np.zeros((2, 2), np.uint8))
+
+    @stage
+    def raises(exc: OSError) -> None:
+        raise exc
+
+    cases = [
+        (lambda: writes(blocker / "out.png"),
+         f"error: {blocker}: is a file, not a folder (needed for {blocker / 'out.png'})"),
+        (lambda: writes(tmp_path),  # a folder where the file goes
+         f"error: {tmp_path}: Is a directory"),
+        (lambda: raises(PermissionError(13, "Permission denied", "out/x.png")), "error: out/x.png: Permission denied"),
+        (lambda: raises(OSError(18, "Invalid cross-device link", "a", None, "b")),
+         "error: a -> b: Invalid cross-device link"),
+        (lambda: raises(OSError(28, "No space left on device")), "error: No space left on device"),
+    ]
+    for call, line in cases:
+        with pytest.raises(SystemExit) as exc:
+            call()
+        assert exc.value.code == 2 and capsys.readouterr().err == line + "\n"
+
+
+def test_a_stage_script_with_an_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    """The stage scripts share the wrapper: degrade's output folder under a file is one line, exit status 2."""
+    from srseg.io import write_png
+
+    (tmp_path / "params.yaml").write_text("{}\n")  # the defaults
+    write_png(tmp_path / "data/raw/leftImg8bit/val/c/c_000000_000019_leftImg8bit.png", np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "data/lr").write_text("a file where the LR folders go")
+    proc = subprocess.run([sys.executable, str(REPO / "stages" / "degrade.py"), "--scale", "2"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        "error: data/lr: is a file, not a folder (needed for data/lr/x2)"], proc.stderr
+    assert (tmp_path / "data/lr").read_text() == "a file where the LR folders go"

@@ -197,5 +197,45 @@ def test_a_16_bit_label_says_so(tmp_path: Path) -> None:
     assert label.dtype == np.uint8 and label.tolist() == [[7, 8], [26, 255]]
     with pytest.raises(ImageError, match=r"^zip:x\.png: 16-bit label image with values 7\.\.1000"):
         read_label(io.BytesIO(big.read_bytes()), name="zip:x.png")  # zip members (Cityscapes) the same way
-    with pytest.raises(ImageError, match=r"big\.png: expected an 8-bit image, got mode I;16"):
+    with pytest.raises(ImageError, match=r"big\.png: 16 bits per channel \(16-bit grey\)"):
         read_image(big)
+
+
+def _png_16_bit(arr: np.ndarray) -> bytes:
+    """A PNG of 16 bits per channel (colour type 2, RGB, or 6, RGBA) of a uint16 (H, W, 3|4) array: Pillow reads
+    such files but cannot write them."""
+    import struct
+    import zlib
+
+    h, w, c = arr.shape
+    rows = b"".join(b"\0" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_16_bits_per_channel_are_refused_not_reduced(tmp_path: Path) -> None:
+    """Issue 31: Pillow reads a 48-bit RGB PNG as 8-bit RGB, dropping the low byte without a word; srseg refuses
+    it (and 64-bit RGBA, 16-bit grey) naming the file, for every mode it reads in. 8-bit images are unaffected."""
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3001
+    (tmp_path / "rgb48.png").write_bytes(_png_16_bit(rgb))
+    (tmp_path / "rgba64.png").write_bytes(_png_16_bit(np.dstack([rgb, np.full((2, 3), 65535, np.uint16)])))
+    with Image.open(tmp_path / "rgb48.png") as im:
+        assert im.mode == "RGB"  # what Pillow would hand over: 8 bits
+    Image.fromarray(np.array([[0, 1000], [30000, 65535]], np.uint16)).save(tmp_path / "grey16.png")
+    with Image.open(tmp_path / "grey16.png") as im:
+        assert im.mode == "I;16"
+    for name, kind in (("rgb48", "48-bit RGB"), ("rgba64", "64-bit RGBA"), ("grey16", "16-bit grey")):
+        for mode in ("RGB", "L", "auto"):
+            with pytest.raises(ImageError) as exc:
+                read_image(tmp_path / f"{name}.png", mode)
+            assert str(exc.value) == (f"{tmp_path / name}.png: 16 bits per channel ({kind}); srseg reads 8-bit images "
+                                      f"only (the pipeline is 8-bit throughout) and would drop the low 8 bits: "
+                                      f"convert it to 8 bits per channel first")
+    with pytest.raises(ImageError, match=r"^zip:a\.png: 16 bits per channel \(48-bit RGB\)"):
+        read_image(io.BytesIO(_png_16_bit(rgb)), name="zip:a.png")
+    write_png(tmp_path / "rgb8.png", (rgb // 257).astype(np.uint8))
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb8.png"), rgb // 257)

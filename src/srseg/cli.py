@@ -6,7 +6,7 @@ import argparse
 
 from srseg import __version__
 from srseg.entry import stage, verbose_tensorflow
-from srseg.params import TILE
+from srseg.params import SEG_WHOLE_MAX_PIXELS, SEG_WINDOW, TILE
 from srseg.paths import REPO
 from srseg.runtime import CPU_KERNELS
 
@@ -31,7 +31,7 @@ def _scales(text: str) -> list[int]:
     return scales
 
 
-def _threads(text: str) -> int:
+def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return int(text)
@@ -62,7 +62,7 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
 def _cmd_segment(args: argparse.Namespace) -> None:
     from srseg.seg.infer import segment_file
 
-    segment_file(args.input, args.out_prefix, model=args.model)
+    segment_file(args.input, args.out_prefix, model=args.model, window=args.window, overwrite=args.overwrite)
 
 
 def _cmd_check_params(args: argparse.Namespace) -> None:
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     # the commands that run a model take the pipeline's runtime.threads and runtime.cpu_kernels
     tf_common = argparse.ArgumentParser(add_help=False, parents=[common])
-    tf_common.add_argument("--threads", type=_threads,
+    tf_common.add_argument("--threads", type=_positive,
                            help="TensorFlow's intra- and inter-op threads, as the pipeline's runtime.threads "
                                 "(default: TensorFlow's own choice, about one per core)")
     tf_common.add_argument("--cpu-kernels", choices=CPU_KERNELS, default="onednn",
@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(REPO.seg_model("hr", 0)),
                    help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)}, the pipeline's model "
                         f"trained on the HR images")
+    p.add_argument("--window", type=_positive, metavar="N",
+                   help=f"segment in sliding N×N windows overlapping by a third (bounds memory; as the pipeline's "
+                        f"seg.eval.mode sliding). Default: the whole image up to {SEG_WHOLE_MAX_PIXELS / 1e6:.1f} MP, "
+                        f"windows of {SEG_WINDOW} above")
+    p.add_argument("--overwrite", action="store_true", help="allow an output file to be the INPUT file itself")
     p.set_defaults(func=_cmd_segment, tensorflow=True)
 
     p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import srseg
-from srseg.errors import SrsegError
+from srseg.errors import SrsegError, first_line
 from srseg.params import check_scale
 
 #: TensorFlow comes from an extra (pyproject.toml): ``cpu`` (tensorflow-cpu) or ``gpu`` (tensorflow[and-cuda]).
@@ -19,8 +19,22 @@ NO_TENSORFLOW = ("TensorFlow is not installed: pip install -c constraints.txt -e
                  "machine; see the README)")
 
 
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: ``PATH: reason`` (``A -> B: reason`` for a rename), or its message when it names
+    no file (a full disk while writing)."""
+    reason = exc.strerror or first_line(exc)
+    if exc.filename is None:
+        return reason
+    where = os.fsdecode(exc.filename)
+    if exc.filename2 is not None:
+        where += f" -> {os.fsdecode(exc.filename2)}"
+    return f"{where}: {reason}"
+
+
 def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``fn`` as a program: SrsegError (or a missing TensorFlow) → one line on stderr and exit status 2."""
+    """Run ``fn`` as a program: SrsegError (or a missing TensorFlow) → one line on stderr and exit status 2; so is
+    an OSError (an output that cannot be written: no permission, a file in place of a folder, a full disk), naming
+    the file (:func:`os_error_line`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -34,6 +48,9 @@ def stage(fn: Callable[..., Any]) -> Callable[..., Any]:
             if (exc.name or "").split(".")[0] != "tensorflow":
                 raise
             print(f"error: {NO_TENSORFLOW}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except OSError as exc:
+            print(f"error: {os_error_line(exc)}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -4,27 +4,59 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
-from srseg.errors import ImageError, SrsegError
+from srseg.errors import ImageError, SrsegError, first_line
 from srseg.params import Params
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def make_parent(path: str | Path) -> None:
+    """Create the folders above ``path``; a file in their place is a ``NotADirectoryError`` naming that file and
+    ``path`` (``mkdir`` alone says "File exists" or "Not a directory" of a folder it could not make)."""
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is None:
+            raise
+        raise NotADirectoryError(errno.ENOTDIR, f"is a file, not a folder (needed for {path})", str(blocker)) from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``b`` exists and is the file ``a`` (through links too)."""
+    try:
+        return Path(b).exists() and Path(a).samefile(b)
+    except OSError:
+        return False
+
+
+def refuse_overwriting(input: str | Path, outputs: Sequence[str | Path], overwrite: bool, instead: str) -> None:
+    """SrsegError naming the first of ``outputs`` that is the ``input`` file itself, unless ``overwrite``
+    (``--overwrite``); ``instead`` says what to give instead (e.g. "another output file")."""
+    for output in outputs:
+        if not overwrite and same_file(input, output):
+            raise SrsegError(f"{output}: is the input image; give {instead} (or --overwrite to replace it)")
 
 
 @contextlib.contextmanager
@@ -36,7 +68,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     process left in a tracked folder, and the next write of ``final`` deletes it (:func:`remove_stale_temps`).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(final)
     remove_stale_temps(final)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; outputs get the usual permissions
@@ -114,7 +146,7 @@ def atomic_file(final: str | Path, mode: str = "w") -> Iterator[Any]:
     The temporary is named and cleaned up as :func:`atomic_dir`'s.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(final)
     remove_stale_temps(final)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(final), dir=final.parent)
     os.chmod(tmp, 0o666 & ~_umask())
@@ -149,7 +181,7 @@ def save_keras(model: Any, path: str | Path, record: Mapping[str, Any] | None = 
     under :data:`RECORD_KEY`, with sorted keys; the weights and config entries are the same with or without it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     record_json = None if record is None else json.loads(json.dumps(record))  # fails here, not half-way
     # Keras' own file is a temporary of ``path`` too (ignored by DVC, removed by the next save if left behind).
     fd, raw = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}raw-", suffix=".keras", dir=path.parent)
@@ -271,19 +303,63 @@ def write_json(path: str | Path, obj: Any) -> None:
 _TRANSPARENCY_REPORTED: set[str] = set()
 
 
+def pixel_limit() -> int:
+    """The most pixels srseg reads or writes in one image: Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485 by default; 0 when it is switched off), above which Pillow only
+    warns (up to twice the limit) and srseg refuses."""
+    return int(Image.MAX_IMAGE_PIXELS or 0)
+
+
+def check_pixels(pixels: int, name: str, what: str = "image") -> None:
+    """ImageError naming ``name`` when ``pixels`` is above :func:`pixel_limit`."""
+    limit = pixel_limit()
+    if limit and pixels > limit:
+        raise ImageError(f"{name}: {what} of {pixels:,} pixels ({pixels / 1e6:.1f} MP), above srseg's limit of "
+                         f"{limit:,} (Pillow's decompression-bomb limit); crop or downscale it first")
+
+
 @contextlib.contextmanager
-def _opened(source: str | Path | BinaryIO, name: str, what: str) -> Iterator[Image.Image]:
-    """``source`` opened and decoded by Pillow; a missing or unreadable file is one ImageError naming ``name``."""
+def _opened(source: str | Path | BinaryIO, name: str, what: str,
+            check: Callable[[Image.Image, str], None] | None = None) -> Iterator[Image.Image]:
+    """``source`` opened and decoded by Pillow; a missing or unreadable file, or one above :func:`pixel_limit`, is
+    one ImageError naming ``name``. ``check(image, name)`` runs before the pixels are decoded."""
     try:
-        with Image.open(source) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # raised by Image.open, as the error
+            opened = Image.open(source)
+        with opened as im:
+            if check is not None:
+                check(im, name)
             im.load()
             yield im
     except ImageError:
         raise
     except FileNotFoundError:
         raise ImageError(f"{name}: {what} not found") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))  # "Image size (N pixels) exceeds limit of …"
+        check_pixels(int(pixels.group(1)) if pixels else pixel_limit() + 1, name, what)
+        raise ImageError(f"{name}: cannot read {what} ({first_line(exc)})") from None
     except Exception as exc:  # Pillow raises many types for corrupt files
         raise ImageError(f"{name}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+
+
+#: Pillow's raw modes of 16 bits per channel (PNG: ``RGB;16B``, ``LA;16B``…; TIFF: ``RGB;16L``…), which it
+#: reduces to 8 bits when it decodes them as RGB, RGBA or LA (``BGR;16`` is 5-6-5 BMP, 16 bits per pixel).
+_SIXTEEN_BIT_RAW = re.compile(r";16[BLNSR]")
+
+
+def _refuse_16_bit(im: Image.Image, name: str) -> None:
+    """ImageError when ``im`` has 16 bits per channel: decoded as 8 bits its precision would be lost silently."""
+    tiles = im.tile if isinstance(im, ImageFile.ImageFile) else []
+    rawmodes = [t.args if isinstance(t.args, str) else next(iter(t.args or ()), "") for t in tiles]
+    grey = im.mode.startswith("I;16")
+    if grey or any(isinstance(r, str) and _SIXTEEN_BIT_RAW.search(r) for r in rawmodes):
+        bands = 1 if grey else len(im.getbands())
+        kind = "grey" if grey else im.mode
+        raise ImageError(f"{name}: 16 bits per channel ({16 * bands}-bit {kind}); srseg reads 8-bit images only "
+                         f"(the pipeline is 8-bit throughout) and would drop the low 8 bits: convert it to 8 bits "
+                         f"per channel first")
 
 
 def read_image(source: str | Path | BinaryIO, mode: str = "RGB", *, name: str | None = None) -> np.ndarray:
@@ -293,12 +369,16 @@ def read_image(source: str | Path | BinaryIO, mode: str = "RGB", *, name: str | 
     value rather than on the luma of a grey RGB image). ``source`` is a path or an open binary file (a zip
     member), ``name`` what messages call it (default: the path).
 
+    Refused in one line naming the file, before the pixels are decoded: 16 bits per channel (48-bit RGB, 16-bit
+    grey: the pipeline is 8-bit throughout, so reading it would drop precision silently), other non-8-bit modes,
+    and more pixels than :func:`pixel_limit`.
+
     Transparency (an alpha channel, or a transparent palette entry or colour) is dropped: the colour channels
     are read as they are. When any pixel is not fully opaque this is logged once per file as a warning naming
     it; a fully opaque alpha loses nothing and is dropped silently.
     """
     name = str(source) if name is None else name
-    with _opened(source, name, "image") as im:
+    with _opened(source, name, "image", _refuse_16_bit) as im:
         if im.mode.startswith(("I", "F")):
             raise ImageError(f"{name}: expected an 8-bit image, got mode {im.mode}")
         if mode == "auto":
@@ -378,7 +458,7 @@ def png_bytes(arr: np.ndarray) -> bytes:
 def write_png(path: str | Path, arr: np.ndarray) -> None:
     """Write a uint8 (or 2-D uint16) array as PNG (parents created)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parent(path)
     path.write_bytes(png_bytes(arr))
 
 

@@ -25,6 +25,13 @@ from srseg.errors import ParamsError, SrsegError, first_line
 #: LR tile side and context of SR inference (bounds memory; see benchmarks/bench_sr.py), the one home of both.
 TILE = 512
 TILE_OVERLAP = 10
+#: Sliding-window side and overlap of segmentation (``seg.eval`` and ``srseg segment --window``), their one home.
+SEG_WINDOW = 512
+SEG_OVERLAP = 0.33
+#: Above this many pixels ``srseg segment`` runs sliding windows unless given a window: whole-image inference
+#: grows with the image (the small PSPNet: about 0.25 KB per pixel over 0.6 GB of TensorFlow and model, 6.3 GB at
+#: 24 MP), windows keep it near this size's cost (``benchmarks/bench_segment.py``).
+SEG_WHOLE_MAX_PIXELS = 2048 * 2048
 
 S = TypeVar("S", bound="_Section")
 PosInt = Annotated[int, Field(strict=True, ge=1)]
@@ -137,8 +144,8 @@ class SegTrainParams(_Section):
 
 class SegEvalParams(_Section):
     mode: Literal["whole", "sliding"] = "whole"
-    window: PosInt = 512
-    overlap: Annotated[float, Field(ge=0, lt=1)] = 0.33
+    window: PosInt = SEG_WINDOW
+    overlap: Annotated[float, Field(ge=0, lt=1)] = SEG_OVERLAP
 
 
 class SegRetrainParams(_Section):

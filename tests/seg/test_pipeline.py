@@ -318,6 +318,32 @@ def test_stage_script_error_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "data/sr/seed0/x4" in lines[0] and "Traceback" not in proc.stderr
 
 
+def test_training_out_of_memory_is_one_line_naming_crop_and_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 31: TensorFlow running out of memory in a PSPNet step (simulated: the criterion raises it while the
+    step is traced) is ``error: …`` naming seg.train.crop and seg.train.batch, exit status 2, nothing saved."""
+    import tensorflow as tf
+
+    from srseg.entry import stage
+    from srseg.seg import train as seg_train
+    from srseg.seg.train import run_train_seg
+
+    def criterion(*args: object, **kwargs: object):
+        def oom(targets: object, outputs: object):
+            raise tf.errors.ResourceExhaustedError(None, None, "Graph execution error:\n\nOOM when allocating "
+                                                   "tensor with shape[2,64,32,32] and type float\n\t [[{{node x}}]]")
+        return oom
+
+    monkeypatch.setattr(seg_train, "pspnet_criterion", criterion)
+    _make_tree(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        stage(run_train_seg)(_params(), 0, Paths(tmp_path))
+    assert exc.value.code == 2 and capsys.readouterr().err == (
+        "error: out of memory in a training step (ResourceExhaustedError: OOM when allocating tensor with "
+        "shape[2,64,32,32] and type float); lower seg.train.crop 32, seg.train.batch 2\n")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.parts[len(tmp_path.parts)] != "data"]
+
+
 def test_bad_train_labels_fail_before_training(tmp_path: Path) -> None:
     from srseg.seg.train import run_train_seg
 

@@ -208,6 +208,26 @@ def test_upscale_refuses_to_overwrite_its_input(tmp_path: Path, x2_model: Path,
         assert im.size == (20, 16)
 
 
+def test_upscale_refuses_what_it_could_not_read_back_before_the_model_loads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Above the pixel limit (the input, or the output it would write) and 16-bit input: one line, no model read
+    (the model file does not exist), nothing written."""
+    src, out, absent = tmp_path / "a.png", tmp_path / "out.png", str(tmp_path / "absent.keras")
+    Image.fromarray(_smooth(10, 12)).save(src)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    err = _cli_error(capsys, ["upscale", str(src), str(out), "--scale", "3", "--model", absent])
+    assert err == (f"error: {out}: x3 output of 1,080 pixels (0.0 MP), above srseg's limit of 1,000 (Pillow's "
+                   f"decompression-bomb limit); crop or downscale it first")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    err = _cli_error(capsys, ["upscale", str(src), str(out), "--scale", "2", "--model", absent])
+    assert err.startswith(f"error: {src}: image of 120 pixels (0.0 MP), above srseg's limit of 100 (")
+    monkeypatch.undo()
+    Image.fromarray(np.full((6, 7), 40000, np.uint16)).save(src)
+    err = _cli_error(capsys, ["upscale", str(src), str(out), "--scale", "2", "--model", absent])
+    assert err.startswith(f"error: {src}: 16 bits per channel (16-bit grey); ")
+    assert not out.exists()
+
+
 def test_upscale_invalid_scale_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli_main(["upscale", "a.png", "b.png", "--scale", "0"])

@@ -144,3 +144,38 @@ def test_two_replicas_train_like_one() -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["err"] < 1e-4, out
     assert out["loss1"] == pytest.approx(out["loss2"], rel=1e-5)
+
+
+#: What TensorFlow says when a step's tensors do not fit: the OOM line comes after a trace.
+OOM = ("Graph execution error:\n\nDetected at node conv/Conv2D defined at (most recent call last):\n  File \"x.py\"\n"
+       "OOM when allocating tensor with shape[2,4,4,1] and type float on /job:localhost/replica:0/task:0/device:CPU:0 "
+       "by allocator cpu\n\t [[{{node conv/Conv2D}}]]")
+
+
+@pytest.mark.parametrize("error", [tf.errors.ResourceExhaustedError(None, None, OOM),
+                                   MemoryError("Unable to allocate 1.21 GiB for an array with shape (8, 713, 713)")])
+def test_a_step_out_of_memory_is_one_line_naming_the_params(error: Exception, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 31: out of memory in a training step is an SrsegError of one line naming the params that size a step;
+    nothing is saved."""
+    from srseg.errors import SrsegError
+    from srseg.training import loop
+
+    real = loop._split_for_replicas
+
+    def failing(dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -> object:
+        batches = iter(real(dataset, strategy))
+        yield next(batches)
+        raise error  # the second step runs out of memory
+
+    monkeypatch.setattr(loop, "_split_for_replicas", failing)
+    saved = []
+    with pytest.raises(SrsegError) as exc:
+        train(_tiny(0.0), _data(), mse_criterion, keras.optimizers.SGD(0.01), steps=3, steps_per_epoch=3,
+              live_dir=tmp_path / "live", save=lambda: saved.append(1), epoch_metrics=lambda e, logs: {},
+              memory_params="seg.train.crop 160, seg.train.batch 8")
+    reason = ("ResourceExhaustedError: OOM when allocating tensor with shape[2,4,4,1] and type float on "
+              "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu"
+              if isinstance(error, tf.errors.ResourceExhaustedError) else f"MemoryError: {error}")
+    assert str(exc.value) == f"out of memory in a training step ({reason}); lower seg.train.crop 160, seg.train.batch 8"
+    assert not saved and not (tmp_path / "live").exists() and not list(tmp_path.iterdir())

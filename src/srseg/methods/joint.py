@@ -143,7 +143,8 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
                                       f"{started_from(init)}"))
     history = train_loop(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
                          live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
-                         epoch_metrics=epoch_metrics, strategy=strategy, name=NAME)
+                         epoch_metrics=epoch_metrics, strategy=strategy, name=NAME,
+                         memory_params=f"seg.train.crop {tp.crop}, seg.train.batch {tp.batch}")
     q = sr_head_quality(model, paths, scale)
     write_json(paths.image_quality(name, seed), q)
     log.info("%s: val mIoU %.4f, SR head Y-PSNR %.2f dB, after %.0f s", out, history.last.get("val/miou", np.nan),

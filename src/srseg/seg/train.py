@@ -142,7 +142,8 @@ def train_pspnet(
     return train(model, dataset, pspnet_criterion(seg.aux_weight, class_weights), optimizer, steps=total_steps,
                  steps_per_epoch=tp.steps_per_epoch, live_dir=live_dir,
                  save=lambda: save_model(model, model_out, record),
-                 epoch_metrics=epoch_metrics, strategy=strategy, name="PSPNet")
+                 epoch_metrics=epoch_metrics, strategy=strategy, name="PSPNet",
+                 memory_params=f"seg.train.crop {tp.crop}, seg.train.batch {tp.batch}")
 
 
 def use_weights(weights: Path, val: Pairs, model_out: Path, live_dir: Path) -> History:

@@ -237,7 +237,8 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
                     steps=ft.steps, steps_per_epoch=ft.steps_per_epoch,
                     live_dir=paths.train_log(variant(name, scale), seed),
                     save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
-                    strategy=strategy, name=name)
+                    strategy=strategy, name=name,
+                    memory_params=f"combine.finetune.patch {ft.patch}, combine.finetune.batch {ft.batch}")
     metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(name, scale, seed),
                            paths.image_quality(variant(name, scale), seed), params)
     log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", name, scale, seed, metrics["psnr_y"],

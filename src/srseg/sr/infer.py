@@ -33,7 +33,15 @@ from PIL import Image
 
 from srseg.degrade import downscale, downscale_float, upscale, upscale_float
 from srseg.errors import ImageError, SrsegError
-from srseg.io import atomic_file, describe_model, model_metadata, outside_study_warning, read_image
+from srseg.io import (
+    atomic_file,
+    check_pixels,
+    describe_model,
+    model_metadata,
+    outside_study_warning,
+    read_image,
+    refuse_overwriting,
+)
 from srseg.metrics.sr import luma, rgb_to_y, y_scores_from_y
 from srseg.models.dcscn import DcscnConfig, ModelError, load_model, model_config
 from srseg.params import TILE, TILE_OVERLAP, check_scale
@@ -348,13 +356,6 @@ def _format_for(path: Path) -> str:
     return fmt
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
 def upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
                  dcscn_checkpoint: str | Path | None = None, tile: int | None = TILE,
                  self_ensemble: bool = False, overwrite: bool = False,
@@ -362,18 +363,20 @@ def upscale_file(input: str | Path, output: str | Path, scale: int, model: str |
     """``srseg upscale``: super-resolve one image file (colour or grey, any size); written atomically.
 
     Logs which model runs and what it was trained on, and a warning when a model trained on synthetic scenes
-    is applied to a file outside the study (:func:`srseg.io.outside_study_warning`). Refuses to replace the
-    input file itself unless ``overwrite``. ``condition`` maps the LR image to the condition maps of a
-    segmentation-conditioned model (see :func:`srseg.sr.condition.assisted_upscale_file`).
+    is applied to a file outside the study (:func:`srseg.io.outside_study_warning`). Refused before the model
+    loads: replacing the input file itself unless ``overwrite``, an input :func:`srseg.io.read_image` refuses,
+    and an output above :func:`srseg.io.pixel_limit` (srseg could not read it back). ``condition`` maps the LR
+    image to the condition maps of a segmentation-conditioned model (see
+    :func:`srseg.sr.condition.assisted_upscale_file`).
     """
     input, output = Path(input), Path(output)
     check_scale(scale, what="--scale")
     fmt = _format_for(output)
     if tile is not None and tile < 1:
         raise SrsegError(f"--tile must be >= 1, got {tile}")
-    if _same_file(input, output) and not overwrite:
-        raise SrsegError(f"{output}: is the input image; give another output file (or --overwrite to replace it)")
+    refuse_overwriting(input, [output], overwrite, "another output file")
     lr = read_image(input, "auto")
+    check_pixels(lr.shape[0] * lr.shape[1] * scale * scale, str(output), f"x{scale} output")
     upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
     if dcscn_checkpoint is not None:
         log.info("model %s: the DCSCN authors' checkpoint, no training record", dcscn_checkpoint)

@@ -131,7 +131,8 @@ def train_sr(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, A
     record = model_record(params, scale, seed, len(train_refs))
     history = train(model, dataset, mse_criterion, optimizer, steps=p.steps, steps_per_epoch=p.steps_per_epoch,
                     live_dir=paths.train_log(f"sr_x{scale}", seed), save=lambda: save_keras(model, out, record),
-                    epoch_metrics=epoch_metrics, strategy=strategy, name=f"x{scale}")
+                    epoch_metrics=epoch_metrics, strategy=strategy, name=f"x{scale}",
+                    memory_params=f"sr.pretrain.patch {p.patch}, sr.pretrain.batch {p.batch}")
     return {"scale": scale, "steps": p.steps, "train_images": len(train_refs), "val_images": len(val_hr),
             "val_psnr_bicubic": bic_psnr, "val_psnr": history.last["val/psnr"], "seconds": history.seconds,
             "patches_per_s": p.steps * p.batch / max(history.seconds, 1e-9), "model": str(out)}

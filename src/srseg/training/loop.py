@@ -13,6 +13,7 @@ and Keras sums the gradients across replicas.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from srseg.errors import SrsegError, first_line
 from srseg.io import atomic_dir
 from srseg.training.losses import Criterion
 
@@ -78,6 +80,7 @@ def fit(
     steps_per_epoch: int,
     strategy: tf.distribute.Strategy | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    memory_params: str | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` for ``steps`` steps on ``(inputs, targets)`` batches; return per-epoch mean losses.
 
@@ -85,6 +88,9 @@ def fit(
     Epochs have ``steps_per_epoch`` steps (the last may be shorter); ``on_epoch_end(epoch, logs)`` runs after
     each, ``epoch`` counting from 1, ``logs`` holding the mean of every loss part and ``epoch_seconds``.
     ``model`` and ``optimizer`` must have been created under ``strategy.scope()``.
+
+    A step that runs out of memory (TensorFlow's ResourceExhaustedError, or MemoryError) is an SrsegError of one
+    line naming ``memory_params``, the params that size a step (e.g. ``seg.train.crop 160, seg.train.batch 8``).
     """
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -121,8 +127,11 @@ def fit(
         start = time.perf_counter()
         values: dict[str, list[float]] = {}
         for _ in range(min(steps_per_epoch, steps - done)):
-            for k, v in train_step(next(it)).items():
-                values.setdefault(k, []).append(float(v))
+            try:
+                for k, v in train_step(next(it)).items():
+                    values.setdefault(k, []).append(float(v))
+            except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
+                raise out_of_memory(exc, memory_params) from None
             done += 1
         logs = {k: float(np.mean(v)) for k, v in values.items()}
         logs["epoch_seconds"] = time.perf_counter() - start
@@ -130,6 +139,16 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(epoch, logs)
     return history
+
+
+def out_of_memory(exc: BaseException, memory_params: str | None) -> SrsegError:
+    """The one-line error of a training step that ran out of memory: TensorFlow's ``OOM when allocating …`` line
+    (its message starts with "Graph execution error:" and a trace, which may quote source lines), and the params
+    to lower."""
+    oom = re.findall(r"OOM when allocating[^\n]*", str(exc))
+    reason = oom[-1].strip() if oom else first_line(exc)
+    lower = memory_params or "the batch or crop size"
+    return SrsegError(f"out of memory in a training step ({type(exc).__name__}: {reason}); lower {lower}")
 
 
 def train(
@@ -146,13 +165,14 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     summary: Mapping[str, Any] | None = None,
     name: str = "train",
+    memory_params: str | None = None,
 ) -> History:
     """:func:`fit` with DVCLive logs in ``live_dir`` and the model saved by ``save()``, both only on success.
 
     After each epoch ``epoch_metrics(epoch, logs)`` gives the metrics to log (training losses from ``logs``,
     validation scores it computes), in the order to log them. With ``steps`` 0 nothing is trained and the
     metrics of ``epoch_metrics(0, {})`` are logged once (e.g. the validation of a model used as it is).
-    ``summary`` entries go into DVCLive's ``metrics.json`` as they are.
+    ``summary`` entries go into DVCLive's ``metrics.json`` as they are. ``memory_params``: as :func:`fit`'s.
     """
     from dvclive import Live
 
@@ -176,7 +196,7 @@ def train(
         if steps > 0:
             assert dataset is not None and criterion is not None and optimizer is not None
             out.epochs = fit(model, dataset, criterion, optimizer, steps=steps, steps_per_epoch=steps_per_epoch,
-                             strategy=strategy, on_epoch_end=on_epoch_end)
+                             strategy=strategy, on_epoch_end=on_epoch_end, memory_params=memory_params)
         else:
             log_metrics(epoch_metrics(0, {}))
         for key, value in (summary or {}).items():
