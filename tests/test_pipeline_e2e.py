@@ -258,7 +258,8 @@ def test_queued_seed_sweep_comes_back(tmp_path: Path) -> None:
     repo = _copy_repo(tmp_path / "repo", **TINY)
     pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
     (repo / "dvc.yaml").write_text(yaml.safe_dump(
-        {"stages": {k: pipeline["stages"][k] for k in ("check_params", "download", "degrade")}}, sort_keys=False))
+        {"stages": {k: pipeline["stages"][k] for k in ("code", "check_params", "download", "degrade")}},
+        sort_keys=False))
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "tiny")
     for seed in (1, 2):
