@@ -169,6 +169,7 @@ def test_model_commands_take_the_pipelines_runtime_settings(monkeypatch: pytest.
     calls: list[tuple[int | None, str]] = []
     monkeypatch.setattr(srseg.runtime, "configure", lambda threads, kernels: calls.append((threads, kernels)))
     monkeypatch.setattr("srseg.sr.infer.upscale_file", lambda *args, **kwargs: None)
+    monkeypatch.setattr("srseg.cli._check_upscale", lambda args: None)  # no input file here: checked elsewhere
     for extra, expected in (([], (None, "onednn")), (["--threads", "3", "--cpu-kernels", "eigen"], (3, "eigen"))):
         main(["upscale", "a.png", "b.png", "--scale", "2", *extra])
         assert calls.pop() == expected
@@ -254,3 +255,64 @@ def test_a_stage_script_with_an_unwritable_output_is_one_line(tmp_path: Path) ->
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
         "error: data/lr: is a file, not a folder (needed for data/lr/x2)"], proc.stderr
     assert (tmp_path / "data/lr").read_text() == "a file where the LR folders go"
+
+
+def test_segment_prefix_drops_an_image_suffix() -> None:
+    from srseg.cli import segment_prefix
+
+    assert segment_prefix("out/x.png") == "out/x" and segment_prefix("out/x.JPG") == "out/x"
+    assert segment_prefix("out/x") == "out/x" and segment_prefix("out/run.v2") == "out/run.v2"
+
+
+def _fake_model(path: Path, task: str, architecture: str) -> Path:
+    """A .keras archive holding only a training record (enough for the checks made before TensorFlow loads)."""
+    import json
+    import zipfile
+
+    from srseg.io import RECORD_KEY
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.json", json.dumps({RECORD_KEY: {"task": task, "architecture": architecture}}))
+    return path
+
+
+def test_inference_commands_refuse_bad_inputs_before_tensorflow(tmp_path: Path) -> None:
+    """A missing or non-image input, a model of the other task and an absent default model are one line each,
+    exit status 2, before TensorFlow is imported (run in a fresh interpreter, whose modules are checked)."""
+    from PIL import Image
+
+    image = tmp_path / "street.png"
+    Image.new("RGB", (8, 8)).save(image)
+    (tmp_path / "notes.png").write_text("not an image")
+    seg = _fake_model(tmp_path / "hr.keras", "segmentation", "PSPNet small")
+    sr = _fake_model(tmp_path / "x2.keras", "super-resolution", "DCSCN c-dcscn")
+    empty = tmp_path / "project"
+    (empty / "models" / "sr" / "seed0").mkdir(parents=True)
+    (empty / "models" / "sr" / "seed0" / "x3.keras").write_bytes(b"")
+    cases = [
+        (["upscale", str(tmp_path / "nothere.png"), "o.png", "--scale", "2"], "nothere.png: no such file"),
+        (["segment", str(tmp_path / "notes.png"), "o"], "notes.png: not an image"),
+        (["upscale", str(image), "o.png", "--scale", "2", "--model", str(seg)],
+         "hr.keras: a segmentation model (PSPNet small), not super-resolution: use it with `srseg segment`"),
+        (["segment", str(image), "o", "--model", str(sr)],
+         "x2.keras: a super-resolution model (DCSCN c-dcscn), not segmentation: use it with `srseg upscale`"),
+        (["upscale", str(image), "o.png", "--scale", "2"],
+         "x2.keras: no trained x2 SR model (models here: x3); run `dvc repro pretrain_sr@2-0` or `dvc pull`"),
+        (["segment", str(image), "o"], "hr.keras: no trained segmentation model; run `dvc repro train_seg@0`"),
+    ]
+    code = (
+        "import sys\n"
+        "import srseg.cli as cli\n"
+        "from srseg.paths import Paths\n"
+        f"cli.project = lambda: Paths({str(empty)!r})\n"
+        "try:\n"
+        "    cli.main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'tensorflow' in sys.modules)\n"
+    )
+    for argv, line in cases:
+        proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.stdout.strip() == "exit 2 False", (argv, proc.stdout, proc.stderr)
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and line in errors[0], (argv, proc.stderr)

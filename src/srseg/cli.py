@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import warnings
+from pathlib import Path
 
 from srseg import __version__
+from srseg.codegraph import ROOT
 from srseg.entry import stage, verbose_tensorflow
+from srseg.errors import SrsegError, first_line
 from srseg.params import SEG_WHOLE_MAX_PIXELS, SEG_WINDOW, TILE
-from srseg.paths import REPO
+from srseg.paths import REPO, Paths
 from srseg.runtime import CPU_KERNELS
+
+#: Image suffixes ``segment`` strips from OUT_PREFIX (``out/x.png`` → ``out/x_labelIds.png``).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _scale(text: str) -> int:
@@ -37,6 +44,63 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def project() -> Paths:
+    """The pipeline's files, wherever the command runs: this checkout's (an editable install), else the working
+    directory's."""
+    return Paths(ROOT) if (ROOT / "dvc.yaml").is_file() else REPO
+
+
+def check_input(path: str | Path) -> None:
+    """The input is a file Pillow can open, checked before TensorFlow loads (one line otherwise)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise SrsegError(f"{path}: no such file" + (" (a folder)" if path.is_dir() else ""))
+    try:
+        with warnings.catch_warnings():  # too many pixels: srseg.io.read_image refuses it in its own words
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path):
+                pass
+    except Image.DecompressionBombError:
+        return  # too many pixels: srseg.io.read_image refuses it in its own words
+    except (UnidentifiedImageError, OSError) as exc:
+        raise SrsegError(f"{path}: not an image ({first_line(exc)})") from None
+
+
+def check_model(path: Path, task: str, command: str) -> None:
+    """A model's training record says it does ``task``; else one line naming the command that uses it. A missing
+    file is left to the loader, which names it after the input's own checks."""
+    from srseg.io import model_metadata
+
+    if not path.exists():
+        return
+    record = model_metadata(path) or {}
+    kind = record.get("task")
+    if kind is not None and kind != task:
+        other = "srseg segment" if kind == "segmentation" else "srseg upscale"
+        raise SrsegError(f"{path}: a {kind} model ({record.get('architecture', 'unknown architecture')}), not "
+                         f"{task}: use it with `{other}`, or give {command} a {task} model (--model)")
+
+
+def default_sr_model(scale: int) -> Path:
+    """The pipeline's ×``scale`` SR model of seed 0; a one-line hint when it is absent."""
+    paths = project()
+    path = paths.sr_model(scale, 0)
+    if not path.is_file():
+        have = sorted(p.stem for p in path.parent.glob("x*.keras")) if path.parent.is_dir() else []
+        raise SrsegError(f"{path}: no trained x{scale} SR model (models here: {', '.join(have) or 'none'}); run "
+                         f"`dvc repro pretrain_sr@{scale}-0` or `dvc pull` in the project, or give --model "
+                         "(or --dcscn-checkpoint)")
+    return path
+
+
+def segment_prefix(out_prefix: str) -> str:
+    """OUT_PREFIX without an image suffix: ``out/x.png`` writes ``out/x_labelIds.png``, not ``x.png_labelIds.png``."""
+    path = Path(out_prefix)
+    return str(path.with_suffix("")) if path.suffix.lower() in IMAGE_SUFFIXES else out_prefix
+
+
 def _cmd_sr_bench(args: argparse.Namespace) -> None:
     from srseg.sr.bench import run_sr_bench
 
@@ -44,6 +108,15 @@ def _cmd_sr_bench(args: argparse.Namespace) -> None:
         images=args.images, scales=args.scales, json_out=args.json,
         model=args.model, dcscn_checkpoint=args.dcscn_checkpoint, self_ensemble=args.self_ensemble,
     )
+
+
+def _check_upscale(args: argparse.Namespace) -> None:
+    """What ``upscale`` checks before TensorFlow loads: its input, its model's presence and task."""
+    check_input(args.input)
+    if args.model is None and args.dcscn_checkpoint is None and not args.segmentation_assisted:
+        args.model = default_sr_model(args.scale)
+    if args.model is not None:
+        check_model(Path(args.model), "super-resolution", "srseg upscale")
 
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
@@ -59,10 +132,22 @@ def _cmd_upscale(args: argparse.Namespace) -> None:
         upscale_file(args.input, args.output, args.scale, **common)
 
 
+def _check_segment(args: argparse.Namespace) -> None:
+    """What ``segment`` checks before TensorFlow loads: its input, its model's presence and task."""
+    check_input(args.input)
+    if args.model is None:
+        args.model = project().seg_model("hr", 0)
+        if not args.model.is_file():
+            raise SrsegError(f"{args.model}: no trained segmentation model; run `dvc repro train_seg@0` or `dvc pull` "
+                             "in the project, or give --model")
+    check_model(Path(args.model), "segmentation", "srseg segment")
+
+
 def _cmd_segment(args: argparse.Namespace) -> None:
     from srseg.seg.infer import segment_file
 
-    segment_file(args.input, args.out_prefix, model=args.model, window=args.window, overwrite=args.overwrite)
+    segment_file(args.input, segment_prefix(args.out_prefix), model=args.model, window=args.window,
+                 overwrite=args.overwrite)
 
 
 def _cmd_check_params(args: argparse.Namespace) -> None:
@@ -122,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", metavar="OUTPUT",
                    help="where to write the result; the extension picks the format (.png, .bmp, .tif, ...)")
     p.add_argument("--scale", type=_scale, required=True, help="scale factor (2, 3, 4, …)")
-    p.add_argument("--model", help=f"an srseg SR model (.keras); default {REPO.sr_model(2, 0).parent}/x<scale>.keras")
+    p.add_argument("--model", help=f"an srseg SR model (.keras); default {REPO.sr_model(2, 0).parent}/x<scale>.keras "
+                                   "of the project (this checkout, wherever the command runs)")
     p.add_argument("--dcscn-checkpoint", help="use the DCSCN authors' TF checkpoints instead (a folder or "
                                               "checkpoint prefix)")
     p.add_argument("--tile", type=int, default=TILE, help="LR tile side (bounds memory; the result is the same)")
@@ -132,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="segment the input first and condition the SR on the class maps (needs a conditioned "
                         "model; default: the segmentation-assisted SR stage's model of seed 0)")
     p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
-    p.set_defaults(func=_cmd_upscale, tensorflow=True)
+    p.set_defaults(func=_cmd_upscale, check=_check_upscale, tensorflow=True)
 
     p = sub.add_parser("segment", parents=[tf_common],
                        help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
@@ -140,16 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and what it was trained on, then the two files it wrote.")
     p.add_argument("input", metavar="INPUT", help="the image to segment (RGB, any size)")
     p.add_argument("out_prefix", metavar="OUT_PREFIX",
-                   help="writes OUT_PREFIX_labelIds.png (Cityscapes label ids) and OUT_PREFIX_color.png (colours)")
-    p.add_argument("--model", default=str(REPO.seg_model("hr", 0)),
-                   help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)}, the pipeline's model "
-                        f"trained on the HR images")
+                   help="writes OUT_PREFIX_labelIds.png (Cityscapes label ids) and OUT_PREFIX_color.png (colours); "
+                        "an image suffix is dropped (out/x.png: out/x_labelIds.png)")
+    p.add_argument("--model",
+                   help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)} of the project (this "
+                        "checkout, wherever the command runs), the pipeline's model trained on the HR images")
     p.add_argument("--window", type=_positive, metavar="N",
                    help=f"segment in sliding N×N windows overlapping by a third (bounds memory; as the pipeline's "
                         f"seg.eval.mode sliding). Default: the whole image up to {SEG_WHOLE_MAX_PIXELS / 1e6:.1f} MP, "
                         f"windows of {SEG_WINDOW} above")
     p.add_argument("--overwrite", action="store_true", help="allow an output file to be the INPUT file itself")
-    p.set_defaults(func=_cmd_segment, tensorflow=True)
+    p.set_defaults(func=_cmd_segment, check=_check_segment, tensorflow=True)
 
     p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",
                        description="Check a params file as the check_params stage does (the schema, every key "
@@ -167,6 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.verbose:
         verbose_tensorflow()  # before any command imports TensorFlow
+    if getattr(args, "check", None):
+        args.check(args)  # the inputs, before TensorFlow loads
     if getattr(args, "tensorflow", False):
         from srseg.runtime import configure
 
