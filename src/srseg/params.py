@@ -264,11 +264,13 @@ class ObjectsParams(_Section):
 
 
 class StatsParams(_Section):
-    """The uncertainty of every comparison: a paired bootstrap over val images (srseg.results.stats)."""
+    """The uncertainty of every comparison: a paired bootstrap over seeds and blocks of val frames
+    (srseg.results.stats)."""
 
     resamples: Annotated[int, Field(strict=True, ge=100)] = 2000
     seed: NonNegInt = 0
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    block: Literal["auto"] | Annotated[int, Field(strict=True, ge=1)] = "auto"  # consecutive val frames per draw
 
 
 class PlotsParams(_Section):

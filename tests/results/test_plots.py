@@ -25,7 +25,7 @@ from srseg.paths import Paths
 from srseg.results.plots import FIGURE_NAMES, run
 from srseg.results.reading import reading
 from srseg.results.report import build_report
-from srseg.results.schema import Summary, VariantKey, VariantResult
+from srseg.results.schema import SCHEMA_VERSION, Summary, VariantKey, VariantResult
 from srseg.results.summary import run as summarize
 from srseg.results.table4 import small_object_crop
 from srseg.results.wording import measurable
@@ -231,7 +231,7 @@ def test_reading_follows_the_intervals() -> None:
                 "miou": None, **metrics}
 
     summary = {
-        "schema_version": 1, "settings": {"seeds": [0]}, "combined": {},
+        "schema_version": SCHEMA_VERSION, "settings": {"seeds": [0]}, "combined": {},
         "variants": {"hr": var("hr", None, 0.95), "bicubic_x2": var("bicubic", 2, 0.90), "sr_x2": var("sr", 2, 0.905),
                      "bicubic_x4": var("bicubic", 4, 0.80), "sr_x4": var("sr", 4, 0.76)},
     }
@@ -254,17 +254,22 @@ def test_reading_follows_the_intervals() -> None:
     assert "(95.00 %), SR widens the gap by 27 % at ×4." in text
     assert "of the gap at ×2" not in text
 
-    # several seeds: a bootstrap interval that excludes zero is not enough when the seeds' t-interval does not
+    # a family's verdict decides: an interval that excludes zero is not enough when Holm's adjustment takes it
     summary["settings"]["seeds"] = [0, 1, 2]
     x4 = summary["comparisons"]["sr_x4-vs-bicubic_x4"]
-    x4["pacc"]["seeds"] = {"mean": -0.04, "std": 0.03, "ci95": [-0.11, 0.03]}
-    x4["miou"]["seeds"] = {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}
+    x4["pacc"] |= {"seeds": {"mean": -0.04, "std": 0.03, "ci95": [-0.11, 0.03]}, "p": 0.03, "p_holm": 0.12,
+                   "verdict": "none"}
+    x4["miou"] |= {"seeds": {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}, "p": 0.001, "p_holm": 0.004,
+                   "verdict": "lower"}
     text = reading(Summary.from_json(summary), params)
-    assert ("no measurable difference at ×4: −5.00 % (95 % CI [−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)"
-            in text)
+    assert ("no measurable difference at ×4 once its family's comparisons are counted (Holm): −5.00 % (95 % CI "
+            "[−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)" in text)
     assert "SR lowers it at ×4 by −8.00 % (95 % CI [−12.00, −4.00] %; across seeds [−5.00, −3.00] pp)" in text
     assert "widens the gap" not in text  # the x4 PACC change is no longer measurable
-    assert "mean over 3 training seeds" in text
+    assert "mean over 3 training seeds" in text and "indicative" not in text
+    summary["settings"] |= {"seeds": [0], "bootstrap": {"block": 1, "min_seeds_for_findings": 3}}
+    assert "This run has 1 training seed: every verdict below is indicative, not a finding" in reading(
+        Summary.from_json(summary), params)
 
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:

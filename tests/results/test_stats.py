@@ -10,12 +10,11 @@ import pytest
 
 from srseg.errors import ParamsError, SrsegError
 from srseg.metrics.seg import scores
-from srseg.results import stats
+from srseg.results import blocks, stats
 from srseg.results.stats import (
     across_seeds,
     bootstrap_interval,
     paired_bootstrap,
-    pool_seeds,
     seg_metrics,
 )
 
@@ -176,35 +175,49 @@ def test_matches_a_slow_loop_with_the_same_draws() -> None:
     assert any(0 < fast[m].diff.p_opposite < 1 for m in fast)  # the case exercises the sign count
 
 
-def test_pooled_seeds_keep_the_pairing() -> None:
+def test_seeds_keep_the_pairing() -> None:
     rng = np.random.default_rng(12)
     total, k, seeds, n = 10_000, 25, 3, 40
-    a_by_seed = equal_size_cms(rng, n, total, shape=(seeds,))  # per (seed, image) noise, large
-    b_by_seed = correct(a_by_seed, k)  # which B shares with its own seed's A
-    a, b = pool_seeds(list(a_by_seed)), pool_seeds(list(b_by_seed))
-    assert a.shape == (n, C, C + 1)
-    res = paired_bootstrap(a, b, seg_metrics, 1000, seed=13)["pacc"]
+    a = equal_size_cms(rng, n, total, shape=(seeds,))  # per (seed, image) noise, large
+    b = correct(a, k)  # which B shares with its own seed's A
+    res = paired_bootstrap(a, b, seg_metrics, 1000, seed=13, by_seed=True)["pacc"]
     assert res.diff.low == pytest.approx(k / total, rel=1e-9) and res.diff.high == pytest.approx(k / total, rel=1e-9)
     # the construction is sensitive to pairing: with B's images out of step with A's, the noise does not cancel
-    shuffled = pool_seeds([s[rng.permutation(n)] for s in b_by_seed])
-    broken = paired_bootstrap(a, shuffled, seg_metrics, 1000, seed=13)["pacc"]
+    shuffled = np.stack([s[rng.permutation(n)] for s in b])
+    broken = paired_bootstrap(a, shuffled, seg_metrics, 1000, seed=13, by_seed=True)["pacc"]
     assert res.diff.high - res.diff.low < 1e-12 < 0.01 < broken.diff.high - broken.diff.low
     assert broken.diff.low < k / total < broken.diff.high
-    # which seed of B goes with which seed of A does not matter for sums over seeds
-    rotated = pool_seeds([b_by_seed[1], b_by_seed[2], b_by_seed[0]])
-    assert paired_bootstrap(a, rotated, seg_metrics, 1000, seed=13)["pacc"] == res
+    # seeds are paired too: seed k of B goes with seed k of A (the models they share)
+    rotated = paired_bootstrap(a, b[[1, 2, 0]], seg_metrics, 1000, seed=13, by_seed=True)["pacc"]
+    assert rotated.diff.point == res.diff.point and rotated.diff.high - rotated.diff.low > 1e-4
 
 
 def test_copies_of_one_seed_add_no_information_about_images() -> None:
     rng = np.random.default_rng(14)
     a, b = random_cms(rng, 24), random_cms(rng, 24)
     one = paired_bootstrap(a, b, seg_metrics, 500, seed=15)
-    pooled = paired_bootstrap(pool_seeds([a] * 4), pool_seeds([b] * 4), seg_metrics, 500, seed=15)
-    assert pooled == one  # images are the resampled unit: 4 identical seeds give the same interval
+    four = paired_bootstrap(np.stack([a] * 4), np.stack([b] * 4), seg_metrics, 500, seed=15, by_seed=True)
+    assert four == one  # images are resampled once for every seed: 4 identical seeds give the same interval
     # resampling (seed, image) pairs would treat the copies as 96 independent images and narrow the interval
     pairs = paired_bootstrap(np.concatenate([a] * 4), np.concatenate([b] * 4), seg_metrics, 500, seed=15)
     for m in ("pacc", "miou"):
         assert pairs[m].diff.high - pairs[m].diff.low < 0.7 * (one[m].diff.high - one[m].diff.low)
+
+
+def test_the_seed_level_carries_training_noise() -> None:
+    """Seeds that disagree widen the interval: a difference that one seed's models show and another's reverse is
+    not excluded from zero by the images alone."""
+    rng = np.random.default_rng(16)
+    total, n = 10_000, 60
+    base = equal_size_cms(rng, n, total, shape=(3,))
+    a, b = base.copy(), base.copy()
+    b[0], b[1] = correct(base[0], 60), correct(base[1], 5)  # seeds 0 and 1: B corrects some of A's errors
+    a[2] = correct(base[2], 50)  # seed 2: B makes more errors than A; the seeds disagree in sign
+    first = paired_bootstrap(a[:1], b[:1], seg_metrics, 1000, seed=17, by_seed=True)["pacc"]
+    both = paired_bootstrap(a, b, seg_metrics, 1000, seed=17, by_seed=True)["pacc"]
+    assert first.diff.low > 0  # seed 0 alone: a clear gain, images cannot shake it
+    assert both.diff.low < 0 < both.diff.high  # over seeds: not a finding
+    assert both.diff.p_value > 0.05 > first.diff.p_value
 
 
 def recall(summed: np.ndarray) -> dict[str, np.ndarray]:
@@ -257,3 +270,112 @@ def test_across_seeds() -> None:
     for bad in ([], [0.5, math.nan]):
         with pytest.raises(SrsegError, match="one finite score per seed"):
             across_seeds(bad)
+
+
+# --- blocks of correlated frames ------------------------------------------------------------------------
+
+
+def mean_fn(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """The mean of per-image values from summed ``(value, 1)`` records."""
+    return {"mean": sums[:, 0] / sums[:, 1]}
+
+
+def ar1(rng: np.random.Generator, sizes: list[int], phi: float) -> np.ndarray:
+    """Stationary AR(1) series, one per sequence, concatenated (unit innovations, mean 0)."""
+    out = []
+    for n in sizes:
+        x = np.empty(n)
+        x[0] = rng.standard_normal() / math.sqrt(1 - phi**2)
+        for t in range(1, n):
+            x[t] = phi * x[t - 1] + rng.standard_normal()
+        out.append(x)
+    return np.concatenate(out)
+
+
+def test_blocks_are_consecutive_frames_of_one_sequence() -> None:
+    design = blocks.Design.from_ids([f"s{g}_000000_{f:06d}" for g, size in enumerate([7, 12, 5])
+                                    for f in range(size)], block=4)
+    assert design.groups == (0,) * 7 + (1,) * 12 + (2,) * 5
+    rng = np.random.default_rng(0)
+    counts = blocks.image_counts(rng, 500, design)
+    assert counts.shape == (500, 24) and np.all(counts.sum(1) == 24)  # every resample has N images
+    # the draws, rebuilt: each start's block walks its own sequence and wraps to its first frame
+    starts = np.random.default_rng(0).integers(0, 24, size=(500, 6))
+    first, size = {0: 0, 1: 7, 2: 19}, {0: 7, 1: 12, 2: 5}
+    for r in range(0, 500, 50):
+        expect = np.zeros(24, int)
+        for s in starts[r]:
+            g = design.groups[s]
+            for o in range(4):
+                expect[first[g] + (s - first[g] + o) % size[g]] += 1
+        # the last block is cut at N images: the expected counts exceed by the cut frames only
+        assert np.all(counts[r] <= expect) and expect.sum() - counts[r].sum() == 0
+    # block 1 is the ordinary bootstrap, draw for draw
+    iid = blocks.image_counts(np.random.default_rng(3), 200, blocks.Design.iid(24))
+    rows = np.random.default_rng(3).integers(0, 24, size=(200, 24))
+    assert np.array_equal(iid, np.stack([np.bincount(r, minlength=24) for r in rows]))
+
+
+def test_design_errors_are_one_line() -> None:
+    with pytest.raises(ParamsError, match=r"stats.block: 9 is longer than the shortest val sequence \(5 images\)"):
+        blocks.Design((0,) * 5 + (1,) * 10, block=9)
+    with pytest.raises(ParamsError, match="stats.block"):
+        blocks.Design((0,) * 5, block=0)
+    with pytest.raises(SrsegError, match="must be sorted"):
+        blocks.Design.from_ids(["b_1", "a_1"])
+    with pytest.raises(SrsegError, match="design is for 5 images"):
+        bootstrap_interval(np.ones((4, 2)), mean_fn, 100, 0, design=blocks.Design.iid(5))
+
+
+def test_block_bootstrap_covers_the_mean_of_correlated_frames() -> None:
+    """On AR(1) frames (φ = 0.7) the ordinary bootstrap's 95 % intervals miss the true mean far more often than
+    5 %; blocks of the chosen length bring the coverage close to nominal (block bootstraps stay a little below it
+    at this length of series)."""
+    rng = np.random.default_rng(21)
+    sizes, trials = [60, 60], 300
+    design = blocks.Design(tuple([0] * 60 + [1] * 60))
+    hits = {"iid": 0, "block": 0}
+    chosen = []
+    for t in range(trials):
+        x = ar1(rng, sizes, 0.7)
+        records = np.stack([x, np.ones_like(x)], axis=1)
+        choice = blocks.choose_block({"x": x}, design)
+        chosen.append(choice.block)
+        for name, d in (("iid", design), ("block", blocks.Design(design.groups, choice.block))):
+            iv = bootstrap_interval(records, mean_fn, 400, seed=t, design=d)["mean"]
+            hits[name] += iv.low <= 0.0 <= iv.high
+    coverage = {k: v / trials for k, v in hits.items()}
+    assert coverage["iid"] < 0.80  # independent draws: intervals far too narrow
+    assert coverage["block"] > 0.82 and coverage["block"] - coverage["iid"] > 0.2
+    assert 3 <= np.median(chosen) <= 12
+
+
+def test_choose_block_on_independent_and_correlated_frames() -> None:
+    rng = np.random.default_rng(22)
+    design = blocks.Design(tuple([0] * 100 + [1] * 100))
+    iid = blocks.choose_block({"noise": rng.standard_normal(200)}, design)
+    correlated = blocks.choose_block({"noise": rng.standard_normal(200), "ar": ar1(rng, [100, 100], 0.8)}, design)
+    assert iid.block <= 3 and abs(iid.lag1["noise"]) < 0.2
+    assert correlated.block >= 5 and correlated.lag1["ar"] > 0.6  # the most dependent series sets the block
+    assert correlated.block == math.ceil(correlated.estimates["ar"])
+    # constant or short series say nothing: block 1
+    assert blocks.choose_block({"c": np.zeros(200)}, design).block == 1
+    assert blocks.choose_block({"x": rng.standard_normal(10)}, blocks.Design(tuple([0] * 5 + [1] * 5))).block == 1
+
+
+def test_holm() -> None:
+    # Holm 1979: the i-th smallest p is multiplied by (m − i + 1), then made monotone
+    assert stats.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert stats.holm([]) == []
+    # the p-value: two-sided, normal approximation with the bootstrap standard error (no floor at 1/R)
+    rng = np.random.default_rng(23)
+    a = rng.normal(0, 1, (30, 1))
+    b = a + rng.normal(0.5, 0.6, (30, 1))  # paired: B is A plus a gain of about 0.5 ± 0.6 / √30
+    fn = lambda s: {"x": s[:, 0]}  # noqa: E731
+    d = paired_bootstrap(np.concatenate([a, np.ones_like(a)], 1), np.concatenate([b, np.ones_like(b)], 1),
+                         lambda s: {"x": s[:, 0] / s[:, 1]}, 2000, 0)["x"].diff
+    sd = (d.high - d.low) / (2 * 1.96)  # about: the percentile interval of a near-normal bootstrap distribution
+    assert d.p_value == pytest.approx(2 * (1 - 0.5 * (1 + math.erf(abs(d.point) / sd / math.sqrt(2)))), rel=0.25)
+    assert d.p_value < 2 / 2001 and d.p_opposite == 0  # every resample positive, and still a p-value to adjust
+    same = paired_bootstrap(np.ones((4, 2)), np.ones((4, 2)), fn, 100, 0)["x"].diff
+    assert same.p_value == 1.0

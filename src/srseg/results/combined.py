@@ -11,6 +11,7 @@ from srseg.errors import SrsegError
 from srseg.labels import NUM_CLASSES
 from srseg.methods import registry as methods
 from srseg.params import Params
+from srseg.results.blocks import Design
 from srseg.results.estimates import quality_records, rounded, seed_spread
 from srseg.results.inputs import Evaluation
 from srseg.results.schema import VariantKey, image_source
@@ -41,31 +42,23 @@ def combined_fn(n_classes_cells: int, count: int):
     return fn
 
 
-def _combined_records(v: Evaluation, hr: Evaluation, src: Evaluation, bic: Evaluation, seed: int | None = None
-                      ) -> np.ndarray:
-    """Per-image records for :func:`combined_fn`: summed over the training seeds, or of the ``seed``-th alone."""
-    n = v.cms.shape[1]
+def _combined_records(v: Evaluation, hr: Evaluation, src: Evaluation, bic: Evaluation) -> np.ndarray:
+    """``(S, N, ·)`` per-image records of every training seed for :func:`combined_fn`."""
+    s, n = v.cms.shape[:2]
 
     def cms(u: Evaluation) -> np.ndarray:
-        return (u.cms.sum(0) if seed is None else u.cms[seed]).reshape(n, -1)
+        return u.cms.reshape(s, n, -1)
 
-    def psnr(u: Evaluation) -> np.ndarray:
-        assert u.quality is not None
-        if seed is None:
-            return quality_records(u)[:, :1]
-        return np.asarray(u.quality[seed]["per_image"]["psnr_y"])[:, None]
-
-    return np.concatenate([cms(v), cms(hr), psnr(src), psnr(bic)], axis=1)
+    return np.concatenate([cms(v), cms(hr), quality_records(src)[..., :1], quality_records(bic)[..., :1]], axis=2)
 
 
 def _seed_scores(v: Evaluation, hr: Evaluation, src: Evaluation, bic: Evaluation) -> list[float]:
     """The combined score of each training seed's models alone."""
     fn = combined_fn(NUM_CLASSES * (NUM_CLASSES + 1), v.cms.shape[1])
-    return [float(fn(_combined_records(v, hr, src, bic, seed=k).sum(0, keepdims=True))["score"][0])
-            for k in range(v.cms.shape[0])]
+    return [float(fn(r.sum(0, keepdims=True))["score"][0]) for r in _combined_records(v, hr, src, bic)]
 
 
-def combined(variants: dict[VariantKey, Evaluation], params: Params) -> dict[int, dict[str, Any]]:
+def combined(variants: dict[VariantKey, Evaluation], params: Params, d: Design) -> dict[int, dict[str, Any]]:
     """Per combination scale, the study's third criterion, "the average between PSNR and PACC":
 
         score = ½ · ( PACC / PACC_HR  +  1 − MSE / MSE_bicubic )
@@ -91,7 +84,7 @@ def combined(variants: dict[VariantKey, Evaluation], params: Params) -> dict[int
             if v.scale != s or v.method.images == "raw" or src is None:
                 continue
             records[v.name], sources[v.name] = _combined_records(v, hr, src, bic), (v, src)
-            iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence)
+            iv = bootstrap_interval(records[v.name], fn, st.resamples, st.seed, st.confidence, d, by_seed=True)
             score, pacc_rel, mse_removed = iv["score"], iv["pacc_rel"], iv["mse_removed"]
             if score is None or pacc_rel is None or mse_removed is None:
                 raise SrsegError(f"combined score of {v.name}: undefined on the val images (HR's pixel accuracy "
@@ -106,13 +99,14 @@ def combined(variants: dict[VariantKey, Evaluation], params: Params) -> dict[int
         entry: dict[str, Any] = {"rows": ranked + [r for r in rows if r["upper_bound"]]}
         if len(ranked) >= 2:
             first, second = ranked[0]["variant"], ranked[1]["variant"]
-            c = paired_bootstrap(records[second], records[first], fn, st.resamples, st.seed, st.confidence)["score"]
+            c = paired_bootstrap(records[second], records[first], fn, st.resamples, st.seed, st.confidence, d,
+                                 by_seed=True)["score"]
             if c is None:
                 raise SrsegError(f"combined score at ×{s}: the margin of {first} over {second} is undefined on the "
                                  "val images")
             entry["margin"] = {"first": first, "second": second, "diff": rounded(c.diff.point),
                                "ci95": [rounded(c.diff.low), rounded(c.diff.high)],
-                               "p_opposite": rounded(c.diff.p_opposite)}
+                               "p_opposite": rounded(c.diff.p_opposite), "p": rounded(c.diff.p_value)}
             if len(params.seeds) > 1:
                 (vf, sf), (vs, ss) = sources[first], sources[second]
                 diffs = np.subtract(_seed_scores(vf, hr, sf, bic), _seed_scores(vs, hr, ss, bic))

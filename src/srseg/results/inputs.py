@@ -86,6 +86,7 @@ class Evaluation:
     cms: np.ndarray  # (seeds, N, C, C + 1): every image's confusion matrix, images in the val order
     quality: list[dict[str, Any]] | None  # per seed: psnr_y, ssim_y and per-image arrays (quality methods)
     objects: np.ndarray | None  # (seeds, N, F): every image's object counts, flattened (None: no instances)
+    ids: list[str]  # the val images, sorted (sequence, then frame)
 
     @property
     def method(self) -> Method:
@@ -140,7 +141,7 @@ def load_evaluation(paths: Paths, m: Method, scale: int | None, seeds: Sequence[
     if objects and len(objects) != len(seeds):
         raise SrsegError(f"{paths.seg_per_image(name, seeds[0])}: object counts in some seeds' files only")
     return Evaluation(VariantKey(m, scale), scores, ious, np.stack(cms), quality,
-                      np.stack(objects) if objects else None), ids
+                      np.stack(objects) if objects else None, ids), ids
 
 
 def collect(params: Params, paths: Paths) -> dict[VariantKey, Evaluation]:

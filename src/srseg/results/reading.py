@@ -27,10 +27,33 @@ from srseg.results.wording import (
 HR, BICUBIC, SR = methods.HR, methods.BICUBIC, methods.SR
 
 
+def how_to_read(summary: Summary) -> str:
+    """What the intervals and the verdict words mean in this run: the bootstrap's design, the families, and whether
+    there are seeds enough for findings."""
+    st, seeds = summary.settings, summary.seeds
+    boot = st.get("bootstrap") or {}
+    block = boot.get("block", 1)
+    draws = ("single val images" if block == 1 else
+             f"blocks of {block} consecutive val frames within their sequence (lag-1 autocorrelation of per-frame "
+             f"scores up to {level(boot.get('lag1_max'))})")
+    fams = st.get("families") or {}
+    sizes = ", ".join(f"{name.replace('_', ' ')} ({f['size']})" for name, f in fams.items() if f["size"])
+    text = (f"How to read: every interval is a 95 % two-level bootstrap that draws the {len(seeds)} training seed"
+            f"{'s' if len(seeds) != 1 else ''} and then {draws}, the same draws for both sides of a comparison. A "
+            "difference is called a change only when its interval excludes zero and its p-value, Holm-adjusted "
+            f"within its family of comparisons ({sizes}), is below 5 %.")
+    need = boot.get("min_seeds_for_findings")
+    if need and len(seeds) < need:
+        text += (f" **This run has {len(seeds)} training seed{'s' if len(seeds) != 1 else ''}: every verdict below "
+                 f"is indicative, not a finding** — one seed's models, and one CPU type's rounding, can flip it "
+                 f"(findings need at least {need} seeds).")
+    return text
+
+
 def reading(summary: Summary, params: Any) -> str:
     """The paragraphs describing what the numbers say, computed from ``summary``."""
     scales = list(params.scales)
-    text = []
+    text = [how_to_read(summary)]
     gains = {s: summary.comparison(SR, BICUBIC, s) for s in scales}
     psnr = [effect(gains[s]["psnr_y"], f"at ×{s}", up="SR raises it", down="SR lowers it", relative=False,
                    unit="dB") for s in scales]
@@ -78,7 +101,7 @@ def reading(summary: Summary, params: Any) -> str:
     seeds = summary.seeds
     if len(seeds) > 1:
         text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
-                    "the intervals pool their images, and the tables give the spread across seeds.")
+                    "the tables also give the spread across seeds.")
     return "\n\n".join(text)
 
 

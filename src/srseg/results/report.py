@@ -89,7 +89,7 @@ def _classtable(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str:
             delta = r.get("delta")
             ci = (r.get("delta_lo"), r.get("delta_hi"))
             cell = "n/a" if delta is None else (f"{signed(delta * 100, '', 1)} {interval(ci, 100, digits=1)}"
-                                                + (" *" if excludes_zero(ci) else ""))
+                                                + (" *" if r.get("clear") else ""))
             row += [pct(r.get(column("iou", BICUBIC)), 1), pct(r.get(column("iou", SR)), 1), cell]
         rows.append(row)
     return table(header, rows)

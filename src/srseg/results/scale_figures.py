@@ -93,7 +93,8 @@ def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
 
 def fig_gain(rows: list[dict[str, Any]]) -> Figure:
     """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale, with 95 % paired-bootstrap
-    intervals; a bar whose interval contains 0 is drawn hollow (no measurable difference)."""
+    intervals; a bar without a verdict (interval contains 0, or Holm's adjustment within its family takes it) is
+    drawn hollow (no measurable difference)."""
     scales = [r["scale"] for r in rows]
     x = np.arange(len(scales))
     w = 0.36
@@ -107,7 +108,7 @@ def fig_gain(rows: list[dict[str, Any]]) -> Figure:
             lo, hi = np.array(col(rows, f"{key}_lo")), np.array(col(rows, f"{key}_hi"))
             every = np.concatenate([v, lo, hi])
             values.extend(every[np.isfinite(every)].tolist())
-            clear = (lo > 0) | (hi < 0)
+            clear = np.array(col(rows, f"{key}_clear")) == 1
             pos = x + (i - 0.5) * w
             ax.bar(pos, np.nan_to_num(v), w, color=[color if c else "none" for c in clear], edgecolor=color,
                    linewidth=1.4, label=label)
@@ -144,8 +145,7 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
         return np.nan if v is None else v * 100
 
     grid = np.array([[cell(c, s, "delta") for s in scales] for c in TRAIN_NAMES])
-    clear = np.array([[cell(c, s, "delta_lo") > 0 or cell(c, s, "delta_hi") < 0 for s in scales]
-                      for c in TRAIN_NAMES])
+    clear = np.array([[bool(idx.get((c, s), {}).get("clear")) for s in scales] for c in TRAIN_NAMES])
     finite = grid[np.isfinite(grid)]
     lim = max(float(np.abs(finite).max()) if finite.size else 0.0, 0.5)
     with matplotlib.rc_context(STYLE | {"axes.grid": False}):
@@ -168,7 +168,7 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
             spine.set_visible(False)
         cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.03)
         cb.set_label("IoU change, SR − bicubic (pp)")
-        ax.set_title("Per-class IoU change from SR\n(blue: SR better; * bold: 95 % interval excludes 0;\n"
+        ax.set_title("Per-class IoU change from SR\n(blue: SR better; * bold: a change after Holm over the classes;\n"
                      "hatched: class absent)", fontsize=10)
     return fig
 

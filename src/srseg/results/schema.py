@@ -19,7 +19,7 @@ from srseg.methods import registry as methods
 from srseg.methods.base import Method
 
 #: The version of summary.json's layout (:meth:`Summary.to_json`); bumped when a key changes meaning or goes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The per-metric entries a comparison can have (docs/summary-schema.md).
 COMPARISON_METRICS = ("pacc", "miou", "psnr_y", "objects", "class_psnr")

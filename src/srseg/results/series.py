@@ -20,7 +20,9 @@ from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
 from srseg.methods.base import Method
 from srseg.params import Params
+from srseg.results.blocks import Design
 from srseg.results.estimates import class_iou_intervals, rounded
+from srseg.results.families import class_family
 from srseg.results.inputs import SEG_KEYS, Evaluation
 from srseg.results.schema import Summary, VariantKey, VariantResult, image_source
 
@@ -44,10 +46,11 @@ SCALE_COLUMNS = [
     column("psnr", BICUBIC), column("psnr", SR), "psnr_gain_db", "psnr_gain_lo", "psnr_gain_hi",
     column("ssim", BICUBIC), column("ssim", SR),
     *(column(key, m) + end for key in SEG_KEYS for m in (HR, BICUBIC, SR) for end in ("", "_lo", "_hi")),
-    "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi", "miou_gain_pct", "miou_gain_lo", "miou_gain_hi",
+    "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi", "pacc_gain_clear", "miou_gain_pct", "miou_gain_lo", "miou_gain_hi",
+    "miou_gain_clear",
 ]
 CLASS_COLUMNS = ["class", "train_id", "scale", column("iou", HR), column("iou", BICUBIC), column("iou", SR), "delta",
-                 "delta_lo", "delta_hi"]
+                 "delta_lo", "delta_hi", "p_holm", "clear"]
 RETRAIN_COLUMNS = ["scale", "variant", "label", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo", "miou_hi"]
 OBJECT_COLUMNS = ["method", "scale", "variant", "size", "recall", "recall_lo", "recall_hi"]
 METHOD_COLUMNS = ["scale", "variant", "label", "upper_bound", "own_image", "pacc", "pacc_lo", "pacc_hi", "miou",
@@ -76,13 +79,17 @@ def scale_rows(summary: Summary, scales: Sequence[int]) -> list[dict[str, Any]]:
             row[f"{key}_gain_pct"] = None if g is None else g["gain_pct"]
             lo_hi = (None, None) if g is None or g["gain_pct_ci95"] is None else g["gain_pct_ci95"]
             row[f"{key}_gain_lo"], row[f"{key}_gain_hi"] = lo_hi
+            row[f"{key}_gain_clear"] = None if g is None else int(g.get("verdict", "none") != "none")
         rows.append(row)
     return rows
 
 
-def class_rows(variants: dict[VariantKey, Evaluation], scales: Sequence[int], params: Params) -> list[dict[str, Any]]:
+def class_rows(variants: dict[VariantKey, Evaluation], scales: Sequence[int], params: Params, d: Design
+               ) -> list[dict[str, Any]]:
     """One row per (class, scale): IoU of HR, bicubic and SR (mean over seeds), ``delta`` = SR − bicubic with its
-    bootstrap interval (None where a side is undefined). ``train_id`` keeps the Cityscapes class order."""
+    bootstrap interval (None where a side is undefined), its Holm-adjusted p-value over the classes of the scale
+    (:func:`~srseg.results.families.class_family`) and ``clear`` (1 when it reads as a change). ``train_id`` keeps
+    the Cityscapes class order."""
 
     def mean_iou(v: Evaluation, name: str) -> float | None:
         vals = [i[name] for i in v.ious]
@@ -93,16 +100,20 @@ def class_rows(variants: dict[VariantKey, Evaluation], scales: Sequence[int], pa
         return variants[VariantKey.of(m, s)]
 
     rows = []
-    intervals = {s: class_iou_intervals(get(SR, s), get(BICUBIC, s), params) for s in scales}
+    intervals = {s: class_iou_intervals(get(SR, s), get(BICUBIC, s), params, d) for s in scales}
+    adjusted = {s: class_family(intervals[s], params.stats.confidence) for s in scales}
     for train_id, name in enumerate(TRAIN_NAMES):
         for s in scales:
             bic, sr = mean_iou(get(BICUBIC, s), name), mean_iou(get(SR, s), name)
             delta = None if bic is None or sr is None else rounded(sr - bic)
-            iv = intervals[s][name]
-            lo_hi = iv if delta is not None and iv is not None else (None, None)
-            rows.append({"class": name, "train_id": train_id, "scale": s,
-                         column("iou", HR): mean_iou(get(HR), name), column("iou", BICUBIC): bic, column("iou", SR): sr,
-                         "delta": delta, "delta_lo": rounded(lo_hi[0]), "delta_hi": rounded(lo_hi[1])})
+            iv, adj = intervals[s][name], adjusted[s][name]
+            row = {"class": name, "train_id": train_id, "scale": s, column("iou", HR): mean_iou(get(HR), name),
+                   column("iou", BICUBIC): bic, column("iou", SR): sr, "delta": delta, "delta_lo": None,
+                   "delta_hi": None, "p_holm": None, "clear": None}
+            if delta is not None and iv is not None and adj is not None:
+                row |= {"delta_lo": rounded(iv[0]), "delta_hi": rounded(iv[1]), "p_holm": rounded(adj[0]),
+                        "clear": int(adj[1])}
+            rows.append(row)
     return rows
 
 

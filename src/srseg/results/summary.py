@@ -13,18 +13,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from srseg.io import atomic_dir, write_json
 from srseg.methods import registry as methods
 from srseg.params import Params
 from srseg.paths import Paths
+from srseg.results.blocks import Design
 from srseg.results.combined import combined
 from srseg.results.estimates import (
     bin_names,
     comparison_entry,
     comparison_pairs,
+    design,
     rounded,
     variant_entry,
 )
+from srseg.results.families import adjust
 from srseg.results.inputs import SEG_KEYS, Evaluation, collect
 from srseg.results.schema import Comparison, Summary, VariantKey, VariantResult
 from srseg.results.series import (
@@ -48,24 +53,35 @@ from srseg.results.series import (
     scale_rows,
     write_csv,
 )
+from srseg.results.stats import MIN_SEEDS
 
 
-def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, Evaluation]]:
-    """The summary (settings, variants, comparisons, combined score) and the loaded evaluations."""
+def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, Evaluation], Design]:
+    """The summary (settings, variants, comparisons, combined score), the loaded evaluations and the bootstrap's
+    design."""
     evaluations = collect(params, paths)
     hr = evaluations[VariantKey.of(methods.HR)]
+    d, choice = design(evaluations, params)
+    seeds = tuple(params.seeds)
+    comparisons = tuple(Comparison(b, a, seeds, comparison_entry(evaluations[b], evaluations[a], params, d))
+                        for b, a in comparison_pairs(evaluations))
+    families = adjust(comparisons, params.stats.confidence, len(seeds))
     settings = {"seeds": list(params.seeds), "threads": params.runtime.threads,
                 "cpu_kernels": params.runtime.cpu_kernels, "val_images": hr.cms.shape[1],
                 "resamples": params.stats.resamples, "bootstrap_seed": params.stats.seed,
                 "confidence": params.stats.confidence,
+                "bootstrap": {"sequences": len(set(d.groups)), "block": d.block, "block_param": params.stats.block,
+                              "suggested_block": choice.block,
+                              "lag1_max": rounded(max(choice.lag1.values(), default=None)),
+                              "lag1_median": rounded(float(np.median(list(choice.lag1.values())))
+                                                     if choice.lag1 else None),
+                              "min_seeds_for_findings": MIN_SEEDS},
+                "families": families,
                 "objects": {"classes": list(params.objects.classes), "size_bins": bin_names(params),
                             "iou": params.objects.iou, "min_size": params.objects.min_size}
                 if hr.objects is not None else None}
-    variants = tuple(VariantResult(key, variant_entry(e, params)) for key, e in evaluations.items())
-    seeds = tuple(params.seeds)
-    comparisons = tuple(Comparison(b, a, seeds, comparison_entry(evaluations[b], evaluations[a], params))
-                        for b, a in comparison_pairs(evaluations))
-    return Summary(settings, variants, comparisons, combined(evaluations, params)), evaluations
+    variants = tuple(VariantResult(key, variant_entry(e, params, d)) for key, e in evaluations.items())
+    return Summary(settings, variants, comparisons, combined(evaluations, params, d)), evaluations, d
 
 
 def headline(summary: Summary) -> dict[str, Any]:
@@ -94,8 +110,8 @@ def headline(summary: Summary) -> dict[str, Any]:
 def run(params: Params, paths: Paths) -> dict[str, Any]:
     """Read every input, then write the series folder, the summary and the headline (each atomically); returns
     summary.json's object."""
-    summary, evaluations = summarize(params, paths)
-    classes = class_rows(evaluations, params.scales, params)
+    summary, evaluations, d = summarize(params, paths)
+    classes = class_rows(evaluations, params.scales, params, d)
     with atomic_dir(paths.series) as tmp:
         tmp.chmod(0o755)  # mkdtemp makes it private; this folder is committed and read by everyone
         write_csv(tmp / SCALES_CSV, SCALE_COLUMNS, scale_rows(summary, params.scales))

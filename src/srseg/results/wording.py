@@ -1,9 +1,10 @@
 """How the report words numbers: percentages, signed differences and intervals with enough digits, Markdown
 tables, and the rule that reads a difference as a change.
 
-The reading follows the intervals: a difference is called an improvement (or a loss) only when its 95 %
-bootstrap interval excludes zero and, with several training seeds, so does the Student-t interval of its per-seed
-values (:func:`measurable`); otherwise it is "no measurable difference", with the intervals.
+The reading follows the verdicts: a difference is called an improvement (or a loss) only when its 95 % bootstrap
+interval (over seeds and val images) excludes zero and its p-value, Holm-adjusted within its family of comparisons,
+is below 5 % (:func:`measurable`, :mod:`srseg.results.families`); otherwise it is "no measurable difference", with
+the interval.
 """
 
 from __future__ import annotations
@@ -79,14 +80,18 @@ def excludes_zero(ci: Sequence[float | None] | None) -> bool:
 
 
 def measurable(diff: dict[str, Any] | None, ci: Sequence[float | None] | None = None) -> bool:
-    """Whether a difference reads as a change: its bootstrap interval (``ci``, default ``diff["ci95"]``) excludes
-    zero and, when there are several training seeds, so does the t-interval of the per-seed differences. The
-    bootstrap resamples images and holds each trained model fixed; only the seeds show how far training noise moves
-    a difference."""
+    """Whether a difference reads as a change: its family's verdict (:func:`srseg.results.families.adjust`) where it
+    has one, else its bootstrap interval (``ci``, default ``diff["ci95"]``) excludes zero (a single comparison)."""
     if not diff:
         return False
-    spread = diff.get("seeds")
-    return excludes_zero(diff["ci95"] if ci is None else ci) and (not spread or excludes_zero(spread["ci95"]))
+    if "verdict" in diff:
+        return bool(diff["verdict"] != "none")
+    return excludes_zero(diff["ci95"] if ci is None else ci)
+
+
+def adjusted_away(diff: dict[str, Any] | None) -> bool:
+    """Whether a difference's interval excludes zero but Holm's adjustment within its family takes the verdict."""
+    return diff is not None and not measurable(diff) and excludes_zero(diff["ci95"])
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
@@ -124,5 +129,6 @@ def effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what:
         shown += f"; across seeds {interval(spread['ci95'], f, u, enough_digits([x * f for x in spread['ci95']]))}"
     shown += ")"
     if not measurable(diff, ci):
-        return words("no measurable difference", f"in {what}" if what else "", where) + f": {shown}"
+        holm = " once its family's comparisons are counted (Holm)" if adjusted_away(diff) else ""
+        return words("no measurable difference", f"in {what}" if what else "", where) + f"{holm}: {shown}"
     return words(up if value > 0 else down, what, where, "by", shown)
