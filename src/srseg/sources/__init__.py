@@ -56,10 +56,11 @@ SourceFn = Callable[[Params, Path], Iterator[RawSample]]
 
 
 class Counted(Iterator[RawSample]):
-    """Samples from ``it`` with their number known in advance, so that the progress bar has a total."""
+    """Samples from ``it`` with their number known in advance, so that the progress bar has a total; ``split``, where
+    the source chose its splits, says how (the ``split`` record of ``metrics/data.json``)."""
 
-    def __init__(self, total: int, it: Iterator[RawSample]) -> None:
-        self.total, self._it = total, it
+    def __init__(self, total: int, it: Iterator[RawSample], split: dict[str, Any] | None = None) -> None:
+        self.total, self._it, self.split = total, it, split
 
     def __len__(self) -> int:
         return self.total
@@ -89,7 +90,7 @@ def get_source(name: str) -> SourceFn:
 def build_raw(params: Params, out: str | Path, cache_dir: str | Path,
               metrics_path: str | Path | None) -> dict[str, Any]:
     """Write the selected source into ``out`` (replaced atomically) and return its summary."""
-    source = get_source(params.data.source)
+    source = get_source(params.data.source)(params, Path(cache_dir))  # a source lists its files before any writes
     multiple = params.crop_multiple
     counts: Counter[str] = Counter()
     sizes: set[tuple[int, int]] = set()
@@ -97,7 +98,7 @@ def build_raw(params: Params, out: str | Path, cache_dir: str | Path,
     method: str | None = None  # how the first sample got its instances; all must agree
     instances: dict[str, Counter[str]] = {}
     with atomic_dir(out) as tmp:
-        for raw in tqdm(source(params, Path(cache_dir)), desc=f"download ({params.data.source})", unit="img"):
+        for raw in tqdm(source, desc=f"download ({params.data.source})", unit="img"):
             if raw.image.ndim != 3 or raw.image.shape[2] != 3 or raw.image.dtype != np.uint8:
                 raise ImageError(f"{raw.origin}: expected an 8-bit RGB image, got shape {raw.image.shape}")
             check_same_size(raw.image, raw.label_ids, raw.origin)
@@ -137,6 +138,8 @@ def build_raw(params: Params, out: str | Path, cache_dir: str | Path,
         "instances": method,
         "instance_counts": {split: dict(c) for split, c in sorted(instances.items())},
     }
+    if isinstance(source, Counted) and source.split is not None:
+        summary["split"] = source.split
     if metrics_path:
         write_json(metrics_path, summary)
     return summary

