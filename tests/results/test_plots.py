@@ -143,15 +143,18 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
 
 
 def test_report_with_seeds(tmp_path: Path) -> None:
-    """With several seeds the report adds each comparison's per-seed spread, and reads a difference as a change
-    only where the seeds' interval also excludes zero."""
+    """With several seeds the report adds each comparison's per-seed spread, draws the seeds in every interval, and
+    reads a difference as a change where its family's verdict says so."""
     write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
     params = validate({**_params([2, 4], [4]).model_dump(mode="json"), "seeds": [0, 1, 2]})
     summary = summarize(params, Paths(tmp_path))
     # figures and per-class rows: test_all_figures_and_report
     text = build_report(Summary.from_json(summary), params, {}, [])
     v, c = summary["variants"], summary["comparisons"]
-    assert "mean over 3 training seeds (0, 1, 2)" in text and "the seeds show training noise" in text
+    assert "mean over 3 training seeds (0, 1, 2)" in text and "two-level bootstrap over the 3 training seeds" in text
+    assert "indicative" not in text  # three seeds: verdicts are findings
+    assert all(e["finding"] == (e["verdict"] != "none") for comp in c.values() for e in (comp["pacc"], comp["miou"])
+               if e is not None and "verdict" in e)
     section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
     d = c["sr_x4-vs-bicubic_x4"]
     s = d["pacc"]["seeds"]

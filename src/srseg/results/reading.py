@@ -37,7 +37,7 @@ def how_to_read(summary: Summary) -> str:
              f"blocks of {block} consecutive val frames within their sequence (lag-1 autocorrelation of per-frame "
              f"scores up to {level(boot.get('lag1_max'))})")
     fams = st.get("families") or {}
-    sizes = ", ".join(f"{name.replace('_', ' ')} ({f['size']})" for name, f in fams.items() if f["size"])
+    sizes = ", ".join(f"{f.get('title', name)} ({f['size']})" for name, f in fams.items() if f["size"])
     text = (f"How to read: every interval is a 95 % two-level bootstrap that draws the {len(seeds)} training seed"
             f"{'s' if len(seeds) != 1 else ''} and then {draws}, the same draws for both sides of a comparison. A "
             "difference is called a change only when its interval excludes zero and its p-value, Holm-adjusted "

@@ -7,7 +7,7 @@ worded by :mod:`srseg.results.wording` (a difference is a change only when its i
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from srseg.results.reading import reading
 from srseg.results.schema import Comparison, Summary, VariantResult, short_label
 from srseg.results.series import column, retrain_rows, seen_images
 from srseg.results.wording import (
-    excludes_zero,
     interval,
     level,
     level_interval,
@@ -95,6 +94,34 @@ def _classtable(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str:
     return table(header, rows)
 
 
+def uncertainty(st: Mapping[str, Any]) -> str:
+    """The report's paragraph on how every interval and verdict was computed."""
+    boot = st.get("bootstrap") or {}
+    block = boot.get("block", 1)
+    seeds = len(st["seeds"])
+    draws = ("the images with replacement" if block == 1 else
+             f"blocks of {block} consecutive frames within their sequence, wrapping around at its end")
+    suggested = boot.get("suggested_block")
+    chosen = ""
+    if suggested is not None:
+        chosen = (f" The Politis–White block length from the per-frame scores' autocorrelation is {suggested} "
+                  f"(lag-1 autocorrelation: median {level(boot.get('lag1_median'))}, largest "
+                  f"{level(boot.get('lag1_max'))}); `stats.block: {boot.get('block_param')}` made it {block}"
+                  + (" (synthetic scenes are rendered independently)" if boot.get("block_param") == "auto"
+                     and block == 1 and suggested != 1 else "") + ".")
+    fams = st.get("families") or {}
+    return (f"Uncertainty: a paired two-level bootstrap over the {seeds} training seed{'s' if seeds != 1 else ''} "
+            f"and the {st['val_images']} val images ({st['resamples']} resamples, seed {st['bootstrap_seed']}; "
+            f"each resample draws the seeds with replacement, then {draws}, the same draws for both sides of a "
+            "comparison, and recomputes PACC and mIoU from the summed confusion matrices)." + chosen
+            + " Intervals are 95 % percentile intervals; a difference is read as a change only when its interval "
+            "excludes zero and its two-sided p-value (normal approximation with the bootstrap standard error), "
+            "Holm-adjusted within its family, is below 5 % (marked * in the tables). Families: "
+            + "; ".join(f"{f.get('title', name)}: {f['description']} ({f['size']} differences, {f['verdicts']} "
+                        "changes)" for name, f in fams.items())
+            + ". Gains relative to bicubic are 100 · (SR − bicubic) / bicubic.")
+
+
 def combination_section(summary: Summary) -> list[str]:
     """The combination study's tables: every method per combination scale with its scores and the combined score,
     and the methods with ``class_regions`` per class region."""
@@ -130,13 +157,14 @@ def combination_section(summary: Summary) -> list[str]:
             for comp in regions:
                 d = (comp.class_psnr or {}).get(name)  # regions: comparisons with class_psnr entries
                 cells.append("n/a" if not d else f"{signed(d['diff'], '', 2)} {interval(d['ci95'])}"
-                             + (" *" if excludes_zero(d["ci95"]) else ""))
+                             + (" *" if measurable(d) else ""))
             if any(x != "n/a" for x in cells):
                 rows.append([name] + cells)
         out += ["## Segmentation-assisted SR (research task 3)", "",
                 "Y-PSNR over the pixels of each ground-truth class (pooled squared error over the val images, "
                 f"borders shaved), against {summary.label(regions[0].a)} (the same fine-tune without the maps); "
-                "* the interval excludes zero. The ORACLE is given the ground-truth labels: an upper bound, not a "
+                "* a change after Holm's adjustment over the classes of the column. The ORACLE is given the "
+                "ground-truth labels: an upper bound, not a "
                 "method.", "", table(header, rows), ""]
     return out
 
@@ -159,14 +187,7 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
         "",
         reading(summary, params),
         "",
-        f"Uncertainty: a paired bootstrap over the {st['val_images']} val images ({st['resamples']} resamples, "
-        f"seed {st['bootstrap_seed']}; each resample draws the images with replacement, the same draw for both "
-        f"sides of a comparison{' and every training seed' if len(st['seeds']) > 1 else ''}, and recomputes "
-        "PACC and mIoU from the summed confusion matrices). Intervals are 95 % percentile intervals; a "
-        "difference is read as a change only when its interval excludes zero"
-        + (" and so does the 95 % Student-t interval of its per-seed values (the bootstrap holds each trained "
-           "model fixed; the seeds show training noise)" if len(st["seeds"]) > 1 else "")
-        + " (marked * in the tables). Gains relative to bicubic are 100 · (SR − bicubic) / bicubic.",
+        uncertainty(st),
         "",
         "## Super-resolution quality (Y channel)",
         "",
