@@ -54,6 +54,7 @@ from srseg.results.series import (
     write_csv,
 )
 from srseg.results.stats import MIN_SEEDS
+from srseg.results.verdicts import report_changes
 
 
 def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, Evaluation], Design]:
@@ -123,4 +124,5 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
     data = summary.to_json()
     write_json(paths.summary, data)
     write_json(paths.headline, headline(summary))
+    report_changes(data, paths.summary)
     return data
