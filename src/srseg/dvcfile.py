@@ -133,7 +133,7 @@ def result_stages() -> list[Stage]:
     """The summary (statistics of every comparison) and the figures and report."""
     return [
         Stage("summarize", "python stages/summarize.py", "summarize", ("stages/summarize.py",),
-              deps=["metrics/sr", "metrics/seg"],
+              deps=["metrics/sr", "metrics/seg", "metrics/train"],
               params=["scales", "seeds", "seg.retrain_scales", "combine.scales", *RUNTIME, "objects", "stats"],
               uncached=_s([P.summary, P.headline, P.series])),
         Stage("plots", "python stages/plots.py", "plots", ("stages/plots.py",),

@@ -234,7 +234,7 @@ def test_reading_follows_the_intervals() -> None:
                 "miou": None, **metrics}
 
     summary = {
-        "schema_version": SCHEMA_VERSION, "settings": {"seeds": [0]}, "combined": {},
+        "schema_version": SCHEMA_VERSION, "settings": {"seeds": [0]}, "combined": {}, "convergence": [],
         "variants": {"hr": var("hr", None, 0.95), "bicubic_x2": var("bicubic", 2, 0.90), "sr_x2": var("sr", 2, 0.905),
                      "bicubic_x4": var("bicubic", 4, 0.80), "sr_x4": var("sr", 4, 0.76)},
     }

@@ -98,11 +98,29 @@ def reading(summary: Summary, params: Any) -> str:
                     f"{'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR against bicubic input: "
                     + "; ".join(parts) + ".")
     text += combination_reading(summary)
+    text += convergence_reading(summary)
     seeds = summary.seeds
     if len(seeds) > 1:
         text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
                     "the tables also give the spread across seeds.")
     return "\n\n".join(text)
+
+
+def convergence_reading(summary: Summary) -> list[str]:
+    """One sentence naming the models whose training loss was still falling (convergence is checked)."""
+    curves = summary.convergence
+    if not curves:
+        return []
+    flagged = [f"{c['run']} ({c['still_falling'] * 100:.1f} %)" for c in curves if c["flagged"]]
+    unjudged = [c["run"] for c in curves if c["still_falling"] is None]
+    share = summary.settings.get("still_falling", 0.0) * 100
+    sentence = (f"Convergence: {len(flagged)} of {len(curves)} trained models were still learning (training loss "
+                f"still falling by more than {share:.0f} % per tenth of training)")
+    sentence += (": " + and_list(flagged) + "; comparisons that involve them may change with longer training"
+                 if flagged else "")
+    if unjudged:
+        sentence += f"; {len(unjudged)} logged fewer than 3 epochs and are not judged ({and_list(unjudged)})"
+    return [sentence + "."]
 
 
 def combination_reading(summary: Summary) -> list[str]:

@@ -122,6 +122,23 @@ def uncertainty(st: Mapping[str, Any]) -> str:
             + ". Gains relative to bicubic are 100 · (SR − bicubic) / bicubic.")
 
 
+def convergence_section(summary: Summary) -> list[str]:
+    """Every trained model's training loss at its end and how fast it was still falling; flagged ones first."""
+    curves = sorted(summary.convergence, key=lambda c: (not c["flagged"], c["run"]))
+    if not curves:
+        return []
+    share = summary.settings.get("still_falling", 0.0)
+    rows = [[c["run"], str(c["epochs"]), f"{c['last_loss']:.4g}",
+             "not judged (< 3 epochs)" if c["still_falling"] is None else f"{c['still_falling'] * 100:+.1f} %",
+             "still learning" if c["flagged"] else ""] for c in curves]
+    return ["## Convergence", "",
+            "Each trained model's training loss (DVCLive, per epoch): the share of it a line through the last third "
+            "of the epochs would still lose over a tenth of the training. A model above "
+            f"{share * 100:.0f} % is flagged: longer training would have changed it, and so may the comparisons "
+            "that involve it.", "", table(["run", "epochs", "last loss", "still falling per tenth", ""], rows,
+                                           "lrrrl"), ""]
+
+
 def combination_section(summary: Summary) -> list[str]:
     """The combination study's tables: every method per combination scale with its scores and the combined score,
     and the methods with ``class_regions`` per class region."""
@@ -263,10 +280,12 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
                 f"Mean ± standard deviation over seeds {st['seeds']} and the 95 % Student-t interval of the mean.",
                 "", table(["variant", "PACC", "mIoU"], rows), "",
                 "The same for every comparison's per-seed difference B − A (each seed's models against each other); "
-                "* both this interval and the bootstrap interval exclude zero.", "",
+                "* a change by its family's verdict (two-level bootstrap, Holm).", "",
                 table(["B", "A", "Δ PACC", "Δ mIoU", "Δ Y-PSNR"], diffs, "llrrr"), ""]
-    out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * the "
-            "interval excludes zero)</summary>", "", _classtable(class_rows, scales), "", "</details>", "",
+    out += convergence_section(summary)
+    out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * a change "
+            "after Holm's adjustment over the classes of the scale)</summary>", "", _classtable(class_rows, scales),
+            "", "</details>", "",
             "## Figures", ""]
     for key, caption in FIGURE_CAPTIONS.items():
         if key in figures:

@@ -21,6 +21,7 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.blocks import Design
 from srseg.results.combined import combined
+from srseg.results.convergence import check
 from srseg.results.estimates import (
     bin_names,
     comparison_entry,
@@ -78,11 +79,13 @@ def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, E
                                                      if choice.lag1 else None),
                               "min_seeds_for_findings": MIN_SEEDS},
                 "families": families,
+                "still_falling": params.stats.still_falling,
                 "objects": {"classes": list(params.objects.classes), "size_bins": bin_names(params),
                             "iou": params.objects.iou, "min_size": params.objects.min_size}
                 if hr.objects is not None else None}
     variants = tuple(VariantResult(key, variant_entry(e, params, d)) for key, e in evaluations.items())
-    return Summary(settings, variants, comparisons, combined(evaluations, params, d)), evaluations, d
+    curves = tuple(c.to_json() for c in check(paths, params.stats.still_falling))
+    return Summary(settings, variants, comparisons, combined(evaluations, params, d), curves), evaluations, d
 
 
 def headline(summary: Summary) -> dict[str, Any]:
