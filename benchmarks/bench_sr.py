@@ -4,6 +4,7 @@
     python benchmarks/bench_sr.py --quick         # c-DCSCN only, dcscn ×4 only
     python benchmarks/bench_sr.py --json out.json
     python benchmarks/bench_sr.py --memory        # only: peak RSS of `srseg upscale` and `super_resolve` by size
+    python benchmarks/bench_sr.py --memory --mp 24 --scale 4 --entry upscale -- --tile 512   # after --: upscale's
 
 Every configuration runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.  Times are
 the minimum over ``--repeat`` runs after one warm-up run (the minimum is the least disturbed by other load on
@@ -16,9 +17,11 @@ Goals: c-DCSCN ≥ 3 MP/s output; tiled time ≤ 1.10 × whole-image time; dcscn
 
 ``--memory`` measures what a user runs: the peak RSS (``ru_maxrss`` of the child, from ``os.wait4``) of the real
 ``srseg upscale`` command and of the real ``super_resolve`` stage script (one val image, in a scratch copy of the
-pipeline layout) for 1, 6 and 24 megapixel outputs at ×2 with the default model (c-DCSCN, untrained and seeded:
-weights do not change memory) and the default tile, plus a 128×128 image for the fixed cost (Python, TensorFlow,
-the model).  Goal: < 1.5 GB at 24 MP ×2 for both.
+pipeline layout) for 1, 6 and 24 megapixel outputs at ×2 (``--scale``) with the default model (c-DCSCN, untrained
+and seeded: weights do not change memory) and the default tile (upscale: ``auto``; the stage: ``sr.tile``), plus a
+128×128 image for the fixed cost (Python, TensorFlow, the model); ``--entry`` picks one of the two, and arguments
+after ``--`` go to ``srseg upscale``.  It prints the CPU and the load average.  Goal: < 1.5 GB at 24 MP ×2 for
+both, and for ``srseg upscale`` at ×4 (1500×1000 → 6000×4000).
 """
 
 from __future__ import annotations
@@ -152,11 +155,22 @@ def _memory_tree(root: Path, out_w: int, out_h: int, scale: int) -> tuple[Path, 
     return sample.image(paths.lr(scale)), paths.sr_model(scale, 0)
 
 
-def run_memory(scale: int = 2, sizes: list[int] | None = None) -> list[dict[str, Any]]:
-    """Peak RSS of ``srseg upscale`` and of the ``super_resolve`` stage script for each size of MEMORY_SIZES
-    (or those of ``sizes``, nominal megapixels)."""
+def _cpu_name() -> str:
+    """The CPU's model name (Linux), as ``lscpu`` prints it."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "?")
+    except OSError:
+        return "?"
+
+
+def run_memory(scale: int = 2, sizes: list[int] | None = None, entries: tuple[str, ...] = ("upscale", "super_resolve"),
+               extra: list[str] | None = None) -> list[dict[str, Any]]:
+    """Peak RSS of ``srseg upscale`` (with ``extra`` arguments) and of the ``super_resolve`` stage script for each
+    size of MEMORY_SIZES (or those of ``sizes``, nominal megapixels); ``entries`` picks the two."""
     tile, _ = _default_tiling()
-    print(f"bench_sr --memory: {os.cpu_count()} CPUs, x{scale}, default model and tile ({tile}); peak RSS of the "
+    print(f"bench_sr --memory: {_cpu_name()}, {os.cpu_count()} CPUs, x{scale}, default model; `srseg upscale "
+          f"{' '.join(extra or [])}` (tile auto unless given), super_resolve with sr.tile {tile}; peak RSS of the "
           f"child process (ru_maxrss); goal < {MEMORY_GOAL_MB / 1024:.1f} GB at 24 MP", flush=True)
     rows = []
     for mp, (w, h) in MEMORY_SIZES.items():
@@ -167,11 +181,13 @@ def run_memory(scale: int = 2, sizes: list[int] | None = None) -> list[dict[str,
             lr, model = _memory_tree(root, w, h, scale)
             runs = {
                 "upscale": [sys.executable, "-m", "srseg.cli", "upscale", str(lr), str(root / "out.png"),
-                            "--scale", str(scale), "--model", str(model)],
+                            "--scale", str(scale), "--model", str(model), *(extra or [])],
                 "super_resolve": [sys.executable, str(REPO / "stages" / "super_resolve.py"), "--scale", str(scale),
                                   "--seed", "0"],
             }
             for name, cmd in runs.items():
+                if name not in entries:
+                    continue
                 load = os.getloadavg()[0]
                 rss, secs = _peak_rss_of(cmd, root)
                 row = {"entry": name, "mp": w * h / 1e6, "size": [w, h], "peak_rss_mb": rss, "seconds": secs,
@@ -179,7 +195,7 @@ def run_memory(scale: int = 2, sizes: list[int] | None = None) -> list[dict[str,
                 rows.append(row)
                 print(f"  {name:13s} {w}x{h} ({w * h / 1e6:5.2f} MP): peak RSS {rss:6.0f} MB, {secs:5.1f} s, "
                       f"load average {load:.2f}", flush=True)
-    for name in ("upscale", "super_resolve"):
+    for name in entries:
         big = max((r for r in rows if r["entry"] == name), key=lambda r: r["mp"])
         if big["mp"] < 24:
             continue
@@ -199,6 +215,9 @@ def main() -> None:
     ap.add_argument("--from-json", help="only print the summary of a saved run")
     ap.add_argument("--memory", action="store_true", help="only the peak RSS of srseg upscale / super_resolve by size")
     ap.add_argument("--mp", help=f"--memory: comma-separated output sizes in MP, of {','.join(map(str, MEMORY_SIZES))}")
+    ap.add_argument("--scale", type=int, default=2, choices=(2, 3, 4), help="--memory: the scale (default 2)")
+    ap.add_argument("--entry", choices=("upscale", "super_resolve"), help="--memory: only this entry point")
+    ap.add_argument("extra", nargs="*", help="--memory: arguments for `srseg upscale` (after --), e.g. --tile 512")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
@@ -207,7 +226,8 @@ def main() -> None:
         sizes = [int(x) for x in args.mp.split(",")] if args.mp else None
         if sizes and not set(sizes) <= set(MEMORY_SIZES):
             ap.error(f"--mp: sizes must be among {', '.join(map(str, MEMORY_SIZES))}")
-        rows = run_memory(sizes=sizes)
+        entries = (args.entry,) if args.entry else ("upscale", "super_resolve")
+        rows = run_memory(args.scale, sizes, entries, args.extra)
         if args.json:
             with open(args.json, "w") as fh:
                 json.dump({"memory": rows}, fh, indent=2)

@@ -12,9 +12,9 @@ from tests.dvc_graph import SRC, direct_imports
 #: method, its params and its trainer) stands on the data pipelines and recipes of ``seg`` and ``sr``; the results,
 #: the dvc.yaml renderer and the command line read the registry.
 LAYERS = [
-    "errors", "codegraph", "parallel", "params", "paths", "labels", "layout", "runtime", "entry",
-    "io", "provenance", "archive", "degrade", "download", "instances",
-    "metrics", "sources", "models", "training", "seg", "sr", "methods", "results", "dvcfile", "release", "cli",
+    "errors", "progress", "codegraph", "parallel", "params", "paths", "labels", "layout", "runtime", "entry",
+    "io", "apply", "provenance", "archive", "degrade", "download", "instances",
+    "metrics", "sources", "models", "training", "seg", "sr", "api", "methods", "results", "dvcfile", "release", "cli",
 ]
 
 

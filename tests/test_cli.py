@@ -299,12 +299,22 @@ def test_inference_commands_refuse_bad_inputs_before_tensorflow(tmp_path: Path) 
         (["upscale", str(image), "o.png", "--scale", "2"],
          "x2.keras: no trained x2 SR model (models here: x3); run `dvc repro pretrain_sr@2-0` or `dvc pull`"),
         (["segment", str(image), "o"], "hr.keras: no trained segmentation model; run `dvc repro train_seg@0`"),
+        # issue 32: folders planned whole, the SR-then-segment chain's model
+        (["upscale", str(tmp_path), str(tmp_path), "--scale", "3"],
+         "notes.png: is the input image; give another output folder (or --overwrite to replace it)"),
+        (["segment", str(image), "o", "--model", str(seg), "--sr-scale", "2"],
+         "x2.keras: no trained x2 SR model (models here: x3); run `dvc repro pretrain_sr@2-0` or `dvc pull` in the "
+         "project, or give --sr-model"),
+        (["segment", str(image), "o", "--model", str(seg), "--sr-scale", "2", "--sr-model", str(seg)],
+         "hr.keras: a segmentation model (PSPNet small), not super-resolution: use it with `srseg segment`"),
+        (["segment", str(image), "o", "--model", str(seg), "--sr-model", str(sr)], "--sr-model needs --sr-scale"),
     ]
     code = (
         "import sys\n"
+        "import srseg.apply\n"
         "import srseg.cli as cli\n"
         "from srseg.paths import Paths\n"
-        f"cli.project = lambda: Paths({str(empty)!r})\n"
+        f"srseg.apply.project = lambda: Paths({str(empty)!r})\n"
         "try:\n"
         "    cli.main(sys.argv[1:])\n"
         "except SystemExit as exc:\n"

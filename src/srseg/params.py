@@ -25,6 +25,9 @@ from srseg.errors import ParamsError, SrsegError, first_line
 #: LR tile side and context of SR inference (bounds memory; see benchmarks/bench_sr.py), the one home of both.
 TILE = 512
 TILE_OVERLAP = 10
+#: The activations one SR tile may take in ``srseg upscale`` and :mod:`srseg.api` (``tile="auto"``, bytes): the
+#: tile follows the model (:meth:`srseg.sr.infer.Upscaler.auto_tile`; c-DCSCN x2: 336, where TILE took 0.5 GB).
+TILE_MEMORY = 256 * 2**20
 #: Sliding-window side and overlap of segmentation (``seg.eval`` and ``srseg segment --window``), their one home.
 SEG_WINDOW = 512
 SEG_OVERLAP = 0.33

@@ -18,15 +18,23 @@ bicubic luma, bicubic RGB) is computed per tile from the LR crop (:class:`_Windo
 output, so memory is the uint8 input and output plus what one tile needs, whatever the image size. At ×2 and
 ×4 tiled output is byte-identical to whole-image output; at ×3 Pillow's bicubic coefficients of a crop can
 differ from the whole image's in the last float bit (its sample positions are multiples of 1/3).
+
+Memory of one prediction: TensorFlow, Keras and the model (≈ 0.6 GB RSS on CPU), the uint8 input and output, and
+one window's activations: every layer's output over the window, ≈ 2 KB per LR pixel for c-DCSCN ×2 (≈ 17 KB for
+dcscn), so ≈ 0.5 GB for the pipeline's 512-pixel tile. ``tile="auto"`` (``srseg upscale`` and :mod:`srseg.api`)
+takes the largest tile whose activations fit in :data:`srseg.params.TILE_MEMORY` (:meth:`Upscaler.auto_tile`;
+c-DCSCN ×2: 336).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -44,13 +52,16 @@ from srseg.io import (
 )
 from srseg.metrics.sr import luma, rgb_to_y, y_scores_from_y
 from srseg.models.dcscn import DcscnConfig, ModelError, load_model, model_config
-from srseg.params import TILE, TILE_OVERLAP, check_scale
+from srseg.params import TILE, TILE_MEMORY, TILE_OVERLAP, check_scale
 from srseg.paths import REPO
+from srseg.progress import Progress, progress_bar
 
 log = logging.getLogger(__name__)
 
 #: The named inputs an SR model may take (see the module docstring and :class:`_Window`).
 _INPUTS = frozenset({"lr", "bicubic", "cond"})
+#: A tile side: LR pixels, ``"auto"`` (:meth:`Upscaler.auto_tile`) or None (the whole image at once).
+TileSize = int | Literal["auto"] | None
 
 
 # --- dihedral transforms for self-ensemble ------------------------------------------------------------
@@ -88,6 +99,13 @@ def tile_windows(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, i
 
 
 Tile = tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
+
+
+def check_tile(tile: TileSize) -> TileSize:
+    """``tile`` itself when it is a valid :data:`TileSize`, else SrsegError."""
+    if tile is None or tile == "auto" or (isinstance(tile, int) and not isinstance(tile, bool) and tile >= 1):
+        return tile
+    raise SrsegError(f"--tile must be an integer >= 1 or 'auto', got {tile!r}")
 
 
 # --- the upscaler ------------------------------------------------------------------------------------
@@ -129,6 +147,37 @@ class Upscaler:
         """LR pixels of context one output pixel needs (the minimum tile overlap)."""
         return self.config.receptive_radius()
 
+    @functools.cached_property
+    def activation_bytes(self) -> int:
+        """Bytes of float32 layer outputs per LR pixel of a window: every layer's output at once (an upper bound of
+        what TensorFlow holds), from the model's graph; 0 when the model is not a Keras functional model."""
+        import keras
+
+        layers = [la for la in self.model.layers if not isinstance(la, keras.layers.InputLayer | keras.layers.Dropout)]
+        n = 16
+        try:
+            probe = keras.Model(self.model.inputs, [la.output for la in layers])
+            specs = [keras.KerasTensor((1, n * self.scale, n * self.scale, 1) if t.name == "bicubic"
+                                       else (1, n, n, int(t.shape[-1]))) for t in self.model.inputs]
+            outs = probe.compute_output_spec(specs)
+        except (AttributeError, TypeError, ValueError):  # a subclassed model: no graph to read
+            return 0
+        return 4 * math.ceil(sum(math.prod(o.shape[1:]) for o in outs) / (n * n))
+
+    def auto_tile(self, budget: int = TILE_MEMORY, overlap: int = TILE_OVERLAP) -> int:
+        """The largest LR tile side (a multiple of 16, at least 32) whose window's activations
+        (:attr:`activation_bytes`) fit in ``budget`` bytes; the pipeline's :data:`srseg.params.TILE` for a model
+        whose graph cannot be read."""
+        if not self.activation_bytes:
+            return TILE
+        side = math.isqrt(budget // self.activation_bytes) - 2 * max(overlap, self.radius)
+        return max(32, side // 16 * 16)
+
+    def tile_side(self, tile: TileSize) -> int | None:
+        """``tile`` as LR pixels: ``"auto"`` → :meth:`auto_tile`; an int or None (whole image) as given."""
+        tile = check_tile(tile)
+        return self.auto_tile() if isinstance(tile, str) else tile
+
     # --- inputs and tiles ------------------------------------------------------------------------------
     def _source(self, lr: np.ndarray, bicubic_y: np.ndarray | None, cond: np.ndarray | None) -> _Source:
         """The full-size inputs (LR image or float luma, optional bicubic luma and condition maps), checked."""
@@ -152,11 +201,14 @@ class Upscaler:
             raise ModelError(f"{self.source}: this SR model takes no condition maps")
         return _Source(lr, s, bicubic_y, cond)
 
-    def _tiles(self, h: int, w: int, tile: int | None, overlap: int) -> list[Tile]:
-        if not tile or (h <= tile and w <= tile):
+    def _tiles(self, h: int, w: int, tile: TileSize, overlap: int, progress: Progress = False) -> Iterable[Tile]:
+        """The tiles of an ``h``×``w`` LR image; a progress bar over them with ``progress`` (:mod:`srseg.progress`)."""
+        side = self.tile_side(tile)
+        if not side or (h <= side and w <= side):
             return [((0, h, 0, h), (0, w, 0, w))]
         ov = max(int(overlap), self.radius)  # less overlap than the receptive field would change results
-        return [(ty, tx) for ty in tile_windows(h, tile, ov) for tx in tile_windows(w, tile, ov)]
+        tiles = [(ty, tx) for ty in tile_windows(h, side, ov) for tx in tile_windows(w, side, ov)]
+        return progress_bar(tiles, progress, f"x{self.scale} tiles", "tile")
 
     def _feed(self, window: _Window, k: int = 0) -> dict[str, np.ndarray]:
         """The named model inputs of a window, transformed by dihedral ``k``, with a batch axis."""
@@ -190,16 +242,16 @@ class Upscaler:
             acc += one_pass(k)
         return (acc / 8).astype(np.float32)
 
-    def _y_cores(self, source: _Source, tile: int | None, overlap: int,
-                 self_ensemble: bool) -> Iterator[tuple[slice, slice, np.ndarray]]:
+    def _y_cores(self, source: _Source, tile: TileSize, overlap: int, self_ensemble: bool,
+                 progress: Progress = False) -> Iterator[tuple[slice, slice, np.ndarray]]:
         """(HR rows, HR cols, float32 SR luma) of each tile's core."""
         h, w = source.lr.shape[:2]
-        for t in self._tiles(h, w, tile, overlap):
+        for t in self._tiles(h, w, tile, overlap, progress):
             yield self._core(self._window_y(source.window(t), self_ensemble), t)
 
     # --- outputs ---------------------------------------------------------------------------------------
     def predict_y(self, lr_y: np.ndarray, bicubic_y: np.ndarray | None = None, cond: np.ndarray | None = None,
-                  tile: int | None = TILE, overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
+                  tile: TileSize = TILE, overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
         """Float32 (h·s, w·s) Y from a float LR Y plane (0..255); ``bicubic_y`` defaults to Pillow bicubic."""
         source = self._source(np.asarray(lr_y, np.float32), bicubic_y, cond)
         h, w = source.lr.shape
@@ -208,18 +260,20 @@ class Upscaler:
             out[rows, cols] = core
         return out
 
-    def predict_grey(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: int | None = TILE,
-                     overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
+    def predict_grey(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: TileSize = TILE,
+                     overlap: int = TILE_OVERLAP, self_ensemble: bool = False, progress: Progress = False
+                     ) -> np.ndarray:
         """uint8 (h·s, w·s) SR image of a grey LR image (the grey value is the network's luma), tile by tile."""
         source = self._source(lr, None, cond)
         h, w = source.lr.shape
         out = np.empty((h * self.scale, w * self.scale), np.uint8)
-        for rows, cols, core in self._y_cores(source, tile, overlap, self_ensemble):
+        for rows, cols, core in self._y_cores(source, tile, overlap, self_ensemble, progress):
             out[rows, cols] = _to_uint8(core)
         return out
 
-    def predict_rgb(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: int | None = TILE,
-                    overlap: int = TILE_OVERLAP, self_ensemble: bool = False) -> np.ndarray:
+    def predict_rgb(self, lr: np.ndarray, cond: np.ndarray | None = None, tile: TileSize = TILE,
+                    overlap: int = TILE_OVERLAP, self_ensemble: bool = False, progress: Progress = False
+                    ) -> np.ndarray:
         """uint8 (h·s, w·s, 3) SR image of a uint8 RGB LR image: model luma, bicubic chroma, tile by tile."""
         from srseg.models.ycbcr import LumaToRGB
 
@@ -227,7 +281,7 @@ class Upscaler:
         h, w = source.lr.shape[:2]
         out = np.empty((h * self.scale, w * self.scale, 3), np.uint8)
         to_rgb = LumaToRGB()
-        for t in self._tiles(h, w, tile, overlap):
+        for t in self._tiles(h, w, tile, overlap, progress):
             window = source.window(t)
             if window.bicubic_rgb is None:
                 raise ImageError(f"expected a uint8 RGB image (predict_grey takes grey ones), got shape {lr.shape}")
@@ -339,14 +393,17 @@ def model_scores(upscaler: Upscaler, hr: np.ndarray, scale: int, self_ensemble: 
 
 # --- whole images and files -----------------------------------------------------------------------
 
-def sr_image(upscaler: Upscaler, lr: np.ndarray, tile: int | None = TILE, overlap: int = TILE_OVERLAP,
-             self_ensemble: bool = False, cond: np.ndarray | None = None) -> np.ndarray:
-    """Super-resolve a uint8 LR image: RGB (h, w, 3) → RGB (h·s, w·s, 3), grey (h, w) → grey."""
+def sr_image(upscaler: Upscaler, lr: np.ndarray, tile: TileSize = TILE, overlap: int = TILE_OVERLAP,
+             self_ensemble: bool = False, cond: np.ndarray | None = None, progress: Progress = False) -> np.ndarray:
+    """Super-resolve a uint8 LR image: RGB (h, w, 3) → RGB (h·s, w·s, 3), grey (h, w) → grey.
+
+    ``tile``: LR tile side, ``"auto"`` (:meth:`Upscaler.auto_tile`) or None (whole image); the result does not
+    depend on it (module docstring). ``progress`` shows a bar over the tiles (:mod:`srseg.progress`)."""
     lr = np.asarray(lr)
     if lr.dtype != np.uint8 or lr.ndim not in (2, 3) or (lr.ndim == 3 and lr.shape[2] != 3):
         raise ImageError(f"expected a uint8 RGB or grey image, got {lr.dtype} {lr.shape}")
     predict = upscaler.predict_rgb if lr.ndim == 3 else upscaler.predict_grey
-    return predict(lr, cond=cond, tile=tile, overlap=overlap, self_ensemble=self_ensemble)
+    return predict(lr, cond=cond, tile=tile, overlap=overlap, self_ensemble=self_ensemble, progress=progress)
 
 
 def _format_for(path: Path) -> str:
@@ -356,46 +413,98 @@ def _format_for(path: Path) -> str:
     return fmt
 
 
-def upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
-                 dcscn_checkpoint: str | Path | None = None, tile: int | None = TILE,
-                 self_ensemble: bool = False, overwrite: bool = False,
-                 condition: Callable[[np.ndarray], np.ndarray] | None = None) -> Path:
-    """``srseg upscale``: super-resolve one image file (colour or grey, any size); written atomically.
-
-    Logs which model runs and what it was trained on, and a warning when a model trained on synthetic scenes
-    is applied to a file outside the study (:func:`srseg.io.outside_study_warning`). Refused before the model
-    loads: replacing the input file itself unless ``overwrite``, an input :func:`srseg.io.read_image` refuses,
-    and an output above :func:`srseg.io.pixel_limit` (srseg could not read it back). ``condition`` maps the LR
-    image to the condition maps of a segmentation-conditioned model (see
-    :func:`srseg.sr.condition.assisted_upscale_file`).
-    """
-    input, output = Path(input), Path(output)
-    check_scale(scale, what="--scale")
-    fmt = _format_for(output)
-    if tile is not None and tile < 1:
-        raise SrsegError(f"--tile must be >= 1, got {tile}")
-    refuse_overwriting(input, [output], overwrite, "another output file")
-    lr = read_image(input, "auto")
-    check_pixels(lr.shape[0] * lr.shape[1] * scale * scale, str(output), f"x{scale} output")
+def open_upscaler(scale: int, model: str | Path | None = None, dcscn_checkpoint: str | Path | None = None,
+                  input: str | Path | None = None) -> Upscaler:
+    """:func:`load_upscaler`, logging which model runs and what it was trained on, and a warning when a model
+    trained on synthetic scenes is applied to ``input`` (a file or folder) outside the study
+    (:func:`srseg.io.outside_study_warning`)."""
     upscaler = load_upscaler(scale, model=model, dcscn_checkpoint=dcscn_checkpoint)
     if dcscn_checkpoint is not None:
         log.info("model %s: the DCSCN authors' checkpoint, no training record", dcscn_checkpoint)
     else:
         log.info("%s", describe_model(upscaler.source, upscaler.record))
-    warning = outside_study_warning(upscaler.record, upscaler.source, input, REPO.data)
+    warning = input is not None and outside_study_warning(upscaler.record, upscaler.source, input, REPO.data)
     if warning:
         log.warning("%s", warning)
+    return upscaler
+
+
+def check_upscale_output(input: str | Path, output: str | Path, overwrite: bool = False) -> str:
+    """The Pillow format of ``output`` (from its extension); SrsegError when it is the ``input`` file itself unless
+    ``overwrite``. Checked before anything loads."""
+    fmt = _format_for(Path(output))
+    refuse_overwriting(input, [output], overwrite, "another output file")
+    return fmt
+
+
+def upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
+                 dcscn_checkpoint: str | Path | None = None, tile: TileSize = "auto",
+                 self_ensemble: bool = False, overwrite: bool = False,
+                 condition: Callable[[np.ndarray], np.ndarray] | None = None, upscaler: Upscaler | None = None,
+                 progress: Progress = False) -> Path:
+    """``srseg upscale``: super-resolve one image file (colour or grey, any size); written atomically.
+
+    Loads the model with :func:`open_upscaler` (which logs it), unless ``upscaler`` is one already loaded (a
+    folder's files share it; ``model`` and ``dcscn_checkpoint`` are then unused). Refused before the model loads:
+    replacing the input file itself unless ``overwrite``, an input :func:`srseg.io.read_image` refuses, and an
+    output above :func:`srseg.io.pixel_limit` (srseg could not read it back). ``tile`` as :func:`sr_image`
+    (default ``"auto"``: memory bounded by :data:`srseg.params.TILE_MEMORY`); ``progress`` shows a bar over the tiles.
+    ``condition`` maps the LR image to the condition maps of a segmentation-conditioned model (see
+    :func:`srseg.methods.sft_sr.assisted_upscale_file`).
+    """
+    input, output = Path(input), Path(output)
+    check_scale(scale, what="--scale")
+    fmt = check_upscale_output(input, output, overwrite)
+    check_tile(tile)
+    lr = read_image(input, "auto")
+    check_pixels(lr.shape[0] * lr.shape[1] * scale * scale, str(output), f"x{scale} output")
+    if upscaler is None:
+        upscaler = open_upscaler(scale, model, dcscn_checkpoint, input)
+    elif upscaler.scale != scale:
+        raise ModelError(f"{upscaler.source}: a x{upscaler.scale} model cannot upscale x{scale}")
     cond = None
     if condition is not None:
         if lr.ndim != 3:
-            raise SrsegError(f"{input}: --segmentation-assisted needs a colour image (the segmenter takes RGB)")
+            raise ImageError(f"{input}: --segmentation-assisted needs a colour image (the segmenter takes RGB)")
         if not upscaler.cond_channels:
             raise ModelError(f"{upscaler.source}: not a segmentation-conditioned SR model (it takes no cond input); "
                              "give one with --model, e.g. the sft_sr stage's")
         cond = condition(lr)
-    out = sr_image(upscaler, lr, tile=tile, self_ensemble=self_ensemble, cond=cond)
+    out = sr_image(upscaler, lr, tile=tile, self_ensemble=self_ensemble, cond=cond, progress=progress)
+    del lr
     with atomic_file(output, "wb") as fh:
         Image.fromarray(out).save(fh, format=fmt)
-    log.info("%s: %dx%d -> %dx%d (x%d, %s)", output, lr.shape[1], lr.shape[0], out.shape[1], out.shape[0], scale,
-             upscaler.source)
+    log.info("%s: %dx%d -> %dx%d (x%d, %s)", output, out.shape[1] // scale, out.shape[0] // scale, out.shape[1],
+             out.shape[0], scale, upscaler.source)
     return output
+
+
+def sr_segment_file(input: str | Path, out_prefix: str | Path, scale: int,
+                    sr_model: str | Path | Upscaler | None = None, progress: Progress = False,
+                    **kwargs: Any) -> tuple[Path, Path]:
+    """``srseg segment --sr-scale``: super-resolve the image ×``scale`` (:func:`sr_image`, tiles of ``"auto"``
+    size) and segment the SR image (:func:`srseg.seg.infer.segment_file`, whose other arguments ``kwargs`` are):
+    the study's SR-then-segment chain, outputs at the SR size.
+
+    ``sr_model``: a file (default: the ``pretrain_sr`` model of seed 0), loaded by :func:`open_upscaler` after the
+    input's checks, or an :class:`Upscaler` already loaded (a folder's images share it). ``progress`` shows bars
+    over the SR tiles and the sliding windows.
+    """
+    from srseg.seg.infer import segment_file
+
+    check_scale(scale, what="--sr-scale")
+
+    def prepare(image: np.ndarray) -> np.ndarray:
+        check_pixels(image.shape[0] * image.shape[1] * scale * scale, str(input), f"x{scale} SR image")
+        if isinstance(sr_model, Upscaler):
+            upscaler = sr_model
+        else:
+            upscaler = open_upscaler(scale, sr_model, input=input)
+        if upscaler.scale != scale:
+            raise ModelError(f"{upscaler.source}: a x{upscaler.scale} model, not x{scale}")
+        sr = sr_image(upscaler, image, tile="auto", progress=progress)
+        log.info("%s: %dx%d -> %dx%d (x%d, %s), then segmented", input, image.shape[1], image.shape[0], sr.shape[1],
+                 sr.shape[0], scale, upscaler.source)
+        return sr
+
+    return segment_file(input, out_prefix, prepare=prepare, progress=progress, **kwargs)
