@@ -75,11 +75,13 @@ def test_a_fingerprint_lists_the_script_and_every_module_it_imports() -> None:
 
 
 def test_every_module_is_reachable_from_some_stage_or_the_cli() -> None:
-    """From a stage, the ``srseg`` command, or a ``python -m srseg.<module>`` tool (a module with a main guard)."""
+    """From a stage, the ``srseg`` command, the Python API, or a ``python -m srseg.<module>`` tool (a module with a
+    main guard)."""
     tools = [p for p in (SRC / "srseg").rglob("*.py") if 'if __name__ == "__main__":' in p.read_text(encoding="utf-8")]
     used = set().union(*(transitive_imports(REPO / e) for entries in code_kinds().values() for e in entries),
                        *(transitive_imports(p) for p in tools),
-                       transitive_imports(SRC / "srseg" / "cli.py"), transitive_imports(REPO / "stages" / "code.py"))
+                       transitive_imports(SRC / "srseg" / "cli.py"), transitive_imports(SRC / "srseg" / "api.py"),
+                       transitive_imports(REPO / "stages" / "code.py"))
     orphans = sorted(str(p.relative_to(REPO)) for p in (SRC / "srseg").rglob("*.py") if p not in used)
     assert not orphans, f"modules nothing imports: {orphans}"
 

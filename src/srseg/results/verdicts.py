@@ -66,7 +66,7 @@ def report_changes(summary: Mapping[str, Any], path: Path) -> str:
     """The one line the ``summarize`` stage ends with (also logged)."""
     old = committed_summary(path)
     if old is None:
-        line = "verdicts vs the committed results: no committed metrics/summary.json to compare with"
+        line = f"verdicts vs the committed results: no committed {path.name} to compare with"
     else:
         same, changed = compare(verdicts(old), verdicts(summary))
         line = f"verdicts vs the committed results: {same} same, {len(changed)} changed" + (
