@@ -183,8 +183,9 @@ HEADER = """\
 """
 
 TAIL = """\
-# `dvc metrics show` / `dvc metrics diff` / `dvc exp show`: the headline numbers only (HR's scores; every method's
-# difference from its baseline with its 95 % interval, keyed by variant: sr_x4.miou_pp, _lo, _hi). Everything else:
+# `dvc metrics show` / `dvc metrics diff` / `dvc exp show`: the headline numbers only, in percent (HR's scores; every
+# method's PACC difference from its baseline in pp with its 95 % interval and verdict, keyed by variant:
+# sr_x4.pacc_pp, _lower, _upper, verdict). README: the `dvc exp show` lines that fit 120 columns. Everything else:
 # `dvc metrics diff --targets metrics/summary.json`.
 metrics:
   - metrics/headline.json
