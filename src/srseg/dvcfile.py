@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from srseg.errors import SrsegError
 from srseg.methods.base import Method
 from srseg.methods.registry import METHODS, trained
 from srseg.methods.registry import load_params as registry_load_params
@@ -316,20 +317,82 @@ def render(params: Params | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The page ``dvc plots show`` / ``dvc plots diff`` fill (``.dvc/config``: ``plots.html_template``, a path under .dvc/).
+HTML_TEMPLATE = Path(".dvc", "plots", "offline.html")
+#: The Vega-Lite version inlined there: DVC's templates and srseg's (.dvc/plots/*.json) are Vega-Lite 5 specs.
+VEGA_LITE = "5.20"
+
+PAGE = """\
+<!DOCTYPE html>
+<!-- The page `dvc plots show` and `dvc plots diff` fill (.dvc/config: plots.html_template), written by
+     `python -m srseg.dvcfile`: DVC's own page, with Vega, Vega-Lite and Vega-Embed inlined instead of loaded from a
+     CDN, so the plots render offline. DVC puts its CDN script tags where a template has a "scripts" placeholder;
+     this one has none.
+     Inlined: vega @VEGA@, vega-lite @VEGA_LITE@ and vega-embed @EMBED@ (Copyright the University of Washington
+     Interactive Data Lab, BSD-3-Clause) with their dependencies (d3 modules and others, ISC / MIT / BSD licences),
+     as bundled by vl-convert-python @VLC@ (Copyright Jon Mease, BSD-3-Clause). -->
+<html>
+<head>
+    {refresh_tag}
+    <meta charset="utf-8">
+    <title>DVC Plot</title>
+    <script type="text/javascript">
+@BUNDLE@
+    </script>
+    <style>
+        table {
+            border-spacing: 15px;
+        }
+    </style>
+</head>
+<body>
+    {plot_divs}
+</body>
+</html>
+"""
+
+
+def render_html_template() -> str:
+    """The text of :data:`HTML_TEMPLATE`: :data:`PAGE` with vl-convert-python's bundle of Vega, Vega-Lite
+    :data:`VEGA_LITE` and Vega-Embed (one script that defines ``vegaEmbed``, the function DVC's plot divs call)."""
+    from importlib.metadata import version
+
+    import vl_convert as vlc  # in the `test` extra: only writing and checking this file needs it
+
+    bundle = vlc.javascript_bundle(vl_version=VEGA_LITE).strip()
+    # inline, the bundle must not end its <script> element early nor hold a placeholder DVC fills
+    bad = [s for s in ("</script", "<!--", "{plot_divs}", "{scripts}", "{refresh_tag}") if s in bundle.lower()]
+    if bad:
+        raise SrsegError(f"vl-convert's bundle contains {bad}: it cannot be inlined in {HTML_TEMPLATE}")
+    fields = {"@VEGA@": vlc.get_vega_version(), "@VEGA_LITE@": VEGA_LITE, "@EMBED@": vlc.get_vega_embed_version(),
+              "@VLC@": version("vl-convert-python")}
+    page = PAGE
+    for key, value in fields.items():
+        page = page.replace(key, value)
+    return page.replace("@BUNDLE@", bundle)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render dvc.yaml from srseg's base stages and method registry.")
-    parser.add_argument("--check", action="store_true", help="only say whether dvc.yaml is up to date (exit 1 if not)")
+    parser = argparse.ArgumentParser(description="Render dvc.yaml from srseg's base stages and method registry, and "
+                                                 "the offline page of `dvc plots` (.dvc/plots/offline.html).")
+    parser.add_argument("--check", action="store_true", help="only say whether both are up to date (exit 1 if not)")
     parser.add_argument("--path", type=Path, default=Path("dvc.yaml"))
     args = parser.parse_args(argv)
-    text = render()
+    try:
+        outputs = {args.path: render(), args.path.parent / HTML_TEMPLATE: render_html_template()}
+    except ImportError as exc:
+        print(f"{exc}: install the test extra (pip install -c constraints.txt -e '.[cpu,test]')", file=sys.stderr)
+        return 1
     if args.check:
-        if not args.path.is_file() or args.path.read_text(encoding="utf-8") != text:
-            print(f"{args.path}: out of date; run python -m srseg.dvcfile", file=sys.stderr)
-            return 1
-        print(f"{args.path}: up to date")
-        return 0
-    args.path.write_text(text, encoding="utf-8")
-    print(f"{args.path}: written ({text.count(chr(10))} lines)")
+        stale = [p for p, text in outputs.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+        for path in stale:
+            print(f"{path}: out of date; run python -m srseg.dvcfile", file=sys.stderr)
+        if not stale:
+            print(f"{', '.join(map(str, outputs))}: up to date")
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"{path}: written ({text.count(chr(10))} lines)")
     return 0
 
 

@@ -286,9 +286,34 @@ def _dvclive_tsv(path: Path, name: str, n: int = 5) -> None:
     path.write_text("step\t" + name + "\n" + "".join(f"{i}\t{1.0 / (i + 1):.4f}\n" for i in range(n)))
 
 
+def assert_offline(page: Path, charts: int) -> None:
+    """The page ``dvc plots show`` / ``diff`` wrote loads nothing from another host: no element's ``src`` or
+    ``href`` is a URL with a host, every script is inline, and it defines ``vegaEmbed`` (Vega, Vega-Lite and
+    Vega-Embed inlined from .dvc/plots/offline.html) and calls it once per chart."""
+    from html.parser import HTMLParser
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: list[str] = []
+            self.scripts = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.scripts += tag == "script"
+            self.links += [v for k, v in attrs if k in ("src", "href") and v and re.match(r"([a-z]+:)?//", v, re.I)]
+
+    text = page.read_text(encoding="utf-8")
+    parser = Links()
+    parser.feed(text)  # script bodies are raw text to the parser: a URL string in the bundle is no element
+    assert parser.links == [], parser.links
+    assert "cdn.jsdelivr" not in text and text.count("window.vegaEmbed=") == 1
+    assert text.count("vegaEmbed('#") == charts and parser.scripts == charts + 1
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
-    """dvc.yaml's plots (top-level and the stages' DVCLive folders) render from fixture files with `dvc plots`."""
+    """dvc.yaml's plots (top-level and the stages' DVCLive folders) render from fixture files with `dvc plots`, in a
+    page that needs no network (.dvc/config's plots.html_template)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml"):
@@ -303,6 +328,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
         _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
         (log_dir / "metrics.json").write_text('{"step": 4}')
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
+    shutil.copy2(REPO / ".dvc" / "config", repo / ".dvc" / "config")  # plots.html_template: the offline page
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")
     plots = out["data"]
@@ -325,7 +351,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert '"title": "epoch (DVCLive step)"' in curve  # training curves say what their x-axis is
     assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
     _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
-    assert (tmp_path / "html" / "index.html").stat().st_size > 1000
+    assert_offline(tmp_path / "html" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
     # `dvc plots diff HEAD~1` overlays two committed revisions of the series
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
@@ -344,6 +370,8 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len({row["rev"] for row in pacc["data"]["values"]}) == 2
     assert pacc["encoding"]["strokeDash"]["field"] == "rev"  # revisions are told apart by line dash in the legend
     assert len({row["rev"] for row in get("class_iou_delta")["data"]["values"]}) == 2
+    _dvc(repo, "plots", "diff", "HEAD~1", "-o", str(tmp_path / "diff"))
+    assert_offline(tmp_path / "diff" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
 
 def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
