@@ -29,7 +29,7 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
         "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
         "download": {"outs": [P.raw, P.data_metrics], "metrics": [], "plots": [], "data": [P.params_ok]},
         "summarize": {"outs": [P.summary, P.headline, P.series], "metrics": [], "plots": [],
-                      "data": [Path("metrics/sr"), Path("metrics/seg")]},
+                      "data": [Path("metrics/sr"), Path("metrics/seg"), Path("metrics/train")]},
         "plots": {"outs": [P.figures, P.report], "metrics": [], "plots": [],
                   "data": [P.summary, P.series, P.raw, Path("data/bicubic"), Path("data/sr"), Path("data/pred")]},
     }
@@ -39,22 +39,22 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
     for k in params.seeds:
         for s in params.scales:
             log = P.train_log(f"sr_x{s}", k)
-            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k), log / "metrics.json"], "metrics": [],
-                                           "plots": [log / "plots"], "data": [P.params_ok]}
+            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k), log / "metrics.json", log / "plots"],
+                                           "metrics": [], "plots": [], "data": [P.params_ok]}
             exp[f"super_resolve@{s}-{k}"] = {"outs": [P.sr(s, k), P.image_quality(f"sr_x{s}", k)], "metrics": [],
                                              "plots": [], "data": [P.sr_model(s, k), P.raw, P.lr(s)]}
         log = P.train_log("seg_hr", k)
-        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json"], "metrics": [],
-                                 "plots": [log / "plots"], "data": [P.raw]}
+        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json", log / "plots"], "metrics": [],
+                                 "plots": [], "data": [P.raw]}
         for s in params.seg.retrain_scales:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
-            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json"],
-                                           "metrics": [], "plots": [log / "plots"],
+            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json",
+                                                    log / "plots"], "metrics": [], "plots": [],
                                            "data": [P.raw, P.sr(s, k), P.seg_model("hr", k)]}
         for s in params.combine.scales:
             log = P.train_log(f"seg_retrain_bicubic_x{s}", k)
-            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json"],
-                                               "metrics": [], "plots": [log / "plots"],
+            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json",
+                                                        log / "plots"], "metrics": [], "plots": [],
                                                "data": [P.raw, P.bicubic(s), P.seg_model("hr", k)]}
             for method, stage, extra in (("ft_sr", "finetune_sr", []), ("task_sr", "task_sr", [P.seg_model("hr", k)]),
                                          ("sft_sr", "sft_sr", [P.seg_model("hr", k),
@@ -63,12 +63,12 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
                 log = P.train_log(f"{method}_x{s}", k)
                 exp[f"{stage}@{s}-{k}"] = {
                     "outs": [P.method_sr_model(method, s, k), P.method_images(method, s, k),
-                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json"],
-                    "metrics": [], "plots": [log / "plots"],
+                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json", log / "plots"],
+                    "metrics": [], "plots": [],
                     "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k)] + extra}
             log = P.train_log(f"seg_joint_x{s}", k)
             exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
-                                                    log / "metrics.json"], "metrics": [], "plots": [log / "plots"],
+                                                    log / "metrics.json", log / "plots"], "metrics": [], "plots": [],
                                            "data": [P.raw, P.lr(s), P.seg_model("hr", k)]}
         for m, s in methods.active(params):
             name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"

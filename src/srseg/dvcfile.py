@@ -26,15 +26,17 @@ from srseg.methods.registry import METHODS, trained
 from srseg.methods.registry import load_params as registry_load_params
 from srseg.params import Params
 from srseg.paths import Paths
+from srseg.results.curves import plot_definitions
 
 #: The matrix placeholders paths are rendered with.
 SCALE, SEED = "${item.scale}", "${item.seed}"
 #: Where the code stage writes its fingerprints.
 CODE = Path("data", "code")
 P = Paths()
+#: Every training stage's DVCLive folder is under it (summarize gathers their curves, srseg.results.curves).
+TRAIN_LOGS = P.train_log("run", 0).parent.parent
 RUNTIME = ("runtime.threads", "runtime.cpu_kernels")
 EVAL_PARAMS = ("seg.eval", "objects", *RUNTIME)
-DVCLIVE_PLOT = "{cache: false, x: step, x_label: epoch (DVCLive step)}"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Stage:
     params: list[str] = field(default_factory=list)
     outs: list[str] = field(default_factory=list)
     uncached: list[str] = field(default_factory=list)
-    plots: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)  # DVCLive folders: uncached outs, drawn by the train_* plots
     matrix: dict[str, str] | None = None
     comment: str = ""
 
@@ -123,7 +125,7 @@ def result_stages() -> list[Stage]:
     """The summary (statistics of every comparison) and the figures and report."""
     return [
         Stage("summarize", "python stages/summarize.py", "summarize", ("stages/summarize.py",),
-              deps=["metrics/sr", "metrics/seg"],
+              deps=["metrics/sr", "metrics/seg", TRAIN_LOGS.as_posix()],
               params=["scales", "seeds", "seg.retrain_scales", "combine.scales", *RUNTIME, "objects", "stats"],
               uncached=_s([P.summary, P.headline, P.series])),
         Stage("plots", "python stages/plots.py", "plots", ("stages/plots.py",),
@@ -191,8 +193,10 @@ TAIL = """\
 metrics:
   - metrics/headline.json
 
-# `dvc plots show` / `dvc plots diff HEAD~1`: the study's series (from the summarize stage) and figures (plots stage).
-# The DVCLive training curves are declared on their stages above, because only stage matrices iterate over `scales`.
+# `dvc plots show` / `dvc plots diff HEAD~1`: the study's series (from the summarize stage), the figures (plots stage)
+# and the training curves, one chart per kind of training and metric with every run (the summarize stage gathers them
+# from the DVCLive folders metrics/train/seed<k>/<run>/plots; `dvc plots show <file>` draws any one file there).
+# The page renders offline (.dvc/config: plots.html_template).
 plots:
   - psnr_vs_scale:
       template: scale_lines   # .dvc/plots/scale_lines.json: colour = series, dash = revision
@@ -290,12 +294,9 @@ def render_stage(st: Stage) -> list[str]:
     lines += [f"      - {d}" for d in [(CODE / f"{st.kind}.json").as_posix(), *st.deps]]
     if st.params:
         lines.append(f"    params: {_flow(st.params, 13)}")
-    if st.outs or st.uncached:
+    if st.outs or st.uncached or st.plots:
         lines.append("    outs:")
-        lines += [f"      - {o}" for o in st.outs] + [f"      - {o}: {{cache: false}}" for o in st.uncached]
-    if st.plots:
-        lines.append("    plots:")
-        lines += [f"      - {p}: {DVCLIVE_PLOT}" for p in st.plots]
+        lines += [f"      - {o}" for o in st.outs] + [f"      - {o}: {{cache: false}}" for o in st.uncached + st.plots]
     return lines
 
 
@@ -308,7 +309,7 @@ def render(params: Params | None = None) -> str:
              "    outs:", f"      - {CODE.as_posix()}"]
     for st in stages():
         lines += [""] + render_stage(st)
-    lines += ["", TAIL.rstrip("\n"), "",
+    lines += ["", TAIL.rstrip("\n"), *plot_definitions(P.series), "",
               "# Trained models of the default params (first seed), by name: `dvc artifacts get <repo url> <name>`",
               "# (README, \"Use the trained models\"). Each file carries its training record (srseg.provenance).",
               "artifacts:"]

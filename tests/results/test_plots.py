@@ -22,6 +22,7 @@ from srseg.layout import Sample
 from srseg.methods.registry import METHODS
 from srseg.params import validate
 from srseg.paths import Paths
+from srseg.results.curves import KINDS, runs
 from srseg.results.plots import FIGURE_NAMES, run
 from srseg.results.reading import reading
 from srseg.results.report import build_report
@@ -312,8 +313,9 @@ def assert_offline(page: Path, charts: int) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
-    """dvc.yaml's plots (top-level and the stages' DVCLive folders) render from fixture files with `dvc plots`, in a
-    page that needs no network (.dvc/config's plots.html_template)."""
+    """dvc.yaml's plots (the series, the figures and the training curves gathered from the DVCLive folders, one chart
+    per kind and metric) render from fixture files with `dvc plots`, in a page that needs no network (.dvc/config's
+    plots.html_template)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml"):
@@ -321,22 +323,28 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     _stage(repo, [2, 3, 4], [4])  # the default params' scales and retrain scales
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     _dvc(repo, "init", "-q")
-    logs = [p for stage in rendered_stages(repo).values() for p in stage["plots"] if p.startswith("metrics/train/")]
+    logs = [p for stage in rendered_stages(repo).values() for p in stage["outs"]
+            if p.startswith("metrics/train/") and p.endswith("/plots")]
     assert len(logs) == 3 + 1 + 1 + 6  # every training: SR per scale, HR, retrain_sr; six combination ones at x4
-    for plots_dir in logs:
-        log_dir = repo / plots_dir.removesuffix("/plots")
-        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
-        (log_dir / "metrics.json").write_text('{"step": 4}')
+    params = _params([2, 3, 4], [4])
+    assert sorted(logs) == sorted(f"{log.relative_to(repo).as_posix()}/plots"
+                                  for _, _, log in runs(params, Paths(repo)))
+    for kind, _, log in runs(params, Paths(repo)):  # DVCLive's files, then the summarize stage gathers them
+        for curve in KINDS[kind][2]:
+            _dvclive_tsv(log / "plots" / "metrics" / curve.file, curve.file.split("/")[-1].removesuffix(".tsv"))
+        _dvclive_tsv(log / "plots" / "metrics" / "train" / "loss.tsv", "loss")
+        (log / "metrics.json").write_text('{"step": 4}')
+    summarize(params, Paths(repo))
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
     shutil.copy2(REPO / ".dvc" / "config", repo / ".dvc" / "config")  # plots.html_template: the offline page
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")
     plots = out["data"]
+    curves = [f"train_{kind}_{c.column}" for kind, (_, _, cs) in KINDS.items() for c in cs]
     for expected in ("psnr_vs_scale", "ssim_vs_scale", "pacc_vs_scale", "miou_vs_scale", "pacc_gain",
-                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png",
-                     "metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv",
-                     "metrics/train/seed0/seg_retrain_sr_x4/plots/metrics/train/loss.tsv"):
+                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png", *curves):
         assert any(i == expected or i.endswith("::" + expected) for i in plots), (expected, sorted(plots))
+    assert not [i for i in plots if "metrics/train/" in i]  # no chart per DVCLive file: one per kind and metric
     for key, plot in plots.items():
         assert plot and all(p["type"] in ("vega", "image") for p in plot), key
     def get(plot_id: str) -> dict:
@@ -347,8 +355,12 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len(heatmap["data"]["values"]) == 19 * 3
     pacc = get("pacc_vs_scale")
     assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
-    curve = json.dumps(get("metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv"))
-    assert '"title": "epoch (DVCLive step)"' in curve  # training curves say what their x-axis is
+    seg = get("train_seg_val_miou")  # every segmentation training in one chart, a colour per run
+    assert {row["run"] for row in seg["data"]["values"]} == {
+        "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0"}
+    assert seg["encoding"]["color"]["field"] == "run" and seg["encoding"]["x"]["title"] == "epoch"
+    assert len({row["run"] for row in get("train_sr_pretrain_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
+    assert len({row["run"] for row in get("train_sr_finetune_val_psnr")["data"]["values"]}) == 4
     assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
     _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
     assert_offline(tmp_path / "html" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))

@@ -17,6 +17,7 @@ from srseg.methods.registry import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
+from srseg.results.curves import KINDS, csv_name
 from srseg.results.series import (
     CLASS_COLUMNS,
     CLASS_IOU_CSV,
@@ -220,8 +221,10 @@ def test_one_seed_adds_no_seed_fields(tmp_path: Path) -> None:
 def test_series_files(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 3, 4], [4])
     summary, series = _run(tmp_path, [2, 3, 4], [4])
+    trainings = [csv_name(kind) for kind in KINDS]  # the training curves: none logged here, so headers only
     assert sorted(p.name for p in series.iterdir()) == sorted([SCALES_CSV, CLASS_IOU_CSV, RETRAIN_CSV, OBJECTS_CSV,
-                                                               METHODS_CSV, CLASS_PSNR_CSV])
+                                                               METHODS_CSV, CLASS_PSNR_CSV, *trainings])
+    assert all(read_csv(series / name) == [] for name in trainings)
     rows = read_csv(series / SCALES_CSV)
     assert list(rows[0]) == SCALE_COLUMNS and [r["scale"] for r in rows] == [2, 3, 4]
     assert rows[2]["pacc_sr"] == summary["variants"]["sr_x4"]["pacc"]

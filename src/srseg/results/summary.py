@@ -22,6 +22,7 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.blocks import Design
 from srseg.results.combined import combined
+from srseg.results.curves import KINDS, columns, csv_name, kind_rows
 from srseg.results.estimates import (
     bin_names,
     comparison_entry,
@@ -125,6 +126,8 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
         write_csv(tmp / OBJECTS_CSV, OBJECT_COLUMNS, object_rows(summary))
         write_csv(tmp / METHODS_CSV, METHOD_COLUMNS, method_rows(summary))
         write_csv(tmp / CLASS_PSNR_CSV, CLASS_PSNR_COLUMNS, class_psnr_rows(summary))
+        for kind in KINDS:  # the training curves, one file per kind of training
+            write_csv(tmp / csv_name(kind), columns(kind), kind_rows(kind, params, paths))
     data = summary.to_json()
     write_json(paths.summary, data)
     write_json(paths.headline, headline(summary), sort_keys=False)  # value, then its bounds
