@@ -229,10 +229,10 @@ plots:
   - pacc_gain:
       template: scale_lines
       x: scale
-      y: {plots/series/scales.csv: [pacc_gain_pct, miou_gain_pct]}
-      title: "Graph 3: relative gain of SR over bicubic (below 0: SR is worse)"
+      y: {plots/series/scales.csv: [pacc_gain_pp, miou_gain_pp]}
+      title: "Graph 3: gain of SR over bicubic, SR - bicubic (below 0: SR is worse)"
       x_label: downscaling factor
-      y_label: gain over bicubic (%)
+      y_label: SR - bicubic (percentage points)
   - class_iou_delta:
       template: iou_delta_heatmap    # .dvc/plots/iou_delta_heatmap.json (colour = delta, blank = null)
       x: scale

@@ -118,7 +118,7 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     v, c = summary["variants"], summary["comparisons"]
     for s in (2, 3, 4):
         assert f"{v[f'sr_x{s}']['psnr_y']:.2f} dB" in text and f"{v[f'bicubic_x{s}']['pacc'] * 100:.2f} %" in text
-        assert f"{c[f'sr_x{s}-vs-bicubic_x{s}']['pacc']['gain_pct']:+.2f} %".replace("-", "−") in text
+        assert f"{100 * c[f'sr_x{s}-vs-bicubic_x{s}']['pacc']['diff']:+.2f} pp [".replace("-", "−") in text
     r = v["retrain_sr_on_hr_x4"]
     assert f"| SR ×4-trained PSPNet on HR val | {r['pacc'] * 100:.2f} %" in text
     for name in FIGURE_NAMES.values():
@@ -127,7 +127,9 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert params_block["scales"] == [2, 3, 4] and params_block["data"] == {
         "source": "synthetic", "synthetic": params_block["data"]["synthetic"]}
     # the fixture's SR helps at ×2 and hurts at ×4, clearly: the reading says so, with the intervals
-    assert "pixel accuracy on SR input, relative to bicubic input: SR improves it at ×2 by +" in text
+    assert "pixel accuracy on SR input against bicubic input (SR − bicubic): SR improves it at ×2 by +" in text
+    assert "| Δ PACC vs bicubic | Δ mIoU vs bicubic |" in text and " % [" not in text.split("## Reading")[1].split(
+        "## Super-resolution")[0]  # the reading gives differences in pp, never relative %
     assert "SR lowers it at ×4 by −" in text and "(95 % CI [" in text
     assert "## Object level: can a car still find the pedestrians?" in text and "Pedestrian recall (person" in text
     # the combination study: ranking with its margin, every method against its control, the upper bound labelled
@@ -139,20 +141,22 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert f"{oracle} (an upper bound: it is given the ground-truth labels)" in text
     assert "segmentation-assisted SR ×4: the real maps change Y-PSNR by" in text
     assert f"| bound | {oracle} |" in text
+    assert not re.search(r"\[[−+]?0\.0+, [−+]?0\.0+\]", text)  # no degenerate (or unreadably small) interval
     hr = v["hr"]  # a level's interval has no signs; a difference's has
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
 def test_report_with_seeds(tmp_path: Path) -> None:
-    """With several seeds the report adds each comparison's per-seed spread, and reads a difference as a change
-    only where the seeds' interval also excludes zero."""
+    """With several seeds the report adds each comparison's per-seed spread; the bootstrap draws the seeds too, and a
+    difference reads as a change where its verdict holds."""
     write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
     params = validate({**_params([2, 4], [4]).model_dump(mode="json"), "seeds": [0, 1, 2]})
     summary = summarize(params, Paths(tmp_path))
     # figures and per-class rows: test_all_figures_and_report
     text = build_report(Summary.from_json(summary), params, {}, [])
     v, c = summary["variants"], summary["comparisons"]
-    assert "mean over 3 training seeds (0, 1, 2)" in text and "the seeds show training noise" in text
+    assert "mean over 3 training seeds (0, 1, 2)" in text and "the same draw for both sides of a comparison and " \
+        "every training seed" in text
     section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
     d = c["sr_x4-vs-bicubic_x4"]
     s = d["pacc"]["seeds"]
@@ -248,8 +252,8 @@ def test_reading_follows_the_intervals() -> None:
     text = reading(Summary.from_json(summary), params)
     assert "SR lowers it at ×2 by −1.00 dB (95 % CI [−1.20, −0.80] dB)" in text
     assert "no measurable difference at ×4: +0.05 dB (95 % CI [−0.10, +0.20] dB)" in text
-    assert "no measurable difference at ×2: +0.56 % (95 % CI [−0.22, +1.33] %)" in text
-    assert "SR lowers it at ×4 by −5.00 % (95 % CI [−7.50, −2.50] %)" in text
+    assert "no measurable difference at ×2: +0.50 pp (95 % CI [−0.20, +1.20] pp)" in text
+    assert "SR lowers it at ×4 by −4.00 pp (95 % CI [−6.00, −2.00] pp)" in text
     assert "improves" not in text and "raises" not in text
     # the share of the HR - bicubic gap: SR x4 widens 15 pp by 4 pp; SR x2's +0.5 pp is not measurable, so no share
     assert "(95.00 %), SR widens the gap by 27 % at ×4." in text
@@ -263,9 +267,9 @@ def test_reading_follows_the_intervals() -> None:
     x4["miou"] |= {"seeds": {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}, "p": 0.001, "p_holm": 0.004,
                    "verdict": "lower"}
     text = reading(Summary.from_json(summary), params)
-    assert ("no measurable difference at ×4 once its family's comparisons are counted (Holm): −5.00 % (95 % CI "
-            "[−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)" in text)
-    assert "SR lowers it at ×4 by −8.00 % (95 % CI [−12.00, −4.00] %; across seeds [−5.00, −3.00] pp)" in text
+    assert ("no measurable difference at ×4 once its family's comparisons are counted (Holm): −4.00 pp (95 % CI "
+            "[−6.00, −2.00] pp; across seeds [−11.00, +3.00] pp)" in text)
+    assert "SR lowers it at ×4 by −4.00 pp (95 % CI [−6.00, −2.00] pp; across seeds [−5.00, −3.00] pp)" in text
     assert "widens the gap" not in text  # the x4 PACC change is no longer measurable
     assert "mean over 3 training seeds" in text and "indicative" not in text
     summary["settings"] |= {"seeds": [0], "bootstrap": {"block": 1, "min_seeds_for_findings": 3}}
@@ -386,8 +390,9 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert_offline(tmp_path / "diff" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
 
-def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
-    """A bicubic score of 0 makes the relative gain undefined: n/a in the report, the figures still drawn."""
+def test_a_bicubic_score_of_zero_still_gives_a_difference(tmp_path: Path) -> None:
+    """A bicubic score of 0 leaves the relative gain undefined (summary.json), not the difference in pp that the
+    report and the figures show."""
     write_metrics(tmp_path, [2, 4], [])
     paths = Paths(tmp_path)
     cms = np.load(paths.seg_per_image("bicubic_x2", 0))["cms"]
@@ -400,8 +405,8 @@ def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
     figures = run(_params([2, 4], []), paths)
     assert "gain" in figures
     text = paths.report.read_text(encoding="utf-8")
-    assert "| SR ×2 |" in text and "n/a" in text
-    assert "the relative change is undefined at ×2 (the reference scores 0)" in text
+    d = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["miou"]["diff"]
+    assert f"SR improves it at ×2 by {100 * d:+.2f} pp".replace("-", "−") in text and "undefined" not in text
 
 
 def test_stale_summary_is_named(tmp_path: Path) -> None:
@@ -411,6 +416,21 @@ def test_stale_summary_is_named(tmp_path: Path) -> None:
     summarize(_params([2], []), paths)
     with pytest.raises(SrsegError, match=r"series/scales\.csv: no rows for scales \[4\] \(re-run the summarize"):
         run(_params([2, 4], []), paths)
+
+
+def test_degenerate_intervals_are_not_printed() -> None:
+    """An interval of one value (every resample gave it) prints as "(every resample)", never as [+0.00, +0.00];
+    small values get the digits that tell them from zero."""
+    from srseg.results.wording import diff_cell, effect, level_cell
+
+    same = {"diff": 0.0, "ci95": [0.0, 0.0], "p": 1.0, "verdict": "none"}
+    assert effect(same, "at ×2", up="SR raises it", down="SR lowers it") == (
+        "no difference at ×2: +0.00 pp (every resample)")
+    assert diff_cell(0.0, [0.0, 0.0], 100, "pp") == "+0.00 pp (every resample)"
+    assert level_cell(0.0, [0.0, 0.0], digits=1) == "0.0 % (every resample)"
+    assert level_cell(0.8829, [0.8683, 0.8958]) == "88.29 % [86.83, 89.58]"
+    assert diff_cell(0.00004, [0.00001, 0.00008], 100, "pp") == "+0.004 pp [+0.001, +0.008]"
+    assert diff_cell(0.0123, [-0.0004, 0.02], 100, "pp", digits=1) == "+1.23 pp [−0.04, +2.00]"
 
 
 def test_small_differences_are_printed_with_enough_digits() -> None:
@@ -459,6 +479,41 @@ def test_pedestrian_figure_adds_the_best_combination_method() -> None:
     assert fig_pedestrians(rows, [2, 4]).axes[0].get_legend_handles_labels()[1][-1] == "SR (DCSCN)"
 
 
+def test_figures_agree_with_the_paired_verdicts_and_fit_their_data() -> None:
+    """Graph 2 labels each scale with the paired difference SR − bicubic (pp, with its interval), bold and starred
+    exactly where its verdict holds, even where the two scores' own intervals overlap; Graph 3 draws the same
+    differences in pp; the pedestrian panels' axes fit recall between 0 and 10 % instead of spanning 0–100 %."""
+    from srseg.results.scale_figures import fig_gain, fig_pacc, fig_pedestrians, fitted_range
+
+    def scale_row(s: int, gain: float, lo: float, hi: float, clear: int) -> dict:
+        row = {"scale": s, "pacc_gain_pp": gain, "pacc_gain_lo": lo, "pacc_gain_hi": hi, "pacc_gain_clear": clear,
+               "miou_gain_pp": gain, "miou_gain_lo": lo, "miou_gain_hi": hi, "miou_gain_clear": clear}
+        for key, level in (("pacc", 0.85), ("miou", 0.5)):
+            for m, v in (("hr", level + 0.03), ("bicubic", level), ("sr", level + gain / 100)):
+                row |= {f"{key}_{m}": v, f"{key}_{m}_lo": v - 0.02, f"{key}_{m}_hi": v + 0.02}  # overlapping
+        return row
+
+    rows = [scale_row(2, 0.08, -0.09, 0.25, 0), scale_row(3, 0.27, 0.04, 0.51, 0), scale_row(4, 1.4, 0.59, 2.4, 1)]
+    fig = fig_pacc(rows)
+    labels = [t for t in fig.axes[0].texts if " pp" in t.get_text()]
+    assert [t.get_text() for t in labels] == ["+0.08 pp\n[−0.09, +0.25]", "+0.27 pp\n[+0.04, +0.51]",
+                                               "+1.40 pp *\n[+0.59, +2.40]"]
+    assert [t.get_fontweight() for t in labels] == ["normal", "normal", "bold"]  # ×3: Holm took the verdict
+    gain = fig_gain(rows)
+    assert "percentage points" in gain.axes[0].get_ylabel() and [t.get_text() for t in gain.axes[0].texts][:3] == [
+        "+0.08 pp", "+0.27 pp", "+1.40 pp"]
+
+    def ped(variant: str, scale: int | None, recall: float) -> dict:
+        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": "all",
+                "recall": recall, "recall_lo": max(recall - 0.03, 0.0), "recall_hi": recall + 0.03}
+
+    peds = [ped("hr", None, 0.07)] + [ped(f"{m}_x{s}", s, r) for m, r in (("bicubic", 0.0), ("sr", 0.04))
+                                      for s in (2, 4)]
+    low, high = fig_pedestrians(peds, [2, 4]).axes[0].get_ylim()
+    assert -1 < low <= 0 and 10 <= high < 12
+    assert fitted_range([0.0, 0.0]) == (-0.05, 1.0) and fitted_range([60.0, 90.0]) == (57.6, 92.4)
+
+
 def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
     """A percentile bootstrap interval can exclude its own point estimate (a skewed resample distribution: an mIoU
     of 0.666212 came with [0.654221, 0.66574]). Every figure with error bars draws such rows, one point above its
@@ -496,7 +551,7 @@ def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
               for name in (SCALES_CSV, RETRAIN_CSV, OBJECTS_CSV, METHODS_CSV, CLASS_PSNR_CSV)}
     sr_miou = column("miou", METHODS["sr"])
     scales = outside(series[SCALES_CSV], sr_miou, f"{sr_miou}_lo", f"{sr_miou}_hi")
-    scales = outside(scales, "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi")
+    scales = outside(scales, "pacc_gain_pp", "pacc_gain_lo", "pacc_gain_hi")
     objects = [r for r in series[OBJECTS_CSV] if r["recall"] is not None and r["recall_lo"] is not None]
     method_rows = outside(series[METHODS_CSV], "miou", "miou_lo", "miou_hi")
     class_psnr = [r for r in series[CLASS_PSNR_CSV] if r["delta_db"] is not None]

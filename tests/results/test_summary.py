@@ -228,7 +228,7 @@ def test_series_files(tmp_path: Path) -> None:
     rows = read_csv(series / SCALES_CSV)
     assert list(rows[0]) == SCALE_COLUMNS and [r["scale"] for r in rows] == [2, 3, 4]
     assert rows[2]["pacc_sr"] == summary["variants"]["sr_x4"]["pacc"]
-    assert rows[0]["pacc_gain_lo"] < rows[0]["pacc_gain_pct"] < rows[0]["pacc_gain_hi"]
+    assert rows[0]["pacc_gain_lo"] < rows[0]["pacc_gain_pp"] < rows[0]["pacc_gain_hi"]
     classes = read_csv(series / CLASS_IOU_CSV)
     assert list(classes[0]) == CLASS_COLUMNS and len(classes) == 19 * 3
     absent = [r for r in classes if r["train_id"] in ABSENT]
