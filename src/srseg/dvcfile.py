@@ -323,6 +323,9 @@ HTML_TEMPLATE = Path(".dvc", "plots", "offline.html")
 #: The Vega-Lite version inlined there: DVC's templates and srseg's (.dvc/plots/*.json) are Vega-Lite 5 specs.
 VEGA_LITE = "5.20"
 
+#: What the bundle runs: vl-convert's default snippet, the three libraries as globals for DVC's plot divs.
+SNIPPET = "window.vegaEmbed = vegaEmbed;\nwindow.vega = vega;\nwindow.vegaLite = vegaLite;\n"
+
 PAGE = """\
 <!DOCTYPE html>
 <!-- The page `dvc plots show` and `dvc plots diff` fill (.dvc/config: plots.html_template), written by
@@ -360,7 +363,7 @@ def render_html_template() -> str:
 
     import vl_convert as vlc  # in the `test` extra: only writing and checking this file needs it
 
-    bundle = vlc.javascript_bundle(vl_version=VEGA_LITE).strip()
+    bundle = vlc.javascript_bundle(SNIPPET, vl_version=VEGA_LITE).strip()
     # inline, the bundle must not end its <script> element early nor hold a placeholder DVC fills
     bad = [s for s in ("</script", "<!--", "{plot_divs}", "{scripts}", "{refresh_tag}") if s in bundle.lower()]
     if bad:
