@@ -24,9 +24,9 @@ def test_runs_cover_every_training_once() -> None:
     assert len(got) == len({log for _, _, log in got}) == 2 * (2 + 1 + sum(len(m.scale_list(params))
                                                                     for m in trained()))
     kinds = {run: kind for kind, run, _ in got}
-    assert kinds["sr_x2 seed 1"] == "sr_pretrain" and kinds["seg_hr seed 0"] == "seg"
-    assert kinds["seg_retrain_bicubic_x4 seed 0"] == kinds["seg_joint_x4 seed 1"] == "seg"
-    assert kinds["task_sr_x4 seed 0"] == kinds["sft_oracle_x4 seed 1"] == "sr_finetune"
+    assert kinds["sr_x2 seed 1"] == "pretraining" and kinds["seg_hr seed 0"] == "segmentation"
+    assert kinds["seg_retrain_bicubic_x4 seed 0"] == kinds["seg_joint_x4 seed 1"] == "segmentation"
+    assert kinds["task_sr_x4 seed 0"] == kinds["sft_oracle_x4 seed 1"] == "finetunes"
 
 
 def test_rows_join_each_runs_metrics_by_step(tmp_path: Path) -> None:
@@ -38,16 +38,16 @@ def test_rows_join_each_runs_metrics_by_step(tmp_path: Path) -> None:
     _tsv(metrics / "train" / "loss.tsv", "loss", {0: 0.5, 1: 0.25, 2: 0.125})
     _tsv(metrics / "val" / "psnr.tsv", "psnr", {1: 30.5, 2: 31.0}, timestamp=True)
     _tsv(metrics / "train" / "psnr.tsv", "psnr", {0: 99.0})  # not a curve of the kind: not read
-    rows = kind_rows("sr_pretrain", params, paths)  # sr_x3 has no folder
+    rows = kind_rows("pretraining", params, paths)  # sr_x3 has no folder
     assert rows == [{"run": "sr_x2 seed 0", "step": 0, "loss": "0.5", "val_psnr": None},
                     {"run": "sr_x2 seed 0", "step": 1, "loss": "0.25", "val_psnr": "30.5"},
                     {"run": "sr_x2 seed 0", "step": 2, "loss": "0.125", "val_psnr": "31.0"}]
-    assert columns("sr_pretrain") == ["run", "step", "loss", "val_psnr"]
-    assert kind_rows("seg", params, paths) == []
+    assert columns("pretraining") == ["run", "step", "loss", "val_psnr"]
+    assert kind_rows("segmentation", params, paths) == []
 
 
 def test_one_plot_definition_per_kind_and_curve() -> None:
     lines = plot_definitions(Paths().series)
     names = [ln.split(":")[0].removeprefix("  - ") for ln in lines if ln.startswith("  - ")]
-    assert names == [f"train_{kind}_{c.column}" for kind, (_, _, curves) in KINDS.items() for c in curves]
+    assert names == [f"train_{kind}_{c.column}" for kind, (_, curves) in KINDS.items() for c in curves]
     assert all("template: training_curves" in ln for ln in lines if ln.startswith("  - "))

@@ -334,7 +334,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert sorted(logs) == sorted(f"{log.relative_to(repo).as_posix()}/plots"
                                   for _, _, log in runs(params, Paths(repo)))
     for kind, _, log in runs(params, Paths(repo)):  # DVCLive's files, then the summarize stage gathers them
-        for curve in KINDS[kind][2]:
+        for curve in KINDS[kind][1]:
             _dvclive_tsv(log / "plots" / "metrics" / curve.file, curve.file.split("/")[-1].removesuffix(".tsv"))
         _dvclive_tsv(log / "plots" / "metrics" / "train" / "loss.tsv", "loss")
         (log / "metrics.json").write_text('{"step": 4}')
@@ -344,7 +344,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")
     plots = out["data"]
-    curves = [f"train_{kind}_{c.column}" for kind, (_, _, cs) in KINDS.items() for c in cs]
+    curves = [f"train_{kind}_{c.column}" for kind, (_, cs) in KINDS.items() for c in cs]
     for expected in ("psnr_vs_scale", "ssim_vs_scale", "pacc_vs_scale", "miou_vs_scale", "pacc_gain",
                      "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png", *curves):
         assert any(i == expected or i.endswith("::" + expected) for i in plots), (expected, sorted(plots))
@@ -359,12 +359,12 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len(heatmap["data"]["values"]) == 19 * 3
     pacc = get("pacc_vs_scale")
     assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
-    seg = get("train_seg_val_miou")  # every segmentation training in one chart, a colour per run
+    seg = get("train_segmentation_val_miou")  # every segmentation training in one chart, a colour per run
     assert {row["run"] for row in seg["data"]["values"]} == {
         "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0"}
     assert seg["encoding"]["color"]["field"] == "run" and seg["encoding"]["x"]["title"] == "epoch"
-    assert len({row["run"] for row in get("train_sr_pretrain_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
-    assert len({row["run"] for row in get("train_sr_finetune_val_psnr")["data"]["values"]}) == 4
+    assert len({row["run"] for row in get("train_pretraining_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
+    assert len({row["run"] for row in get("train_finetunes_val_psnr")["data"]["values"]}) == 4
     assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
     _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
     assert_offline(tmp_path / "html" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))

@@ -4,9 +4,9 @@ one per DVCLive file and run.
 
 Every training stage logs its curves with DVCLive into its folder, one TSV per metric (``step`` and the value) under
 ``metrics/train/seed<k>/<run>/plots/metrics/``. A row here is one run at one step: ``run`` names the folder and the
-seed (``sr_x4 seed 0``), and each metric of its kind is a column (empty where the run did not log it at that step).
-The runs are those the params train, in pipeline order; one without its DVCLive folder is left out (the summarize
-stage runs after every training stage, so that happens only outside the pipeline).
+seed (``sr_x4 seed 0``, ``seg_hr seed 0``), and each metric of its kind is a column (empty where the run did not
+log it at that step). The runs are those the params train, in pipeline order; one without its DVCLive folder is
+left out (the summarize stage runs after every training stage, so that happens only outside the pipeline).
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srseg.methods import registry as methods
+from srseg.methods.base import seg_training_outputs
 from srseg.methods.registry import trained
 from srseg.params import Params
 from srseg.paths import Paths
+
+HR, SR = methods.HR, methods.SR
 
 
 @dataclass(frozen=True)
@@ -32,16 +36,15 @@ class Curve:
     y_label: str
 
 
-#: The kinds of training (their chart title, the stages of their runs) and the curves drawn for each: the metrics
-#: every run of the kind logs.
-KINDS: dict[str, tuple[str, str, tuple[Curve, ...]]] = {
-    "sr_pretrain": ("SR pretraining", "pretrain_sr", (
+#: The kinds of training (their chart title) and the curves drawn for each: the metrics every run of the kind logs.
+KINDS: dict[str, tuple[str, tuple[Curve, ...]]] = {
+    "pretraining": ("SR pretraining", (
         Curve("loss", "train/loss.tsv", "training loss", "loss"),
         Curve("val_psnr", "val/psnr.tsv", "val PSNR", "PSNR (dB)"))),
-    "sr_finetune": ("SR fine-tunes", "finetune_sr, task_sr, sft_sr, sft_oracle", (
+    "finetunes": ("SR fine-tunes", (
         Curve("mse", "train/mse.tsv", "training MSE", "MSE"),
         Curve("val_psnr", "val/psnr.tsv", "val PSNR", "PSNR (dB)"))),
-    "seg": ("segmentation", "train_seg, retrain_seg, retrain_bicubic, train_joint", (
+    "segmentation": ("segmentation", (
         Curve("loss_main", "train/loss_main.tsv", "cross-entropy of the main head", "loss"),
         Curve("val_miou", "val/miou.tsv", "val mean IoU", "mean IoU (fraction)"),
         Curve("val_pacc", "val/pacc.tsv", "val pixel accuracy", "pixel accuracy (fraction)"))),
@@ -55,16 +58,16 @@ def csv_name(kind: str) -> str:
 
 def runs(params: Params, paths: Paths) -> Iterator[tuple[str, str, Path]]:
     """``(kind, run, DVCLive folder)`` of every training the params run: SR pretraining per scale, the HR PSPNet,
-    then every method that trains a model (its SR model, or its segmenter) per scale, for each seed."""
+    then every method that trains a model per scale (an SR fine-tune when it makes its own images, else a
+    segmenter), for each seed; ``run`` is the folder's name and the seed."""
     for k in params.seeds:
-        for s in params.scales:
-            yield "sr_pretrain", f"sr_x{s} seed {k}", paths.train_log(f"sr_x{s}", k)
-        yield "seg", f"seg_hr seed {k}", paths.train_log("seg_hr", k)
+        logs = [("pretraining", paths.train_log(SR.variant(s), k)) for s in params.scales]
+        logs.append(("segmentation", seg_training_outputs(paths, HR.name, k).plots[0].parent))
         for m in trained():
             assert m.train is not None
-            for s in m.scale_list(params):
-                log = m.train.outs(paths, s, k).plots[0].parent
-                yield ("sr_finetune" if m.images == "own" else "seg"), f"{log.name} seed {k}", log
+            kind = "finetunes" if m.images == "own" else "segmentation"
+            logs += [(kind, m.train.outs(paths, s, k).plots[0].parent) for s in m.scale_list(params)]
+        yield from ((kind, f"{log.name} seed {k}", log) for kind, log in logs)
 
 
 def _read_tsv(path: Path) -> dict[int, str]:
@@ -80,7 +83,7 @@ def _read_tsv(path: Path) -> dict[int, str]:
 
 def kind_rows(kind: str, params: Params, paths: Paths) -> list[dict[str, Any]]:
     """The rows of one kind's series: per run and step, each of its curves' values (None where not logged)."""
-    curves = KINDS[kind][2]
+    curves = KINDS[kind][1]
     rows = []
     for k, run, log in runs(params, paths):
         if k != kind:
@@ -93,19 +96,17 @@ def kind_rows(kind: str, params: Params, paths: Paths) -> list[dict[str, Any]]:
 
 
 def columns(kind: str) -> list[str]:
-    return ["run", "step", *(c.column for c in KINDS[kind][2])]
+    return ["run", "step", *(c.column for c in KINDS[kind][1])]
 
 
 def plot_definitions(series: Path) -> list[str]:
     """dvc.yaml's top-level plots of the training curves (lines of its ``plots:`` list), one per kind and curve:
     every run in one chart, coloured by run (.dvc/plots/training_curves.json)."""
     lines = []
-    for kind, (title, stages, curves) in KINDS.items():
-        lines.append(f"  # training curves, {title}: the runs of {stages}")
+    for kind, (title, curves) in KINDS.items():
+        lines.append(f"  # training curves, {title}: every run, by colour")
         for c in curves:
-            name = f"train_{kind}_{c.column}"
-            lines += [f"  - {name}: {{template: training_curves, x: step, "
-                      f"y: {{{(series / csv_name(kind)).as_posix()}: {c.column}}},",
-                      " " * (len(name) + 7) + f"title: \"Training, {title}: {c.title}\", x_label: epoch, "
-                      f"y_label: {c.y_label}}}"]
+            lines += [f"  - train_{kind}_{c.column}: {{template: training_curves, x: step, x_label: epoch,",
+                      f"      y: {{{(series / csv_name(kind)).as_posix()}: {c.column}}}, y_label: {c.y_label},",
+                      f"      title: \"Training, {title}: {c.title}\"}}"]
     return lines
