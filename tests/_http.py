@@ -176,3 +176,37 @@ def http_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str,
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with contextlib.ExitStack() as stack:
         yield lambda routes: stack.enter_context(LoopbackServer(routes))
+
+
+@contextlib.contextmanager
+def serve_folder(root: str, lifetime_s: float = 300.0) -> Iterator[tuple[str, list[str]]]:
+    """Serve the files under ``root`` read-only (GET and HEAD, with directory listings) on 127.0.0.1, as a static
+    web server publishes a folder; yields the base URL and the list of request lines it answered."""
+    from http.server import SimpleHTTPRequestHandler
+
+    log: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=root, **kwargs)  # type: ignore[arg-type]
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            log.append(f"{self.requestline} {code}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    timer = threading.Timer(lifetime_s, httpd.shutdown)  # bounded even if a test hangs
+    timer.daemon = True
+    thread.start()
+    timer.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", log
+    finally:
+        timer.cancel()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

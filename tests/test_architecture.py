@@ -14,7 +14,7 @@ from tests.dvc_graph import SRC, direct_imports
 LAYERS = [
     "errors", "codegraph", "parallel", "params", "paths", "labels", "layout", "runtime", "entry",
     "io", "provenance", "archive", "degrade", "download", "instances",
-    "metrics", "sources", "models", "training", "seg", "sr", "methods", "results", "dvcfile", "cli",
+    "metrics", "sources", "models", "training", "seg", "sr", "methods", "results", "dvcfile", "release", "cli",
 ]
 
 

@@ -90,10 +90,31 @@ def test_a_fingerprint_lists_the_script_and_every_module_it_imports() -> None:
 
 
 def test_every_module_is_reachable_from_some_stage_or_the_cli() -> None:
+    """From a stage, the ``srseg`` command, or a ``python -m srseg.<module>`` tool (a module with a main guard)."""
+    tools = [p for p in (SRC / "srseg").rglob("*.py") if 'if __name__ == "__main__":' in p.read_text(encoding="utf-8")]
     used = set().union(*(transitive_imports(REPO / e) for entries in code_kinds().values() for e in entries),
+                       *(transitive_imports(p) for p in tools),
                        transitive_imports(SRC / "srseg" / "cli.py"), transitive_imports(REPO / "stages" / "code.py"))
     orphans = sorted(str(p.relative_to(REPO)) for p in (SRC / "srseg").rglob("*.py") if p not in used)
     assert not orphans, f"modules nothing imports: {orphans}"
+
+
+def test_every_output_but_the_checks_persists() -> None:
+    """As DVC reads dvc.yaml: every output (metrics and plots too) of every stage but code and check_params is
+    persisted, so DVC never deletes one before its stage runs (each stage replaces its outputs in one rename). The
+    run cache, which skips a stage with a persisted output, skipped each of those already: DVC does not save a stage
+    with an uncached output that is no metric or plot (dvc.stage.Stage.run), and each has one."""
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as r:
+        stages = {s.addressing.split(":")[-1]: s for s in r.index.stages}
+        outs = {(name, o.def_path): o.persist for name, s in stages.items() for o in s.outs}
+        uncached = {name for name, s in stages.items()
+                    if any(not o.use_cache and not (o.is_metric or o.is_plot) for o in s.outs)}
+    wrong = sorted(f"{name}: {path}" for (name, path), persist in outs.items()
+                   if persist == (name in ("code", "check_params")))
+    assert len(outs) > 100 and not wrong, wrong
+    assert uncached == set(stages) - {"code", "check_params"}
 
 
 def test_every_method_has_its_stages() -> None:

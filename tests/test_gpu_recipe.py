@@ -1,5 +1,6 @@
-"""The GPU recipe ``params/gpu-cityscapes.yaml``: only keys of params.yaml that it changes, valid once merged, the
-paper's Cityscapes recipe, and the ``dvc exp run -S`` line in its header applying exactly it."""
+"""The recipes under ``params/`` (the GPU Cityscapes study, the CamVid study): only keys of params.yaml that they
+change, valid once merged, the paper's Cityscapes recipe, and the ``dvc exp run -S`` line in each header applying
+exactly it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from srseg.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "params" / "gpu-cityscapes.yaml"
+RECIPES = sorted((REPO / "params").glob("*.yaml"))
 
 
 def _leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -47,9 +49,9 @@ def _yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def _documented_overrides() -> list[str]:
+def _documented_overrides(recipe: Path) -> list[str]:
     """The ``-S key=value`` arguments of the ``dvc exp run`` line in the recipe's header comment."""
-    lines = [ln.lstrip("# ").strip() for ln in RECIPE.read_text().splitlines() if ln.startswith("#")]
+    lines = [ln.lstrip("# ").strip() for ln in recipe.read_text().splitlines() if ln.startswith("#")]
     runs = [ln for ln in lines if ln.startswith("dvc exp run ")]
     assert len(runs) == 1, runs
     args = shlex.split(runs[0])[3:]
@@ -57,8 +59,9 @@ def _documented_overrides() -> list[str]:
     return args[1::2]
 
 
-def test_recipe_holds_only_keys_it_changes() -> None:
-    base, recipe = _yaml(REPO / "params.yaml"), _yaml(RECIPE)
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_holds_only_keys_it_changes(path: Path) -> None:
+    base, recipe = _yaml(REPO / "params.yaml"), _yaml(path)
     for key, value in _leaves(recipe):
         assert _get(base, key) != value, f"{key}: {value!r} is already the params.yaml value"
 
@@ -82,14 +85,28 @@ def test_merged_recipe_is_valid_and_the_papers(tmp_path: Path, capsys: pytest.Ca
     assert (p.runtime.precision.seg, p.runtime.distribute) == ("mixed_float16", "auto")
 
 
-def test_documented_dvc_line_applies_exactly_the_recipe(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_documented_dvc_line_applies_exactly_the_recipe(path: Path, tmp_path: Path) -> None:
     """DVC's own ``--set-param`` code (Hydra overrides) on a copy of params.yaml gives the merged recipe."""
     from dvc.utils.hydra import apply_overrides
 
-    overrides = _documented_overrides()
-    assert [o.split("=", 1)[0] for o in overrides] == [k for k, _ in _leaves(_yaml(RECIPE))]
+    overrides = _documented_overrides(path)
+    assert [o.split("=", 1)[0] for o in overrides] == [k for k, _ in _leaves(_yaml(path))]
     target = tmp_path / "params.yaml"
     shutil.copy(REPO / "params.yaml", target)
     apply_overrides(target, overrides)
-    assert _yaml(target) == _merge(_yaml(REPO / "params.yaml"), _yaml(RECIPE))
+    assert _yaml(target) == _merge(_yaml(REPO / "params.yaml"), _yaml(path))
     load_params(target)
+
+
+def test_camvid_recipe_is_the_by_sequence_study(tmp_path: Path) -> None:
+    """Three seeds, the split by sequence with no shared sequence, and the earlier CamVid run's segmentation budget."""
+    merged = tmp_path / "params.yaml"
+    merged.write_text(yaml.safe_dump(_merge(_yaml(REPO / "params.yaml"), _yaml(REPO / "params" / "camvid.yaml")),
+                                     sort_keys=False))
+    p = load_params(merged)
+    cv = p.data.camvid
+    assert p.data.source == "camvid" and cv.split == "by_sequence" and len(p.seeds) >= 3
+    assert not set(cv.train_sequences) & set(cv.val_sequences)
+    assert (p.seg.train.crop, p.seg.train.epochs * p.seg.train.steps_per_epoch) == (224, 2100)
+    assert p.stats.block == "auto"

@@ -131,8 +131,9 @@ def test_a_new_method_gets_its_stages(dummy: Method) -> None:
     assert train["matrix"] == {"scale": "${combine.scales}", "seed": "${seeds}"}
     assert train["deps"] == ["data/code/identity_sr.json", "data/bicubic/x${item.scale}"]
     assert train["params"] == ["combine.identity"]
-    assert train["outs"] == ["data/identity/seed${item.seed}/x${item.scale}",
-                             {"metrics/sr/seed${item.seed}/identity_x${item.scale}.json": {"cache": False}}]
+    assert train["outs"] == [{"data/identity/seed${item.seed}/x${item.scale}": {"persist": True}},
+                             {"metrics/sr/seed${item.seed}/identity_x${item.scale}.json": {"cache": False,
+                                                                                          "persist": True}}]
     ev = stages["evaluate_identity"]
     assert ev["cmd"] == ("python stages/evaluate.py --variant identity_x${item.scale} --images "
                          "data/identity/seed${item.seed}/x${item.scale} --model models/seg/seed${item.seed}/hr.keras "

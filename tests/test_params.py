@@ -192,6 +192,37 @@ def test_file_without_a_key_dvc_yaml_reads_is_refused(tmp_path: Path, edit, erro
     assert "\n" not in msg and msg.startswith(f"{path}: {error}"), msg
 
 
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (lambda raw: {**raw, "seeds": 0}, "seeds: must be a list of distinct integers >= 0, e.g. [0]: dvc.yaml runs "
+         "pretrain_sr and "),
+        (lambda raw: {**raw, "seeds": None}, "seeds: must be a list of distinct integers >= 0, e.g. [0]: "),
+        (lambda raw: {**raw, "seeds": {"a": 1}}, "seeds: must be a list of distinct integers >= 0, e.g. [0]: "),
+        (lambda raw: {**raw, "scales": "24"}, "scales: must be a list of distinct integers >= 2, e.g. [2, 3, 4]: "
+         "dvc.yaml runs degrade and "),
+        (lambda raw: {**raw, "seg": {**raw["seg"], "retrain_scales": 4}},
+         "seg.retrain_scales: must be a list of distinct integers out of scales, e.g. [4]: "),
+        (lambda raw: {**raw, "combine": {**raw["combine"], "scales": 4}},
+         "combine.scales: must be a list of distinct integers out of scales, e.g. [4]: "),
+        (lambda raw: {**raw, "seg": 5},
+         "seg: must be a mapping of keys to values, as in the default params.yaml (got 5)"),
+        (lambda raw: {**raw, "combine": None},
+         "combine: must be a mapping of keys to values, as in the default params.yaml (got None)"),
+    ],
+)
+def test_a_matrix_variable_dvc_cannot_expand_is_named(tmp_path: Path, edit, error: str) -> None:
+    """What DVC refuses while parsing dvc.yaml, in its own words and before check_params could run (tested with
+    `dvc repro` in tests/test_nothing_lost.py), `srseg check-params` names in one line."""
+    from srseg.dvcfile import load_params as check_file
+
+    path = _write(tmp_path, edit(_defaults()))
+    with pytest.raises(ParamsError) as info:
+        check_file(path)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: {error}"), msg
+
+
 def test_check_params_cli_refuses_an_empty_file(tmp_path: Path) -> None:
     _write(tmp_path, None)
     proc = subprocess.run([sys.executable, "-m", "srseg.cli", "check-params"], cwd=tmp_path, capture_output=True,

@@ -9,6 +9,14 @@ the registry), one training template every method that trains a model (``stages/
 lists source files. The ``code`` stage writes one fingerprint per kind of stage instead
 (``data/code/<kind>.json``, :mod:`srseg.codegraph`: every source file its entry files can import, with its SHA-256),
 and each stage depends on its kind's, so editing a module re-runs exactly the stages that import it.
+
+Every output but those of ``code`` and ``check_params`` is ``persist: true``. Otherwise DVC deletes a stage's
+outputs before it runs the stage, and one that then fails (a truncated image, out of memory, a kill) leaves none:
+the uncached ones (``report.md``, the figures, metrics) lost, the cached ones back only through ``dvc checkout``.
+Persisted, each stays until its stage replaces it in one rename on success (:func:`srseg.io.atomic_dir`), matching
+``dvc.lock`` until then. DVC's run cache skips a stage with a persisted output; it already skipped every stage with
+an uncached output that is no metric or plot, which is every stage but those two. ``check_params``' marker is
+deleted on purpose: while ``params.yaml`` is bad, every stage below it shows as changed.
 """
 
 from __future__ import annotations
@@ -16,15 +24,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from srseg.errors import SrsegError
+from srseg.errors import ParamsError, SrsegError
 from srseg.methods.base import Method
 from srseg.methods.registry import METHODS, trained
 from srseg.methods.registry import load_params as registry_load_params
-from srseg.params import Params
+from srseg.params import Params, read_params
 from srseg.paths import Paths
 from srseg.results.curves import plot_definitions
 
@@ -54,6 +63,7 @@ class Stage:
     plots: list[str] = field(default_factory=list)  # DVCLive folders: uncached outs, drawn by the train_* plots
     matrix: dict[str, str] | None = None
     comment: str = ""
+    persist: bool = True  # DVC leaves its outputs in place until the stage replaces them (module docstring)
 
 
 def _s(paths: Iterable[Path | str]) -> list[str]:
@@ -66,8 +76,8 @@ def base_stages() -> list[Stage]:
     both = {"scale": "${scales}", "seed": "${seeds}"}
     return [
         Stage("check_params", "python stages/check_params.py", "check_params", ("stages/check_params.py",),
-              deps=["params.yaml"], outs=_s([P.params_ok]),
-              comment="first: a bad params.yaml fails here, before DVC deletes any other stage's outputs"),
+              deps=["params.yaml"], outs=_s([P.params_ok]), persist=False,
+              comment="first: a bad params.yaml fails here, before any other stage runs"),
         Stage("download", "python stages/download.py", "download", ("stages/download.py",),
               deps=_s([P.params_ok]), params=["seed", "scales", "data"], outs=_s([P.raw]),
               uncached=_s([P.data_metrics])),
@@ -156,10 +166,54 @@ def required_params() -> list[str]:
     return list(keys)
 
 
+def matrix_params() -> dict[str, list[str]]:
+    """Each params key that a stage matrix expands (``scales``, ``seeds``, …) and the stages it expands."""
+    keys: dict[str, list[str]] = {}
+    for st in stages():
+        for value in (st.matrix or {}).values():
+            keys.setdefault(value.removeprefix("${").removesuffix("}"), []).append(st.name)
+    return keys
+
+
+def _list_rule(key: str) -> str:
+    """What the list ``key`` of :func:`matrix_params` may hold (:class:`srseg.params.Params` checks it in full)."""
+    rules = {"scales": "distinct integers >= 2", "seeds": "distinct integers >= 0"}
+    return rules.get(key, "distinct integers out of scales")
+
+
+def check_matrix_lists(raw: Mapping[str, Any] | None, source: str = "params.yaml") -> None:
+    """Refuse, naming the key, a matrix variable that is not a list, or a section above one that is no mapping.
+
+    DVC expands these while it parses ``dvc.yaml``, before any stage runs: it stops there, deleting nothing, but with
+    its own words ("'Value' object is not iterable", "Could not find 'scales'"), so ``srseg check-params`` says it
+    in one line. A key left out is :func:`srseg.params.check_present`'s.
+    """
+    if not raw:
+        return
+    example = Params()
+    for key, names in matrix_params().items():
+        node: Any = raw
+        value: Any = example
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, Mapping):
+                raise ParamsError(f"{source}: {'.'.join(parts[:i])}: must be a mapping of keys to values, as in the "
+                                  f"default params.yaml (got {node!r})")
+            if part not in node:
+                break
+            node, value = node[part], getattr(value, part)
+        else:
+            if not isinstance(node, list):
+                raise ParamsError(f"{source}: {key}: must be a list of {_list_rule(key)}, e.g. {value}: dvc.yaml "
+                                  f"runs {names[0]} and {len(names) - 1} more stages once per item (got {node!r})")
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     """The check of the ``check_params`` stage and ``srseg check-params``: :func:`srseg.methods.registry.load_params`
     with every key of :func:`required_params` present in the file itself (DVC reads them there, without srseg's
-    defaults: an empty params.yaml, or one without ``combine:``, would otherwise pass here and fail in DVC)."""
+    defaults: an empty params.yaml, or one without ``combine:``, would otherwise pass here and fail in DVC), after
+    :func:`check_matrix_lists` (what DVC itself refuses, in its own words, before any stage runs)."""
+    check_matrix_lists(read_params(path), str(path))
     return registry_load_params(path, required=required_params())
 
 
@@ -183,6 +237,8 @@ HEADER = """\
 # exactly the stages that import it. Per-scale and per-seed stages are matrices over `scales`, `seeds`,
 # `seg.retrain_scales` or `combine.scales`: `dvc repro degrade@4` runs one scale, `dvc repro evaluate_sr@4-0` one
 # evaluation. Every registered method has an `evaluate_<method>` stage, and one that trains a model its stage.
+# Outputs are `persist: true` (but code's and check_params'): DVC leaves them in place, and each stage replaces them
+# in one rename when it succeeds, so a stage that fails leaves the last good outputs, as dvc.lock records them.
 """
 
 TAIL = """\
@@ -285,7 +341,13 @@ def _flow(items: Iterable[str], indent: int, width: int = 118) -> str:
     return ("\n").join(lines + [line.rstrip() + "]"])
 
 
+def _out(path: str, *flags: str) -> str:
+    return f"      - {path}" + (f": {{{', '.join(flags)}}}" if flags else "")
+
+
 def render_stage(st: Stage) -> list[str]:
+    """The lines of one stage of ``dvc.yaml``."""
+    persist = ("persist: true",) if st.persist else ()
     lines = [f"  {st.name}:" + (f"  # {st.comment}" if st.comment else "")]
     if st.matrix:
         lines.append("    matrix: {" + ", ".join(f"{k}: '{v}'" for k, v in st.matrix.items()) + "}")
@@ -296,7 +358,8 @@ def render_stage(st: Stage) -> list[str]:
         lines.append(f"    params: {_flow(st.params, 13)}")
     if st.outs or st.uncached or st.plots:
         lines.append("    outs:")
-        lines += [f"      - {o}" for o in st.outs] + [f"      - {o}: {{cache: false}}" for o in st.uncached + st.plots]
+        lines += [_out(o, *persist) for o in st.outs]
+        lines += [_out(o, "cache: false", *persist) for o in st.uncached + st.plots]
     return lines
 
 

@@ -299,6 +299,7 @@ class StatsParams(_Section):
     seed: NonNegInt = 0
     confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
     block: Literal["auto"] | Annotated[int, Field(strict=True, ge=1)] = "auto"  # consecutive val frames per draw
+    still_falling: Annotated[float, Field(gt=0, lt=1)] = 0.02  # flag a training loss still falling this much
 
 
 class PlotsParams(_Section):

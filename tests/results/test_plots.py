@@ -147,16 +147,18 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
 
 
 def test_report_with_seeds(tmp_path: Path) -> None:
-    """With several seeds the report adds each comparison's per-seed spread; the bootstrap draws the seeds too, and a
-    difference reads as a change where its verdict holds."""
+    """With several seeds the report adds each comparison's per-seed spread, draws the seeds in every interval, and
+    reads a difference as a change where its family's verdict says so."""
     write_metrics(tmp_path, [2, 4], [4], seeds=(0, 1, 2))
     params = validate({**_params([2, 4], [4]).model_dump(mode="json"), "seeds": [0, 1, 2]})
     summary = summarize(params, Paths(tmp_path))
     # figures and per-class rows: test_all_figures_and_report
     text = build_report(Summary.from_json(summary), params, {}, [])
     v, c = summary["variants"], summary["comparisons"]
-    assert "mean over 3 training seeds (0, 1, 2)" in text and "the same draw for both sides of a comparison and " \
-        "every training seed" in text
+    assert "mean over 3 training seeds (0, 1, 2)" in text and "two-level bootstrap over the 3 training seeds" in text
+    assert "indicative" not in text  # three seeds: verdicts are findings
+    assert all(e["finding"] == (e["verdict"] != "none") for comp in c.values() for e in (comp["pacc"], comp["miou"])
+               if e is not None and "verdict" in e)
     section = text.split("## Across training seeds")[1].split("## Per-class IoU")[0]
     d = c["sr_x4-vs-bicubic_x4"]
     s = d["pacc"]["seeds"]
@@ -236,7 +238,7 @@ def test_reading_follows_the_intervals() -> None:
                 "miou": None, **metrics}
 
     summary = {
-        "schema_version": SCHEMA_VERSION, "settings": {"seeds": [0]}, "combined": {},
+        "schema_version": SCHEMA_VERSION, "settings": {"seeds": [0]}, "combined": {}, "convergence": [],
         "variants": {"hr": var("hr", None, 0.95), "bicubic_x2": var("bicubic", 2, 0.90), "sr_x2": var("sr", 2, 0.905),
                      "bicubic_x4": var("bicubic", 4, 0.80), "sr_x4": var("sr", 4, 0.76)},
     }

@@ -30,6 +30,10 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """summary.json of tiny inputs that exercise every optional key: two seeds, instances, every method."""
     root = tmp_path_factory.mktemp("summary")
     write_metrics(root, [2, 4], [4], seeds=(0, 1), objects=True)
+    for run_name, losses in (("seg_hr", [2.0, 1.5, 1.2, 1.0]), ("sr_x2", [9.0, 8.0])):  # judged, not judged
+        log = Paths(root).train_log(run_name, 0) / "plots" / "metrics" / "train" / "loss.tsv"
+        log.parent.mkdir(parents=True)
+        log.write_text("step\tloss\n" + "".join(f"{i}\t{v}\n" for i, v in enumerate(losses)))
     run(params_for([2, 4], [4], seeds=[0, 1]), Paths(root))
     return json.loads(Paths(root).summary.read_text())
 
@@ -77,6 +81,8 @@ def test_schema_doc_matches_the_writer(written: dict) -> None:
     check("Combined entry", combined)
     check("Combined row", [r for e in combined for r in e["rows"]])
     check("Margin", [e["margin"] for e in combined])
+    check("Convergence entry", s["convergence"])
+    assert [c["flagged"] for c in s["convergence"]] == [True, False]
 
 
 def test_round_trip_and_explicit_fields(written: dict) -> None:

@@ -11,11 +11,9 @@ White's 2009 correction, as :func:`arch.bootstrap.optimal_block_length` computes
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -70,9 +68,6 @@ class BlockChoice:
     block: int
     estimates: dict[str, float]  # per series: Politis–White circular block length (size-weighted over sequences)
     lag1: dict[str, float]  # per series: lag-1 autocorrelation within sequences (pooled)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def choose_block(series: Mapping[str, np.ndarray], design: Design) -> BlockChoice:

@@ -102,9 +102,8 @@ def columns(kind: str) -> list[str]:
 def plot_definitions(series: Path) -> list[str]:
     """dvc.yaml's top-level plots of the training curves (lines of its ``plots:`` list), one per kind and curve:
     every run in one chart, coloured by run (.dvc/plots/training_curves.json)."""
-    lines = []
+    lines = ["  # the training curves, one chart per kind of training and metric: every run, by colour"]
     for kind, (title, curves) in KINDS.items():
-        lines.append(f"  # training curves, {title}: every run, by colour")
         for c in curves:
             lines += [f"  - train_{kind}_{c.column}: {{template: training_curves, x: step, x_label: epoch,",
                       f"      y: {{{(series / csv_name(kind)).as_posix()}: {c.column}}}, y_label: {c.y_label},",

@@ -210,7 +210,8 @@ def comparison_entry(b: Evaluation, a: Evaluation, params: Params, d: Design) ->
             cp = paired_bootstrap(ra, rb, _class_psnr_fn, st.resamples, st.seed, st.confidence, d, by_seed=True)
             out["class_psnr"] = {name: None if x is None else {"a": rounded(x.a), "b": rounded(x.b),
                                                                "diff": rounded(x.diff.point),
-                                                               "ci95": [rounded(x.diff.low), rounded(x.diff.high)]}
+                                                               "ci95": [rounded(x.diff.low), rounded(x.diff.high)],
+                                                               "p": rounded(x.diff.p_value)}
                                  for name, x in cp.items()}
     return out
 

@@ -7,7 +7,8 @@ p-value is below 1 − confidence; otherwise ``none``. A verdict is a ``finding`
 :data:`~srseg.results.stats.MIN_SEEDS` training seeds: with fewer, one seed's models (and one CPU's rounding) can
 flip it, and the report says so instead of stating it.
 
-The per-class IoU table is one family per scale (:func:`class_family`).
+The per-class tables are families of their own: the per-class IoU changes of one scale (:func:`class_family`), and
+the class-region Y-PSNR changes of one comparison (adjusted in :func:`adjust`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ FAMILIES: dict[str, str] = {
     "combination": "each combination method against its baseline and controls: PACC, mIoU and Y-PSNR",
     "reference_gap": "every variant against the HR reference: PACC, mIoU and pedestrian recall",
 }
+TITLES: dict[str, str] = {"super_resolution": "SR vs bicubic", "retrain": "retrained PSPNets",
+                          "combination": "combination methods", "reference_gap": "gaps to HR"}
 VERDICT_METRICS = ("psnr_y", "pacc", "miou")  # with objects.pedestrian_recall
 
 
@@ -69,8 +72,12 @@ def adjust(comparisons: Sequence[Comparison], confidence: float, seeds: int) -> 
         for entry, p in zip(entries, holm([e["p"] for e in entries]), strict=True):
             entry.update(family=name, p_holm=round(p, 6), verdict=verdict(entry, p, alpha),
                          finding=seeds >= MIN_SEEDS and verdict(entry, p, alpha) != "none")
-        out[name] = {"description": FAMILIES[name], "size": len(entries),
+        out[name] = {"title": TITLES[name], "description": FAMILIES[name], "size": len(entries),
                      "verdicts": sum(e["verdict"] != "none" for e in entries)}
+    for comp in comparisons:  # each class-region table: a family of its classes
+        regions = [e for e in (comp.class_psnr or {}).values() if e is not None]
+        for entry, p in zip(regions, holm([e["p"] for e in regions]), strict=True):
+            entry.update(p_holm=round(p, 6), verdict=verdict(entry, p, alpha))
     return out
 
 

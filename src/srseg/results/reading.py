@@ -37,7 +37,7 @@ def how_to_read(summary: Summary) -> str:
              f"blocks of {block} consecutive val frames within their sequence (lag-1 autocorrelation of per-frame "
              f"scores up to {level(boot.get('lag1_max'))})")
     fams = st.get("families") or {}
-    sizes = ", ".join(f"{name.replace('_', ' ')} ({f['size']})" for name, f in fams.items() if f["size"])
+    sizes = ", ".join(f"{f.get('title', name)} ({f['size']})" for name, f in fams.items() if f["size"])
     text = (f"How to read: every interval is a 95 % two-level bootstrap that draws the {len(seeds)} training seed"
             f"{'s' if len(seeds) != 1 else ''} and then {draws}, the same draws for both sides of a comparison. A "
             "difference is called a change only when its interval excludes zero and its p-value, Holm-adjusted "
@@ -98,11 +98,29 @@ def reading(summary: Summary, params: Any) -> str:
                     f"{'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR against bicubic input: "
                     + "; ".join(parts) + ".")
     text += combination_reading(summary)
+    text += convergence_reading(summary)
     seeds = summary.seeds
     if len(seeds) > 1:
         text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
                     "the tables also give the spread across seeds.")
     return "\n\n".join(text)
+
+
+def convergence_reading(summary: Summary) -> list[str]:
+    """One sentence naming the models whose training loss was still falling (convergence is checked)."""
+    curves = summary.convergence
+    if not curves:
+        return []
+    flagged = [f"{c['run']} ({c['still_falling'] * 100:.1f} %)" for c in curves if c["flagged"]]
+    unjudged = [c["run"] for c in curves if c["still_falling"] is None]
+    share = summary.settings.get("still_falling", 0.0) * 100
+    sentence = (f"Convergence: {len(flagged)} of {len(curves)} trained models were still learning (training loss "
+                f"still falling by more than {share:.0f} % per tenth of training)")
+    sentence += (": " + and_list(flagged) + "; comparisons that involve them may change with longer training"
+                 if flagged else "")
+    if unjudged:
+        sentence += f"; {len(unjudged)} logged fewer than 3 epochs and are not judged ({and_list(unjudged)})"
+    return [sentence + "."]
 
 
 def combination_reading(summary: Summary) -> list[str]:

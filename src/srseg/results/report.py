@@ -7,7 +7,7 @@ worded by :mod:`srseg.results.wording` (a difference is a change only when its i
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ from srseg.results.series import column, retrain_rows, seen_images
 from srseg.results.wording import (
     diff_cell,
     enough_digits,
-    excludes_zero,
     interval,
+    level,
     level_cell,
     level_interval,
     measurable,
@@ -90,6 +90,53 @@ def _classtable(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str:
     return table(header, rows)
 
 
+def uncertainty(st: Mapping[str, Any]) -> str:
+    """The report's paragraph on how every interval and verdict was computed."""
+    boot = st.get("bootstrap") or {}
+    block = boot.get("block", 1)
+    seeds = len(st["seeds"])
+    draws = ("the images with replacement" if block == 1 else
+             f"blocks of {block} consecutive frames within their sequence, wrapping around at its end")
+    suggested = boot.get("suggested_block")
+    chosen = ""
+    if suggested is not None:
+        chosen = (f" The Politis–White block length from the per-frame scores' autocorrelation is {suggested} "
+                  f"(lag-1 autocorrelation: median {level(boot.get('lag1_median'))}, largest "
+                  f"{level(boot.get('lag1_max'))}); `stats.block: {boot.get('block_param')}` made it {block}"
+                  + (" (synthetic scenes are rendered independently)" if boot.get("block_param") == "auto"
+                     and block == 1 and suggested != 1 else "") + ".")
+    fams = st.get("families") or {}
+    return (f"Uncertainty: a paired two-level bootstrap over the {seeds} training seed{'s' if seeds != 1 else ''} "
+            f"and the {st['val_images']} val images ({st['resamples']} resamples, seed {st['bootstrap_seed']}; "
+            f"each resample draws the seeds with replacement, then {draws}, the same draws for both sides of a "
+            "comparison, and recomputes PACC and mIoU from the summed confusion matrices)." + chosen
+            + " Intervals are 95 % percentile intervals; a difference is read as a change only when its interval "
+            "excludes zero and its two-sided p-value (normal approximation with the bootstrap standard error), "
+            "Holm-adjusted within its family, is below 5 % (marked * in the tables). Families: "
+            + "; ".join(f"{f.get('title', name)}: {f['description']} ({f['size']} differences, {f['verdicts']} "
+                        "changes)" for name, f in fams.items())
+            + ". Differences of PACC, mIoU and recall are in percentage points (pp) throughout: SR − bicubic, never "
+            "relative to bicubic. A value followed by \"(every resample)\" has no interval: every resample gave it "
+            "(both sides found the same pedestrians on every image, say).")
+
+
+def convergence_section(summary: Summary) -> list[str]:
+    """Every trained model's training loss at its end and how fast it was still falling; flagged ones first."""
+    curves = sorted(summary.convergence, key=lambda c: (not c["flagged"], c["run"]))
+    if not curves:
+        return []
+    share = summary.settings.get("still_falling", 0.0)
+    rows = [[c["run"], str(c["epochs"]), f"{c['last_loss']:.4g}",
+             "not judged (< 3 epochs)" if c["still_falling"] is None else f"{c['still_falling'] * 100:+.1f} %",
+             "still learning" if c["flagged"] else ""] for c in curves]
+    return ["## Convergence", "",
+            "Each trained model's training loss (DVCLive, per epoch): the share of it a line through the last third "
+            "of the epochs would still lose over a tenth of the training. A model above "
+            f"{share * 100:.0f} % is flagged: longer training would have changed it, and so may the comparisons "
+            "that involve it.", "", table(["run", "epochs", "last loss", "still falling per tenth", ""], rows,
+                                           "lrrrl"), ""]
+
+
 def combination_section(summary: Summary) -> list[str]:
     """The combination study's tables: every method per combination scale with its scores and the combined score,
     and the methods with ``class_regions`` per class region."""
@@ -124,14 +171,14 @@ def combination_section(summary: Summary) -> list[str]:
             cells = []
             for comp in regions:
                 d = (comp.class_psnr or {}).get(name)  # regions: comparisons with class_psnr entries
-                cells.append("n/a" if not d else diff_cell(d["diff"], d["ci95"])
-                             + (" *" if excludes_zero(d["ci95"]) else ""))
+                cells.append("n/a" if not d else diff_cell(d["diff"], d["ci95"]) + (" *" if measurable(d) else ""))
             if any(x != "n/a" for x in cells):
                 rows.append([name] + cells)
         out += ["## Segmentation-assisted SR (research task 3)", "",
                 "Y-PSNR over the pixels of each ground-truth class (pooled squared error over the val images, "
                 f"borders shaved), against {summary.label(regions[0].a)} (the same fine-tune without the maps); "
-                "* the interval excludes zero. The ORACLE is given the ground-truth labels: an upper bound, not a "
+                "* a change after Holm's adjustment over the classes of the column. The ORACLE is given the "
+                "ground-truth labels: an upper bound, not a "
                 "method.", "", table(header, rows), ""]
     return out
 
@@ -154,14 +201,7 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
         "",
         reading(summary, params),
         "",
-        f"Uncertainty: a paired bootstrap over the {st['val_images']} val images ({st['resamples']} resamples, "
-        f"seed {st['bootstrap_seed']}; each resample draws the images with replacement, the same draw for both "
-        f"sides of a comparison{' and every training seed' if len(st['seeds']) > 1 else ''}, and recomputes "
-        "PACC and mIoU from the summed confusion matrices; see How to read above). Intervals are 95 % percentile "
-        "intervals; a difference is read as a change only when its verdict holds, as the reading says (marked * in "
-        "the tables). Differences of PACC, mIoU and recall are in percentage points (pp) throughout: SR − bicubic, "
-        "never relative to bicubic. A value followed by \"(every resample)\" has no interval: every resample gave "
-        "it (both sides found the same pedestrians on every image, say).",
+        uncertainty(st),
         "",
         "## Super-resolution quality (Y channel)",
         "",
@@ -240,10 +280,12 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
                 f"Mean ± standard deviation over seeds {st['seeds']} and the 95 % Student-t interval of the mean.",
                 "", table(["variant", "PACC", "mIoU"], rows), "",
                 "The same for every comparison's per-seed difference B − A (each seed's models against each other); "
-                "* both this interval and the bootstrap interval exclude zero.", "",
+                "* a change by its family's verdict (two-level bootstrap, Holm).", "",
                 table(["B", "A", "Δ PACC", "Δ mIoU", "Δ Y-PSNR"], diffs, "llrrr"), ""]
-    out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * the "
-            "interval excludes zero)</summary>", "", _classtable(class_rows, scales), "", "</details>", "",
+    out += convergence_section(summary)
+    out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * a change "
+            "after Holm's adjustment over the classes of the scale)</summary>", "", _classtable(class_rows, scales),
+            "", "</details>", "",
             "## Figures", ""]
     for key, caption in FIGURE_CAPTIONS.items():
         if key in figures:

@@ -182,6 +182,7 @@ class Summary:
     variants: tuple[VariantResult, ...]
     comparisons: tuple[Comparison, ...]
     combined: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    convergence: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(sorted(self.variants, key=lambda v: registry_order(v.key))))
@@ -254,6 +255,7 @@ class Summary:
             "variants": {v.name: v.to_json() for v in self.variants},
             "comparisons": {c.key: c.to_json() for c in self.comparisons},
             "combined": {f"x{s}": {"scale": s, **entry} for s, entry in self.combined.items()},
+            "convergence": [dict(c) for c in self.convergence],
         }
 
     @classmethod
@@ -281,6 +283,7 @@ class Summary:
                                      "variants b and a")
                 comparisons.append(Comparison(b, a, seeds, {k: x for k, x in e.items() if k in COMPARISON_METRICS}))
             combined = {e["scale"]: {k: x for k, x in e.items() if k != "scale"} for e in data["combined"].values()}
+            convergence = tuple(data["convergence"])
         except KeyError as exc:
             raise SrsegError(f"{source}: missing key {exc.args[0]} (re-run the summarize stage)") from None
-        return cls(data["settings"], tuple(variants.values()), tuple(comparisons), combined)
+        return cls(data["settings"], tuple(variants.values()), tuple(comparisons), combined, convergence)

@@ -22,6 +22,7 @@ from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.blocks import Design
 from srseg.results.combined import combined
+from srseg.results.convergence import check
 from srseg.results.curves import KINDS, columns, csv_name, kind_rows
 from srseg.results.estimates import (
     bin_names,
@@ -56,6 +57,7 @@ from srseg.results.series import (
     write_csv,
 )
 from srseg.results.stats import MIN_SEEDS
+from srseg.results.verdicts import report_changes
 
 
 def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, Evaluation], Design]:
@@ -79,11 +81,13 @@ def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, E
                                                      if choice.lag1 else None),
                               "min_seeds_for_findings": MIN_SEEDS},
                 "families": families,
+                "still_falling": params.stats.still_falling,
                 "objects": {"classes": list(params.objects.classes), "size_bins": bin_names(params),
                             "iou": params.objects.iou, "min_size": params.objects.min_size}
                 if hr.objects is not None else None}
     variants = tuple(VariantResult(key, variant_entry(e, params, d)) for key, e in evaluations.items())
-    return Summary(settings, variants, comparisons, combined(evaluations, params, d)), evaluations, d
+    curves = tuple(c.to_json() for c in check(paths, params.stats.still_falling))
+    return Summary(settings, variants, comparisons, combined(evaluations, params, d), curves), evaluations, d
 
 
 def _pp(frac: float) -> float:
@@ -131,4 +135,5 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
     data = summary.to_json()
     write_json(paths.summary, data)
     write_json(paths.headline, headline(summary), sort_keys=False)  # value, then its bounds
+    report_changes(data, paths.summary)
     return data
