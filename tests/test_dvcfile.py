@@ -26,6 +26,21 @@ def test_dvc_yaml_is_up_to_date() -> None:
     assert out.returncode == 0, out.stderr
 
 
+def test_dvc_plots_page_is_the_offline_one() -> None:
+    """`.dvc/config` sends `dvc plots show` / `diff` to the committed page, vl-convert's bundle as rendered: every
+    script inline (tests/results/test_plots.py renders it), none from a CDN."""
+    import configparser
+
+    from srseg.dvcfile import HTML_TEMPLATE, render_html_template
+
+    config = configparser.ConfigParser()
+    config.read(REPO / ".dvc" / "config")
+    assert REPO / ".dvc" / config["plots"]["html_template"] == REPO / HTML_TEMPLATE
+    page = (REPO / HTML_TEMPLATE).read_text(encoding="utf-8")
+    assert page == render_html_template(), "run python -m srseg.dvcfile"
+    assert "{plot_divs}" in page and "{scripts}" not in page and "<script src" not in page
+
+
 def test_dvc_yaml_reads_in_one_screen_per_kind() -> None:
     text = (REPO / "dvc.yaml").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 500

@@ -29,7 +29,7 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
         "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
         "download": {"outs": [P.raw, P.data_metrics], "metrics": [], "plots": [], "data": [P.params_ok]},
         "summarize": {"outs": [P.summary, P.headline, P.series], "metrics": [], "plots": [],
-                      "data": [Path("metrics/sr"), Path("metrics/seg")]},
+                      "data": [Path("metrics/sr"), Path("metrics/seg"), Path("metrics/train")]},
         "plots": {"outs": [P.figures, P.report], "metrics": [], "plots": [],
                   "data": [P.summary, P.series, P.raw, Path("data/bicubic"), Path("data/sr"), Path("data/pred")]},
     }
@@ -39,22 +39,22 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
     for k in params.seeds:
         for s in params.scales:
             log = P.train_log(f"sr_x{s}", k)
-            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k), log / "metrics.json"], "metrics": [],
-                                           "plots": [log / "plots"], "data": [P.params_ok]}
+            exp[f"pretrain_sr@{s}-{k}"] = {"outs": [P.sr_model(s, k), log / "metrics.json", log / "plots"],
+                                           "metrics": [], "plots": [], "data": [P.params_ok]}
             exp[f"super_resolve@{s}-{k}"] = {"outs": [P.sr(s, k), P.image_quality(f"sr_x{s}", k)], "metrics": [],
                                              "plots": [], "data": [P.sr_model(s, k), P.raw, P.lr(s)]}
         log = P.train_log("seg_hr", k)
-        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json"], "metrics": [],
-                                 "plots": [log / "plots"], "data": [P.raw]}
+        exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json", log / "plots"], "metrics": [],
+                                 "plots": [], "data": [P.raw]}
         for s in params.seg.retrain_scales:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
-            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json"],
-                                           "metrics": [], "plots": [log / "plots"],
+            exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json",
+                                                    log / "plots"], "metrics": [], "plots": [],
                                            "data": [P.raw, P.sr(s, k), P.seg_model("hr", k)]}
         for s in params.combine.scales:
             log = P.train_log(f"seg_retrain_bicubic_x{s}", k)
-            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json"],
-                                               "metrics": [], "plots": [log / "plots"],
+            exp[f"retrain_bicubic@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_bicubic_x{s}", k), log / "metrics.json",
+                                                        log / "plots"], "metrics": [], "plots": [],
                                                "data": [P.raw, P.bicubic(s), P.seg_model("hr", k)]}
             for method, stage, extra in (("ft_sr", "finetune_sr", []), ("task_sr", "task_sr", [P.seg_model("hr", k)]),
                                          ("sft_sr", "sft_sr", [P.seg_model("hr", k),
@@ -63,12 +63,12 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
                 log = P.train_log(f"{method}_x{s}", k)
                 exp[f"{stage}@{s}-{k}"] = {
                     "outs": [P.method_sr_model(method, s, k), P.method_images(method, s, k),
-                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json"],
-                    "metrics": [], "plots": [log / "plots"],
+                             P.image_quality(f"{method}_x{s}", k), log / "metrics.json", log / "plots"],
+                    "metrics": [], "plots": [],
                     "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k)] + extra}
             log = P.train_log(f"seg_joint_x{s}", k)
             exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
-                                                    log / "metrics.json"], "metrics": [], "plots": [log / "plots"],
+                                                    log / "metrics.json", log / "plots"], "metrics": [], "plots": [],
                                            "data": [P.raw, P.lr(s), P.seg_model("hr", k)]}
         for m, s in methods.active(params):
             name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"
@@ -170,7 +170,7 @@ def test_artifacts_are_the_default_runs_models() -> None:
     assert set(read["dvc.yaml"]) == set(declared)
 
 
-def _readme_exp_show_lines() -> list[str]:
+def _readme_exp_show_lines() -> list[list[str]]:
     """The `dvc exp show --drop … --keep …` lines of the README (the documented readable tables)."""
     import shlex
 
@@ -180,37 +180,64 @@ def _readme_exp_show_lines() -> list[str]:
     return [shlex.split(ln) for ln in dict.fromkeys(lines)]
 
 
-@pytest.mark.parametrize("argv", _readme_exp_show_lines(), ids=lambda a: a[-1][:40])
-def test_readme_exp_show_fits_200_columns(tmp_path: Path, argv: list[str]) -> None:
-    """Each documented `dvc exp show` line, on the committed headline with an experiment beside it, fits a
-    200-column terminal with every kept column whole (no "…"), and shows HR's scores and SR's gains."""
+@pytest.fixture(scope="module")
+def exp_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A repository with a headline from the summarize stage (on hand-made evaluations), the project's params and
+    an experiment named as a queued seed would be; its workspace then gets the project's dvc.yaml, so `dvc exp show`
+    has every param and dependency column a real checkout has."""
     import json
     import os
     import sys
 
-    headline = json.loads(Paths(REPO).headline.read_text())
-    repo = tmp_path / "repo"
-    (repo / "metrics").mkdir(parents=True)
+    from srseg.results.summary import run as summarize
+    from tests.results.test_summary import params_for, write_metrics
+
+    repo = tmp_path_factory.mktemp("exp") / "repo"
+    write_metrics(repo, [2, 3, 4], [4])
+    summarize(params_for([2, 3, 4], [4]), Paths(repo))
     shutil.copy2(REPO / "params.yaml", repo)
-    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": ["metrics/headline.json"]}))
-    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"metrics": [_s(Paths().headline)]}))
     bindir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200",
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "120",
            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "run"]):
         subprocess.run(cmd, cwd=repo, env=env, check=True)
-    headline["hr"]["pacc"] = 0.5  # an experiment row, named as a queued seed would be
-    (repo / "metrics" / "headline.json").write_text(json.dumps(headline))
+    headline_path = Paths(repo).headline
+    committed = headline_path.read_text()
+    changed = json.loads(committed)
+    changed["sr_x3"] |= {"pacc_pp_lower": -0.5, "verdict": "none"}  # a verdict that flips in the experiment
+    headline_path.write_text(json.dumps(changed))
     subprocess.run(["dvc", "exp", "save", "-q", "-n", "seed-3"], cwd=repo, env=env, check=True)
-    out = subprocess.run([*argv, "--no-pager"], cwd=repo, env=env, check=True, capture_output=True,
-                         text=True).stdout
+    headline_path.write_text(committed)
+    shutil.copy2(REPO / "dvc.yaml", repo)
+    return repo, env
+
+
+@pytest.mark.parametrize("argv", _readme_exp_show_lines(), ids=lambda a: a[-1][:40])
+def test_readme_exp_show_fits_120_columns(exp_repo: tuple[Path, dict[str, str]], argv: list[str]) -> None:
+    """Each documented `dvc exp show` line, on a headline with an experiment beside it, fits a 120-column terminal
+    with every kept column whole (no "…"), and shows its values and verdicts; a plain `dvc exp show` does not."""
+    import json
+
+    repo, env = exp_repo
+    headline = json.loads(Paths(repo).headline.read_text())
+
+    def show(*args: str) -> str:
+        return subprocess.run([*args, "--no-pager"], cwd=repo, env=env, check=True, capture_output=True,
+                              text=True).stdout
+
+    assert "…" in show("dvc", "exp", "show")  # hundreds of params and dependency hashes
+    out = show(*argv)
     lines = out.splitlines()
-    assert max(map(len, lines)) <= 200 and "…" not in out, out
+    assert max(map(len, lines)) <= 120 and "…" not in out, out
     rows = [ln for ln in lines if ln.strip() and not ln.strip().startswith("─")]
     assert len(rows) == 4 and "[seed-3]" in rows[-1], out  # header, workspace, main, the experiment
-    header = lines[1].split()
+    header = rows[0].split()
     keep = argv[argv.index("--keep") + 1]
-    assert header[0] == "Experiment" and len(header) > 5 and all(re.search(keep, h) for h in header), header
-    if "hr.pacc" in header:
-        assert "0.5 " in out and f"{headline['hr']['miou']:.5g}" in out
+    assert header[0] == "Experiment" and len(header) >= 4 and all(re.match(keep, h) for h in header), header
+    for column in header[1:]:
+        variant, key = column.split(".")
+        assert str(headline[variant][key]) in rows[1], (column, out)
+    if "sr_x3.verdict" in header:
+        assert rows[-1].split()[header.index("sr_x3.verdict") + 2] == "none", out  # └── <rev> [seed-3] …

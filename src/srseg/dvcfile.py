@@ -29,21 +29,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srseg.errors import ParamsError
+from srseg.errors import ParamsError, SrsegError
 from srseg.methods.base import Method
 from srseg.methods.registry import METHODS, trained
 from srseg.methods.registry import load_params as registry_load_params
 from srseg.params import Params, read_params
 from srseg.paths import Paths
+from srseg.results.curves import plot_definitions
 
 #: The matrix placeholders paths are rendered with.
 SCALE, SEED = "${item.scale}", "${item.seed}"
 #: Where the code stage writes its fingerprints.
 CODE = Path("data", "code")
 P = Paths()
+#: Every training stage's DVCLive folder is under it (summarize gathers their curves, srseg.results.curves).
+TRAIN_LOGS = P.train_log("run", 0).parent.parent
 RUNTIME = ("runtime.threads", "runtime.cpu_kernels")
 EVAL_PARAMS = ("seg.eval", "objects", *RUNTIME)
-DVCLIVE_PLOT = "x: step, x_label: epoch (DVCLive step)"
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Stage:
     params: list[str] = field(default_factory=list)
     outs: list[str] = field(default_factory=list)
     uncached: list[str] = field(default_factory=list)
-    plots: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)  # DVCLive folders: uncached outs, drawn by the train_* plots
     matrix: dict[str, str] | None = None
     comment: str = ""
     persist: bool = True  # DVC leaves its outputs in place until the stage replaces them (module docstring)
@@ -133,7 +135,7 @@ def result_stages() -> list[Stage]:
     """The summary (statistics of every comparison) and the figures and report."""
     return [
         Stage("summarize", "python stages/summarize.py", "summarize", ("stages/summarize.py",),
-              deps=["metrics/sr", "metrics/seg", "metrics/train"],
+              deps=["metrics/sr", "metrics/seg", TRAIN_LOGS.as_posix()],
               params=["scales", "seeds", "seg.retrain_scales", "combine.scales", *RUNTIME, "objects", "stats"],
               uncached=_s([P.summary, P.headline, P.series])),
         Stage("plots", "python stages/plots.py", "plots", ("stages/plots.py",),
@@ -240,14 +242,17 @@ HEADER = """\
 """
 
 TAIL = """\
-# `dvc metrics show` / `dvc metrics diff` / `dvc exp show`: the headline numbers only (HR's scores; every method's
-# difference from its baseline with its 95 % interval, keyed by variant: sr_x4.miou_pp, _lo, _hi). Everything else:
+# `dvc metrics show` / `dvc metrics diff` / `dvc exp show`: the headline numbers only, in percent (HR's scores; every
+# method's PACC difference from its baseline in pp with its 95 % interval and verdict, keyed by variant:
+# sr_x4.pacc_pp, _lower, _upper, verdict). README: the `dvc exp show` lines that fit 120 columns. Everything else:
 # `dvc metrics diff --targets metrics/summary.json`.
 metrics:
   - metrics/headline.json
 
-# `dvc plots show` / `dvc plots diff HEAD~1`: the study's series (from the summarize stage) and figures (plots stage).
-# The DVCLive training curves are declared on their stages above, because only stage matrices iterate over `scales`.
+# `dvc plots show` / `dvc plots diff HEAD~1`: the study's series (from the summarize stage), the figures (plots stage)
+# and the training curves, one chart per kind of training and metric with every run (the summarize stage gathers them
+# from the DVCLive folders metrics/train/seed<k>/<run>/plots; `dvc plots show <file>` draws any one file there).
+# The page renders offline (.dvc/config: plots.html_template).
 plots:
   - psnr_vs_scale:
       template: scale_lines   # .dvc/plots/scale_lines.json: colour = series, dash = revision
@@ -280,10 +285,10 @@ plots:
   - pacc_gain:
       template: scale_lines
       x: scale
-      y: {plots/series/scales.csv: [pacc_gain_pct, miou_gain_pct]}
-      title: "Graph 3: relative gain of SR over bicubic (below 0: SR is worse)"
+      y: {plots/series/scales.csv: [pacc_gain_pp, miou_gain_pp]}
+      title: "Graph 3: gain of SR over bicubic, SR - bicubic (below 0: SR is worse)"
       x_label: downscaling factor
-      y_label: gain over bicubic (%)
+      y_label: SR - bicubic (percentage points)
   - class_iou_delta:
       template: iou_delta_heatmap    # .dvc/plots/iou_delta_heatmap.json (colour = delta, blank = null)
       x: scale
@@ -351,12 +356,10 @@ def render_stage(st: Stage) -> list[str]:
     lines += [f"      - {d}" for d in [(CODE / f"{st.kind}.json").as_posix(), *st.deps]]
     if st.params:
         lines.append(f"    params: {_flow(st.params, 13)}")
-    if st.outs or st.uncached:
+    if st.outs or st.uncached or st.plots:
         lines.append("    outs:")
-        lines += [_out(o, *persist) for o in st.outs] + [_out(o, "cache: false", *persist) for o in st.uncached]
-    if st.plots:
-        lines.append("    plots:")
-        lines += [_out(p, "cache: false", *persist, DVCLIVE_PLOT) for p in st.plots]
+        lines += [_out(o, *persist) for o in st.outs]
+        lines += [_out(o, "cache: false", *persist) for o in st.uncached + st.plots]
     return lines
 
 
@@ -369,7 +372,7 @@ def render(params: Params | None = None) -> str:
              "    outs:", f"      - {CODE.as_posix()}"]
     for st in stages():
         lines += [""] + render_stage(st)
-    lines += ["", TAIL.rstrip("\n"), "",
+    lines += ["", TAIL.rstrip("\n"), *plot_definitions(P.series), "",
               "# Trained models of the default params (first seed), by name: `dvc artifacts get <repo url> <name>`",
               "# (README, \"Use the trained models\"). Each file carries its training record (srseg.provenance).",
               "artifacts:"]
@@ -378,20 +381,85 @@ def render(params: Params | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The page ``dvc plots show`` / ``dvc plots diff`` fill (``.dvc/config``: ``plots.html_template``, a path under .dvc/).
+HTML_TEMPLATE = Path(".dvc", "plots", "offline.html")
+#: The Vega-Lite version inlined there: DVC's templates and srseg's (.dvc/plots/*.json) are Vega-Lite 5 specs.
+VEGA_LITE = "5.20"
+
+#: What the bundle runs: vl-convert's default snippet, the three libraries as globals for DVC's plot divs.
+SNIPPET = "window.vegaEmbed = vegaEmbed;\nwindow.vega = vega;\nwindow.vegaLite = vegaLite;\n"
+
+PAGE = """\
+<!DOCTYPE html>
+<!-- The page `dvc plots show` and `dvc plots diff` fill (.dvc/config: plots.html_template), written by
+     `python -m srseg.dvcfile`: DVC's own page, with Vega, Vega-Lite and Vega-Embed inlined instead of loaded from a
+     CDN, so the plots render offline. DVC puts its CDN script tags where a template has a "scripts" placeholder;
+     this one has none.
+     Inlined: vega @VEGA@, vega-lite @VEGA_LITE@ and vega-embed @EMBED@ (Copyright the University of Washington
+     Interactive Data Lab, BSD-3-Clause) with their dependencies (d3 modules and others, ISC / MIT / BSD licences),
+     as bundled by vl-convert-python @VLC@ (Copyright Jon Mease, BSD-3-Clause). -->
+<html>
+<head>
+    {refresh_tag}
+    <meta charset="utf-8">
+    <title>DVC Plot</title>
+    <script type="text/javascript">
+@BUNDLE@
+    </script>
+    <style>
+        table {
+            border-spacing: 15px;
+        }
+    </style>
+</head>
+<body>
+    {plot_divs}
+</body>
+</html>
+"""
+
+
+def render_html_template() -> str:
+    """The text of :data:`HTML_TEMPLATE`: :data:`PAGE` with vl-convert-python's bundle of Vega, Vega-Lite
+    :data:`VEGA_LITE` and Vega-Embed (one script that defines ``vegaEmbed``, the function DVC's plot divs call)."""
+    from importlib.metadata import version
+
+    import vl_convert as vlc  # in the `test` extra: only writing and checking this file needs it
+
+    bundle = vlc.javascript_bundle(SNIPPET, vl_version=VEGA_LITE).strip()
+    # inline, the bundle must not end its <script> element early nor hold a placeholder DVC fills
+    bad = [s for s in ("</script", "<!--", "{plot_divs}", "{scripts}", "{refresh_tag}") if s in bundle.lower()]
+    if bad:
+        raise SrsegError(f"vl-convert's bundle contains {bad}: it cannot be inlined in {HTML_TEMPLATE}")
+    fields = {"@VEGA@": vlc.get_vega_version(), "@VEGA_LITE@": VEGA_LITE, "@EMBED@": vlc.get_vega_embed_version(),
+              "@VLC@": version("vl-convert-python")}
+    page = PAGE
+    for key, value in fields.items():
+        page = page.replace(key, value)
+    return page.replace("@BUNDLE@", bundle)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render dvc.yaml from srseg's base stages and method registry.")
-    parser.add_argument("--check", action="store_true", help="only say whether dvc.yaml is up to date (exit 1 if not)")
+    parser = argparse.ArgumentParser(description="Render dvc.yaml from srseg's base stages and method registry, and "
+                                                 "the offline page of `dvc plots` (.dvc/plots/offline.html).")
+    parser.add_argument("--check", action="store_true", help="only say whether both are up to date (exit 1 if not)")
     parser.add_argument("--path", type=Path, default=Path("dvc.yaml"))
     args = parser.parse_args(argv)
-    text = render()
+    try:
+        outputs = {args.path: render(), args.path.parent / HTML_TEMPLATE: render_html_template()}
+    except ImportError as exc:
+        print(f"{exc}: install the test extra (pip install -c constraints.txt -e '.[cpu,test]')", file=sys.stderr)
+        return 1
     if args.check:
-        if not args.path.is_file() or args.path.read_text(encoding="utf-8") != text:
-            print(f"{args.path}: out of date; run python -m srseg.dvcfile", file=sys.stderr)
-            return 1
-        print(f"{args.path}: up to date")
-        return 0
-    args.path.write_text(text, encoding="utf-8")
-    print(f"{args.path}: written ({text.count(chr(10))} lines)")
+        stale = [p for p, text in outputs.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+        for path in stale:
+            print(f"{path}: out of date; run python -m srseg.dvcfile", file=sys.stderr)
+        if not stale:
+            print(f"{', '.join(map(str, outputs))}: up to date")
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"{path}: written ({text.count(chr(10))} lines)")
     return 0
 
 

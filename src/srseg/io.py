@@ -292,10 +292,10 @@ def _renumber_shared_ids(node: Any, ids: dict[Any, int]) -> Any:
     return node
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically, with sorted keys for stable diffs."""
+def write_json(path: str | Path, obj: Any, *, sort_keys: bool = True) -> None:
+    """Write JSON atomically, with sorted keys for stable diffs (``sort_keys=False``: in the object's order)."""
     with atomic_file(path) as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
+        json.dump(obj, fh, indent=2, sort_keys=sort_keys)
         fh.write("\n")
 
 

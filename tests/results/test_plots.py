@@ -22,6 +22,7 @@ from srseg.layout import Sample
 from srseg.methods.registry import METHODS
 from srseg.params import validate
 from srseg.paths import Paths
+from srseg.results.curves import KINDS, runs
 from srseg.results.plots import FIGURE_NAMES, run
 from srseg.results.reading import reading
 from srseg.results.report import build_report
@@ -117,7 +118,7 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     v, c = summary["variants"], summary["comparisons"]
     for s in (2, 3, 4):
         assert f"{v[f'sr_x{s}']['psnr_y']:.2f} dB" in text and f"{v[f'bicubic_x{s}']['pacc'] * 100:.2f} %" in text
-        assert f"{c[f'sr_x{s}-vs-bicubic_x{s}']['pacc']['gain_pct']:+.2f} %".replace("-", "−") in text
+        assert f"{100 * c[f'sr_x{s}-vs-bicubic_x{s}']['pacc']['diff']:+.2f} pp [".replace("-", "−") in text
     r = v["retrain_sr_on_hr_x4"]
     assert f"| SR ×4-trained PSPNet on HR val | {r['pacc'] * 100:.2f} %" in text
     for name in FIGURE_NAMES.values():
@@ -126,7 +127,9 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert params_block["scales"] == [2, 3, 4] and params_block["data"] == {
         "source": "synthetic", "synthetic": params_block["data"]["synthetic"]}
     # the fixture's SR helps at ×2 and hurts at ×4, clearly: the reading says so, with the intervals
-    assert "pixel accuracy on SR input, relative to bicubic input: SR improves it at ×2 by +" in text
+    assert "pixel accuracy on SR input against bicubic input (SR − bicubic): SR improves it at ×2 by +" in text
+    assert "| Δ PACC vs bicubic | Δ mIoU vs bicubic |" in text and " % [" not in text.split("## Reading")[1].split(
+        "## Super-resolution")[0]  # the reading gives differences in pp, never relative %
     assert "SR lowers it at ×4 by −" in text and "(95 % CI [" in text
     assert "## Object level: can a car still find the pedestrians?" in text and "Pedestrian recall (person" in text
     # the combination study: ranking with its margin, every method against its control, the upper bound labelled
@@ -138,6 +141,7 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert f"{oracle} (an upper bound: it is given the ground-truth labels)" in text
     assert "segmentation-assisted SR ×4: the real maps change Y-PSNR by" in text
     assert f"| bound | {oracle} |" in text
+    assert not re.search(r"\[[−+]?0\.0+, [−+]?0\.0+\]", text)  # no degenerate (or unreadably small) interval
     hr = v["hr"]  # a level's interval has no signs; a difference's has
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
@@ -250,8 +254,8 @@ def test_reading_follows_the_intervals() -> None:
     text = reading(Summary.from_json(summary), params)
     assert "SR lowers it at ×2 by −1.00 dB (95 % CI [−1.20, −0.80] dB)" in text
     assert "no measurable difference at ×4: +0.05 dB (95 % CI [−0.10, +0.20] dB)" in text
-    assert "no measurable difference at ×2: +0.56 % (95 % CI [−0.22, +1.33] %)" in text
-    assert "SR lowers it at ×4 by −5.00 % (95 % CI [−7.50, −2.50] %)" in text
+    assert "no measurable difference at ×2: +0.50 pp (95 % CI [−0.20, +1.20] pp)" in text
+    assert "SR lowers it at ×4 by −4.00 pp (95 % CI [−6.00, −2.00] pp)" in text
     assert "improves" not in text and "raises" not in text
     # the share of the HR - bicubic gap: SR x4 widens 15 pp by 4 pp; SR x2's +0.5 pp is not measurable, so no share
     assert "(95.00 %), SR widens the gap by 27 % at ×4." in text
@@ -265,9 +269,9 @@ def test_reading_follows_the_intervals() -> None:
     x4["miou"] |= {"seeds": {"mean": -0.04, "std": 0.005, "ci95": [-0.05, -0.03]}, "p": 0.001, "p_holm": 0.004,
                    "verdict": "lower"}
     text = reading(Summary.from_json(summary), params)
-    assert ("no measurable difference at ×4 once its family's comparisons are counted (Holm): −5.00 % (95 % CI "
-            "[−7.50, −2.50] %; across seeds [−11.00, +3.00] pp)" in text)
-    assert "SR lowers it at ×4 by −8.00 % (95 % CI [−12.00, −4.00] %; across seeds [−5.00, −3.00] pp)" in text
+    assert ("no measurable difference at ×4 once its family's comparisons are counted (Holm): −4.00 pp (95 % CI "
+            "[−6.00, −2.00] pp; across seeds [−11.00, +3.00] pp)" in text)
+    assert "SR lowers it at ×4 by −4.00 pp (95 % CI [−6.00, −2.00] pp; across seeds [−5.00, −3.00] pp)" in text
     assert "widens the gap" not in text  # the x4 PACC change is no longer measurable
     assert "mean over 3 training seeds" in text and "indicative" not in text
     summary["settings"] |= {"seeds": [0], "bootstrap": {"block": 1, "min_seeds_for_findings": 3}}
@@ -289,9 +293,35 @@ def _dvclive_tsv(path: Path, name: str, n: int = 5) -> None:
     path.write_text("step\t" + name + "\n" + "".join(f"{i}\t{1.0 / (i + 1):.4f}\n" for i in range(n)))
 
 
+def assert_offline(page: Path, charts: int) -> None:
+    """The page ``dvc plots show`` / ``diff`` wrote loads nothing from another host: no element's ``src`` or
+    ``href`` is a URL with a host, every script is inline, and it defines ``vegaEmbed`` (Vega, Vega-Lite and
+    Vega-Embed inlined from .dvc/plots/offline.html) and calls it once per chart."""
+    from html.parser import HTMLParser
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: list[str] = []
+            self.scripts = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.scripts += tag == "script"
+            self.links += [v for k, v in attrs if k in ("src", "href") and v and re.match(r"([a-z]+:)?//", v, re.I)]
+
+    text = page.read_text(encoding="utf-8")
+    parser = Links()
+    parser.feed(text)  # script bodies are raw text to the parser: a URL string in the bundle is no element
+    assert parser.links == [], parser.links
+    assert "cdn.jsdelivr" not in text and text.count("window.vegaEmbed=") == 1
+    assert text.count("vegaEmbed('#") == charts and parser.scripts == charts + 1
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
-    """dvc.yaml's plots (top-level and the stages' DVCLive folders) render from fixture files with `dvc plots`."""
+    """dvc.yaml's plots (the series, the figures and the training curves gathered from the DVCLive folders, one chart
+    per kind and metric) render from fixture files with `dvc plots`, in a page that needs no network (.dvc/config's
+    plots.html_template)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml"):
@@ -299,21 +329,28 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     _stage(repo, [2, 3, 4], [4])  # the default params' scales and retrain scales
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     _dvc(repo, "init", "-q")
-    logs = [p for stage in rendered_stages(repo).values() for p in stage["plots"] if p.startswith("metrics/train/")]
+    logs = [p for stage in rendered_stages(repo).values() for p in stage["outs"]
+            if p.startswith("metrics/train/") and p.endswith("/plots")]
     assert len(logs) == 3 + 1 + 1 + 6  # every training: SR per scale, HR, retrain_sr; six combination ones at x4
-    for plots_dir in logs:
-        log_dir = repo / plots_dir.removesuffix("/plots")
-        _dvclive_tsv(log_dir / "plots" / "metrics" / "train" / "loss.tsv", "loss")
-        (log_dir / "metrics.json").write_text('{"step": 4}')
+    params = _params([2, 3, 4], [4])
+    assert sorted(logs) == sorted(f"{log.relative_to(repo).as_posix()}/plots"
+                                  for _, _, log in runs(params, Paths(repo)))
+    for kind, _, log in runs(params, Paths(repo)):  # DVCLive's files, then the summarize stage gathers them
+        for curve in KINDS[kind][1]:
+            _dvclive_tsv(log / "plots" / "metrics" / curve.file, curve.file.split("/")[-1].removesuffix(".tsv"))
+        _dvclive_tsv(log / "plots" / "metrics" / "train" / "loss.tsv", "loss")
+        (log / "metrics.json").write_text('{"step": 4}')
+    summarize(params, Paths(repo))
     shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots")
+    shutil.copy2(REPO / ".dvc" / "config", repo / ".dvc" / "config")  # plots.html_template: the offline page
     out = json.loads(_dvc(repo, "plots", "show", "--json").stdout)
     assert not out.get("errors"), out.get("errors")
     plots = out["data"]
+    curves = [f"train_{kind}_{c.column}" for kind, (_, cs) in KINDS.items() for c in cs]
     for expected in ("psnr_vs_scale", "ssim_vs_scale", "pacc_vs_scale", "miou_vs_scale", "pacc_gain",
-                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png",
-                     "metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv",
-                     "metrics/train/seed0/seg_retrain_sr_x4/plots/metrics/train/loss.tsv"):
+                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png", *curves):
         assert any(i == expected or i.endswith("::" + expected) for i in plots), (expected, sorted(plots))
+    assert not [i for i in plots if "metrics/train/" in i]  # no chart per DVCLive file: one per kind and metric
     for key, plot in plots.items():
         assert plot and all(p["type"] in ("vega", "image") for p in plot), key
     def get(plot_id: str) -> dict:
@@ -324,11 +361,15 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len(heatmap["data"]["values"]) == 19 * 3
     pacc = get("pacc_vs_scale")
     assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
-    curve = json.dumps(get("metrics/train/seed0/sr_x2/plots/metrics/train/loss.tsv"))
-    assert '"title": "epoch (DVCLive step)"' in curve  # training curves say what their x-axis is
+    seg = get("train_segmentation_val_miou")  # every segmentation training in one chart, a colour per run
+    assert {row["run"] for row in seg["data"]["values"]} == {
+        "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0"}
+    assert seg["encoding"]["color"]["field"] == "run" and seg["encoding"]["x"]["title"] == "epoch"
+    assert len({row["run"] for row in get("train_pretraining_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
+    assert len({row["run"] for row in get("train_finetunes_val_psnr")["data"]["values"]}) == 4
     assert len(pacc["data"]["values"]) == 3 * 3  # 3 scales × (HR, bicubic, SR)
     _dvc(repo, "plots", "show", "-o", str(tmp_path / "html"))
-    assert (tmp_path / "html" / "index.html").stat().st_size > 1000
+    assert_offline(tmp_path / "html" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
     # `dvc plots diff HEAD~1` overlays two committed revisions of the series
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
@@ -347,10 +388,13 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert len({row["rev"] for row in pacc["data"]["values"]}) == 2
     assert pacc["encoding"]["strokeDash"]["field"] == "rev"  # revisions are told apart by line dash in the legend
     assert len({row["rev"] for row in get("class_iou_delta")["data"]["values"]}) == 2
+    _dvc(repo, "plots", "diff", "HEAD~1", "-o", str(tmp_path / "diff"))
+    assert_offline(tmp_path / "diff" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
 
-def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
-    """A bicubic score of 0 makes the relative gain undefined: n/a in the report, the figures still drawn."""
+def test_a_bicubic_score_of_zero_still_gives_a_difference(tmp_path: Path) -> None:
+    """A bicubic score of 0 leaves the relative gain undefined (summary.json), not the difference in pp that the
+    report and the figures show."""
     write_metrics(tmp_path, [2, 4], [])
     paths = Paths(tmp_path)
     cms = np.load(paths.seg_per_image("bicubic_x2", 0))["cms"]
@@ -363,8 +407,8 @@ def test_undefined_gain_is_shown_not_hidden(tmp_path: Path) -> None:
     figures = run(_params([2, 4], []), paths)
     assert "gain" in figures
     text = paths.report.read_text(encoding="utf-8")
-    assert "| SR ×2 |" in text and "n/a" in text
-    assert "the relative change is undefined at ×2 (the reference scores 0)" in text
+    d = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["miou"]["diff"]
+    assert f"SR improves it at ×2 by {100 * d:+.2f} pp".replace("-", "−") in text and "undefined" not in text
 
 
 def test_stale_summary_is_named(tmp_path: Path) -> None:
@@ -374,6 +418,21 @@ def test_stale_summary_is_named(tmp_path: Path) -> None:
     summarize(_params([2], []), paths)
     with pytest.raises(SrsegError, match=r"series/scales\.csv: no rows for scales \[4\] \(re-run the summarize"):
         run(_params([2, 4], []), paths)
+
+
+def test_degenerate_intervals_are_not_printed() -> None:
+    """An interval of one value (every resample gave it) prints as "(every resample)", never as [+0.00, +0.00];
+    small values get the digits that tell them from zero."""
+    from srseg.results.wording import diff_cell, effect, level_cell
+
+    same = {"diff": 0.0, "ci95": [0.0, 0.0], "p": 1.0, "verdict": "none"}
+    assert effect(same, "at ×2", up="SR raises it", down="SR lowers it") == (
+        "no difference at ×2: +0.00 pp (every resample)")
+    assert diff_cell(0.0, [0.0, 0.0], 100, "pp") == "+0.00 pp (every resample)"
+    assert level_cell(0.0, [0.0, 0.0], digits=1) == "0.0 % (every resample)"
+    assert level_cell(0.8829, [0.8683, 0.8958]) == "88.29 % [86.83, 89.58]"
+    assert diff_cell(0.00004, [0.00001, 0.00008], 100, "pp") == "+0.004 pp [+0.001, +0.008]"
+    assert diff_cell(0.0123, [-0.0004, 0.02], 100, "pp", digits=1) == "+1.23 pp [−0.04, +2.00]"
 
 
 def test_small_differences_are_printed_with_enough_digits() -> None:
@@ -422,6 +481,41 @@ def test_pedestrian_figure_adds_the_best_combination_method() -> None:
     assert fig_pedestrians(rows, [2, 4]).axes[0].get_legend_handles_labels()[1][-1] == "SR (DCSCN)"
 
 
+def test_figures_agree_with_the_paired_verdicts_and_fit_their_data() -> None:
+    """Graph 2 labels each scale with the paired difference SR − bicubic (pp, with its interval), bold and starred
+    exactly where its verdict holds, even where the two scores' own intervals overlap; Graph 3 draws the same
+    differences in pp; the pedestrian panels' axes fit recall between 0 and 10 % instead of spanning 0–100 %."""
+    from srseg.results.scale_figures import fig_gain, fig_pacc, fig_pedestrians, fitted_range
+
+    def scale_row(s: int, gain: float, lo: float, hi: float, clear: int) -> dict:
+        row = {"scale": s, "pacc_gain_pp": gain, "pacc_gain_lo": lo, "pacc_gain_hi": hi, "pacc_gain_clear": clear,
+               "miou_gain_pp": gain, "miou_gain_lo": lo, "miou_gain_hi": hi, "miou_gain_clear": clear}
+        for key, level in (("pacc", 0.85), ("miou", 0.5)):
+            for m, v in (("hr", level + 0.03), ("bicubic", level), ("sr", level + gain / 100)):
+                row |= {f"{key}_{m}": v, f"{key}_{m}_lo": v - 0.02, f"{key}_{m}_hi": v + 0.02}  # overlapping
+        return row
+
+    rows = [scale_row(2, 0.08, -0.09, 0.25, 0), scale_row(3, 0.27, 0.04, 0.51, 0), scale_row(4, 1.4, 0.59, 2.4, 1)]
+    fig = fig_pacc(rows)
+    labels = [t for t in fig.axes[0].texts if " pp" in t.get_text()]
+    assert [t.get_text() for t in labels] == ["+0.08 pp\n[−0.09, +0.25]", "+0.27 pp\n[+0.04, +0.51]",
+                                               "+1.40 pp *\n[+0.59, +2.40]"]
+    assert [t.get_fontweight() for t in labels] == ["normal", "normal", "bold"]  # ×3: Holm took the verdict
+    gain = fig_gain(rows)
+    assert "percentage points" in gain.axes[0].get_ylabel() and [t.get_text() for t in gain.axes[0].texts][:3] == [
+        "+0.08 pp", "+0.27 pp", "+1.40 pp"]
+
+    def ped(variant: str, scale: int | None, recall: float) -> dict:
+        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": "all",
+                "recall": recall, "recall_lo": max(recall - 0.03, 0.0), "recall_hi": recall + 0.03}
+
+    peds = [ped("hr", None, 0.07)] + [ped(f"{m}_x{s}", s, r) for m, r in (("bicubic", 0.0), ("sr", 0.04))
+                                      for s in (2, 4)]
+    low, high = fig_pedestrians(peds, [2, 4]).axes[0].get_ylim()
+    assert -1 < low <= 0 and 10 <= high < 12
+    assert fitted_range([0.0, 0.0]) == (-0.05, 1.0) and fitted_range([60.0, 90.0]) == (57.6, 92.4)
+
+
 def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
     """A percentile bootstrap interval can exclude its own point estimate (a skewed resample distribution: an mIoU
     of 0.666212 came with [0.654221, 0.66574]). Every figure with error bars draws such rows, one point above its
@@ -459,7 +553,7 @@ def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
               for name in (SCALES_CSV, RETRAIN_CSV, OBJECTS_CSV, METHODS_CSV, CLASS_PSNR_CSV)}
     sr_miou = column("miou", METHODS["sr"])
     scales = outside(series[SCALES_CSV], sr_miou, f"{sr_miou}_lo", f"{sr_miou}_hi")
-    scales = outside(scales, "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi")
+    scales = outside(scales, "pacc_gain_pp", "pacc_gain_lo", "pacc_gain_hi")
     objects = [r for r in series[OBJECTS_CSV] if r["recall"] is not None and r["recall_lo"] is not None]
     method_rows = outside(series[METHODS_CSV], "miou", "miou_lo", "miou_hi")
     class_psnr = [r for r in series[CLASS_PSNR_CSV] if r["delta_db"] is not None]

@@ -17,6 +17,7 @@ from srseg.methods.registry import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
+from srseg.results.curves import KINDS, csv_name
 from srseg.results.series import (
     CLASS_COLUMNS,
     CLASS_IOU_CSV,
@@ -160,16 +161,31 @@ def test_summary_layout_values_and_intervals(tmp_path: Path) -> None:
     assert g["pacc"]["gain_pct"] == pytest.approx(100 * g["pacc"]["diff"] / v["bicubic_x2"]["pacc"], rel=1e-4)
     assert c["sr_x4-vs-bicubic_x4"]["pacc"]["ci95"][1] < 0  # the fixture's SR hurts at the largest scale
     assert g["psnr_y"]["ci95"][0] < g["psnr_y"]["diff"] < g["psnr_y"]["ci95"][1]
-    headline = json.loads((tmp_path / "metrics" / "headline.json").read_text())
-    assert headline["hr"] == {"pacc": v["hr"]["pacc"], "miou": v["hr"]["miou"]}
-    assert headline["sr_x2"]["pacc_pp"] == pytest.approx(100 * g["pacc"]["diff"], abs=1e-4)
-    assert [headline["sr_x2"][k] for k in ("pacc_lo", "pacc_hi")] == pytest.approx(
-        [100 * x for x in g["pacc"]["ci95"]], abs=1e-4)
+    text = (tmp_path / "metrics" / "headline.json").read_text()  # the file keeps its order; DVC sorts by name
+    headline = json.loads(text)
+    # one unit (percent and percentage points), value before bounds, in the file's order
+    assert headline["hr"] == {"pacc_pct": round(100 * v["hr"]["pacc"], 2), "miou_pct": round(100 * v["hr"]["miou"], 2)}
+    assert list(headline["sr_x2"]) == sorted(headline["sr_x2"]) == ["pacc_pp", "pacc_pp_lower", "pacc_pp_upper",
+                                                                     "verdict"]
+    assert text.index('"pacc_pp"') < text.index('"pacc_pp_lower"') < text.index('"pacc_pp_upper"')
+    assert headline["sr_x2"]["pacc_pp"] == pytest.approx(100 * g["pacc"]["diff"], abs=0.005)
+    assert [headline["sr_x2"][k] for k in ("pacc_pp_lower", "pacc_pp_upper")] == pytest.approx(
+        [100 * x for x in g["pacc"]["ci95"]], abs=0.005)
+    assert headline["sr_x2"]["verdict"] == g["pacc"]["verdict"] == "higher"
+    assert headline["sr_x4"]["verdict"] == "lower"  # the fixture's SR hurts at the largest scale
     # one entry per method against its own baseline (short `dvc exp show` columns); controls stay in summary.json
-    assert headline["retrain_sr_x4"]["miou_pp"] == pytest.approx(100 * c["retrain_sr_x4-vs-sr_x4"]["miou"]["diff"],
-                                                                 abs=1e-4)
-    assert set(headline) == {"hr", "sr_x2", "sr_x3", "sr_x4", "retrain_sr_x4",
-                             *(m.variant(4) for m in METHODS.values() if m.scales == "combine.scales")}
+    assert headline["retrain_sr_x4"]["pacc_pp"] == pytest.approx(
+        100 * c["retrain_sr_x4-vs-sr_x4"]["pacc"]["diff"], abs=0.005)
+    assert list(headline) == ["hr", "sr_x2", "sr_x3", "sr_x4", "retrain_sr_x4",
+                              *(m.variant(4) for m in METHODS.values() if m.scales == "combine.scales")]
+    assert sum(isinstance(x, float) for e in headline.values() for x in e.values()) <= 2 + 3 * 10  # small
+
+
+def test_headline_keeps_small_differences_readable() -> None:
+    """Differences below 0.01 pp keep two significant digits; the rest two decimals."""
+    from srseg.results.summary import _pp
+
+    assert _pp(0.014001) == 1.4 and _pp(-0.000018) == -0.0018 and _pp(0.0) == 0.0 and _pp(0.882854) == 88.29
 
 
 def test_seeds_add_their_spread_and_pool_the_images(tmp_path: Path) -> None:
@@ -188,8 +204,8 @@ def test_seeds_add_their_spread_and_pool_the_images(tmp_path: Path) -> None:
                for m in ("sr", "bicubic"))
     assert psnr["mean"] == pytest.approx(np.mean(sr) - np.mean(bic), abs=1e-6) and psnr["std"] > 0
     headline = json.loads((tmp_path / "metrics" / "headline.json").read_text())["sr_x2"]  # dvc metrics diff shows it
-    assert [headline["pacc_seeds_lo"], headline["pacc_seeds_hi"]] == pytest.approx([100 * x for x in d["ci95"]],
-                                                                                   abs=1e-4)
+    assert [headline["pacc_pp_lower"], headline["pacc_pp_upper"]] == pytest.approx([100 * x for x in comp["ci95"]],
+                                                                             abs=0.005)
     assert summary["settings"]["seeds"] == [0, 1, 2]
 
 
@@ -198,18 +214,21 @@ def test_one_seed_adds_no_seed_fields(tmp_path: Path) -> None:
     summary, _ = _run(tmp_path, [2], [])
     assert "pacc_seeds" not in summary["variants"]["sr_x2"]
     assert "seeds" not in summary["comparisons"]["sr_x2-vs-bicubic_x2"]["pacc"]
-    assert "pacc_seeds_lo" not in json.loads((tmp_path / "metrics" / "headline.json").read_text())["sr_x2"]
+    assert set(json.loads((tmp_path / "metrics" / "headline.json").read_text())["sr_x2"]) == {
+        "pacc_pp", "pacc_pp_lower", "pacc_pp_upper", "verdict"}
 
 
 def test_series_files(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 3, 4], [4])
     summary, series = _run(tmp_path, [2, 3, 4], [4])
+    trainings = [csv_name(kind) for kind in KINDS]  # the training curves: none logged here, so headers only
     assert sorted(p.name for p in series.iterdir()) == sorted([SCALES_CSV, CLASS_IOU_CSV, RETRAIN_CSV, OBJECTS_CSV,
-                                                               METHODS_CSV, CLASS_PSNR_CSV])
+                                                               METHODS_CSV, CLASS_PSNR_CSV, *trainings])
+    assert all(read_csv(series / name) == [] for name in trainings)
     rows = read_csv(series / SCALES_CSV)
     assert list(rows[0]) == SCALE_COLUMNS and [r["scale"] for r in rows] == [2, 3, 4]
     assert rows[2]["pacc_sr"] == summary["variants"]["sr_x4"]["pacc"]
-    assert rows[0]["pacc_gain_lo"] < rows[0]["pacc_gain_pct"] < rows[0]["pacc_gain_hi"]
+    assert rows[0]["pacc_gain_lo"] < rows[0]["pacc_gain_pp"] < rows[0]["pacc_gain_hi"]
     classes = read_csv(series / CLASS_IOU_CSV)
     assert list(classes[0]) == CLASS_COLUMNS and len(classes) == 19 * 3
     absent = [r for r in classes if r["train_id"] in ABSENT]

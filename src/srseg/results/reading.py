@@ -55,12 +55,13 @@ def reading(summary: Summary, params: Any) -> str:
     scales = list(params.scales)
     text = [how_to_read(summary)]
     gains = {s: summary.comparison(SR, BICUBIC, s) for s in scales}
-    psnr = [effect(gains[s]["psnr_y"], f"at ×{s}", up="SR raises it", down="SR lowers it", relative=False,
-                   unit="dB") for s in scales]
+    psnr = [effect(gains[s]["psnr_y"], f"at ×{s}", up="SR raises it", down="SR lowers it", unit="dB",
+                   factor=1) for s in scales]
     text.append("Y-PSNR of super-resolution against bicubic upscaling: " + "; ".join(psnr) + ".")
     for key, name in (("pacc", "pixel accuracy"), ("miou", "mean IoU")):
         parts = [effect(gains[s][key], f"at ×{s}", up="SR improves it", down="SR lowers it") for s in scales]
-        text.append(f"The HR-trained PSPNet's {name} on SR input, relative to bicubic input: " + "; ".join(parts) + ".")
+        text.append(f"The HR-trained PSPNet's {name} on SR input against bicubic input (SR − bicubic): "
+                    + "; ".join(parts) + ".")
     # How much of the HR–bicubic gap SR closes, where bicubic is measurably below HR and SR measurably moves it.
     hr = summary.variant(HR)["pacc"]
     closed, widened = [], []
@@ -82,16 +83,15 @@ def reading(summary: Summary, params: Any) -> str:
             continue
         base = summary.variant(methods.get(m.baseline), e.scale)
         comp = summary.comparison(m, base.method, e.scale)
-        clauses = [effect(comp[k], "", up="improves", down="lowers", what=label, relative=False, unit="pp",
-                          factor=100) for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
+        clauses = [effect(comp[k], "", up="improves", down="lowers", what=label)
+                   for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
         text.append(f"{m.label_at(e.scale)}, against the HR-trained PSPNet on the same images: "
                     + "; ".join(clauses) + f" (PACC {pct(e['pacc'])} vs {pct(base['pacc'])}).")
     if summary.settings.get("objects"):
         parts = []
         for s in scales:
             o = gains[s].objects or {}
-            parts.append(effect(o.get("pedestrian_recall"), f"at ×{s}", up="SR raises it", down="SR lowers it",
-                                relative=False, unit="pp", factor=100))
+            parts.append(effect(o.get("pedestrian_recall"), f"at ×{s}", up="SR raises it", down="SR lowers it"))
         hr_rec = (summary.variant(HR).get("objects") or {}).get("pedestrian_recall")
         text.append("Pedestrian recall (person and rider instances found by a segment overlapping them with IoU ≥ "
                     f"{summary.settings['objects']['iou']}; on HR images "
@@ -150,11 +150,11 @@ def combination_reading(summary: Summary) -> list[str]:
             comp = summary.find_comparison(m, methods.get(base), e.scale)
             if not comp:
                 continue
-            clauses = [effect(comp[k], "", up="raises", down="lowers", what=label, relative=False, unit="pp",
-                              factor=100) for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
+            clauses = [effect(comp[k], "", up="raises", down="lowers", what=label)
+                       for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
             if comp.psnr_y:
-                clauses.append(effect(comp.psnr_y, "", up="raises", down="lowers", what="Y-PSNR", relative=False,
-                                      unit="dB"))
+                clauses.append(effect(comp.psnr_y, "", up="raises", down="lowers", what="Y-PSNR", unit="dB",
+                                      factor=1))
             bound = " (an upper bound: it is given the ground-truth labels)" if m.upper_bound else ""
             text.append(f"{e['label']}{bound}, against {summary.label(comp.a)}: " + "; ".join(clauses) + ".")
     text += _oracle_share(summary)

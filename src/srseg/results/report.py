@@ -21,8 +21,11 @@ from srseg.results.reading import reading
 from srseg.results.schema import Comparison, Summary, VariantResult, short_label
 from srseg.results.series import column, retrain_rows, seen_images
 from srseg.results.wording import (
+    diff_cell,
+    enough_digits,
     interval,
     level,
+    level_cell,
     level_interval,
     measurable,
     pct,
@@ -34,8 +37,9 @@ HR, BICUBIC, SR = methods.HR, methods.BICUBIC, methods.SR
 
 FIGURE_CAPTIONS = {
     "psnr": "Graph 1 — Y-PSNR and Y-SSIM of bicubic and SR vs downscaling factor",
-    "pacc": "Graph 2 — PACC and mIoU of the HR-trained PSPNet on bicubic-LR and SR images; HR as reference",
-    "gain": "Graph 3 — relative gain of SR over bicubic (%), with 95 % intervals",
+    "pacc": ("Graph 2 — PACC and mIoU of the HR-trained PSPNet on bicubic-LR and SR images; HR as reference; labels: "
+             "the paired difference SR − bicubic (pp), * where its verdict holds"),
+    "gain": "Graph 3 — gain of SR over bicubic (SR − bicubic, pp), with 95 % paired intervals",
     "class_iou": "Per-class IoU change, SR − bicubic (percentage points)",
     "retrain": "Retraining PSPNet on SR images (book §18)",
     "pedestrians": ("Pedestrian recall (person + rider instances found) vs downscaling factor, by instance size, "
@@ -57,21 +61,14 @@ def used_params(params: Any) -> dict[str, Any]:
 
 
 def _ci_cell(e: VariantResult, key: str) -> str:
-    return f"{pct(e[key])} {level_interval(e.get(key + '_ci95'), 100)}"
+    return level_cell(e[key], e.get(key + "_ci95"))
 
 
-def _diff_cell(comp: dict[str, Any] | None, relative: bool = False) -> str:
-    """``+0.52 pp [+0.10, +0.93]`` (or relative %); ``*`` marks a measurable difference (:func:`measurable`)."""
+def _diff_cell(comp: dict[str, Any] | None, factor: float = 100.0, unit: str = "pp", digits: int = 2) -> str:
+    """``+0.52 pp [+0.10, +0.93]``, with enough digits; ``*`` marks a measurable difference (:func:`measurable`)."""
     if comp is None:
         return "n/a"
-    if relative:
-        value, ci, unit, f = comp["gain_pct"], comp["gain_pct_ci95"], "%", 1.0
-    else:
-        value, ci, unit, f = comp["diff"], comp["ci95"], "pp", 100.0
-    if value is None:
-        return "n/a"
-    mark = " *" if measurable(comp, ci) else ""
-    return f"{signed(value * f, unit)} {interval(ci, f)}{mark}"
+    return diff_cell(comp["diff"], comp["ci95"], factor, unit, digits) + (" *" if measurable(comp) else "")
 
 
 def _classtable(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str:
@@ -87,8 +84,7 @@ def _classtable(class_rows: list[dict[str, Any]], scales: Sequence[int]) -> str:
             r = idx.get((name, s), {})
             delta = r.get("delta")
             ci = (r.get("delta_lo"), r.get("delta_hi"))
-            cell = "n/a" if delta is None else (f"{signed(delta * 100, '', 1)} {interval(ci, 100, digits=1)}"
-                                                + (" *" if r.get("clear") else ""))
+            cell = "n/a" if delta is None else diff_cell(delta, ci, 100, digits=1) + (" *" if r.get("clear") else "")
             row += [pct(r.get(column("iou", BICUBIC)), 1), pct(r.get(column("iou", SR)), 1), cell]
         rows.append(row)
     return table(header, rows)
@@ -119,7 +115,9 @@ def uncertainty(st: Mapping[str, Any]) -> str:
             "Holm-adjusted within its family, is below 5 % (marked * in the tables). Families: "
             + "; ".join(f"{f.get('title', name)}: {f['description']} ({f['size']} differences, {f['verdicts']} "
                         "changes)" for name, f in fams.items())
-            + ". Gains relative to bicubic are 100 · (SR − bicubic) / bicubic.")
+            + ". Differences of PACC, mIoU and recall are in percentage points (pp) throughout: SR − bicubic, never "
+            "relative to bicubic. A value followed by \"(every resample)\" has no interval: every resample gave it "
+            "(both sides found the same pedestrians on every image, say).")
 
 
 def convergence_section(summary: Summary) -> list[str]:
@@ -150,8 +148,8 @@ def combination_section(summary: Summary) -> list[str]:
             e = summary.named(r["variant"])
             image = seen_images(summary, e)
             psnr = "n/a" if not image or "psnr_y" not in image else \
-                f"{image['psnr_y']:.2f} dB {level_interval(image.get('psnr_y_ci95'))}"
-            score = f"{level(r['score'], 3)} {level_interval(r['score_ci95'], digits=3)}"
+                level_cell(image["psnr_y"], image.get("psnr_y_ci95"), 1, "dB")
+            score = level_cell(r["score"], r["score_ci95"], 1, "", 3)
             rows.append([str(r["rank"]) if "rank" in r else "bound", r["label"], _ci_cell(e, "pacc"),
                          _ci_cell(e, "miou"), psnr, score])
         out += [f"## Combining SR and segmentation at ×{s} (research tasks 2 and 4)", "",
@@ -173,8 +171,7 @@ def combination_section(summary: Summary) -> list[str]:
             cells = []
             for comp in regions:
                 d = (comp.class_psnr or {}).get(name)  # regions: comparisons with class_psnr entries
-                cells.append("n/a" if not d else f"{signed(d['diff'], '', 2)} {interval(d['ci95'])}"
-                             + (" *" if measurable(d) else ""))
+                cells.append("n/a" if not d else diff_cell(d["diff"], d["ci95"]) + (" *" if measurable(d) else ""))
             if any(x != "n/a" for x in cells):
                 rows.append([name] + cells)
         out += ["## Segmentation-assisted SR (research task 3)", "",
@@ -211,7 +208,7 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
         table(
             ["scale", "PSNR bicubic", "PSNR SR", "Δ PSNR [95 % CI]", "SSIM bicubic", "SSIM SR"],
             [[f"×{s}", f"{b['psnr_y']:.2f} dB", f"{r['psnr_y']:.2f} dB",
-              f"{signed(d['diff'], 'dB')} {interval(d['ci95'])}" + (" *" if measurable(d) else ""),
+              _diff_cell(d, 1, "dB"),
               f"{b['ssim_y']:.4f}", f"{r['ssim_y']:.4f}"]
              for s in scales for b, r, d in [(bic[s], sr[s], gain[s]["psnr_y"])]],
         ),
@@ -219,12 +216,12 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
         "## Segmentation by the HR-trained PSPNet",
         "",
         table(
-            ["input", "PACC [95 % CI]", "mIoU [95 % CI]", "PACC gain vs bicubic", "mIoU gain vs bicubic"],
+            ["input", "PACC [95 % CI]", "mIoU [95 % CI]", "Δ PACC vs bicubic", "Δ mIoU vs bicubic"],
             [["HR (reference)", _ci_cell(hr, "pacc"), _ci_cell(hr, "miou"), "", ""]]
             + [row for s in scales for row in (
                 [f"{short_label(BICUBIC)} ×{s}", _ci_cell(bic[s], "pacc"), _ci_cell(bic[s], "miou"), "", ""],
                 [f"{short_label(SR)} ×{s}", _ci_cell(sr[s], "pacc"), _ci_cell(sr[s], "miou"),
-                 _diff_cell(gain[s]["pacc"], relative=True), _diff_cell(gain[s]["miou"], relative=True)],
+                 _diff_cell(gain[s]["pacc"]), _diff_cell(gain[s]["miou"])],
             )],
         ),
         "",
@@ -242,7 +239,7 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
 
         def rec(e: VariantResult, key: str) -> str:
             o = (e.get("objects") or {}).get(key)
-            return "n/a" if not o else f"{pct(o['value'], 1)} {level_interval(o['ci95'], 100, digits=1)}"
+            return "n/a" if not o else level_cell(o["value"], o["ci95"], digits=1)
 
         out += ["## Object level: can a car still find the pedestrians?", "",
                 f"A ground-truth person or rider instance is found when a connected component of its class in the "
@@ -270,8 +267,11 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
 
         def spread(d: dict[str, Any] | None, factor: float, unit: str) -> str:
             s = (d or {}).get("seeds")
-            return "n/a" if not s else (f"{signed(s['mean'] * factor, unit)} ± {s['std'] * factor:.2f} "
-                                        f"{interval(s['ci95'], factor)}" + (" *" if measurable(d) else ""))
+            if not s:
+                return "n/a"
+            n = enough_digits([x * factor for x in (s["mean"], s["std"], *s["ci95"])])
+            return (f"{signed(s['mean'] * factor, unit, n)} ± {s['std'] * factor:.{n}f} "
+                    f"{interval(s['ci95'], factor, digits=n)}" + (" *" if measurable(d) else ""))
 
         diffs = [[summary.label(comp.b), summary.label(comp.a), spread(comp["pacc"], 100, "pp"),
                   spread(comp["miou"], 100, "pp"), spread(comp.get("psnr_y"), 1, "dB") if comp.get("psnr_y") else ""]

@@ -1,5 +1,5 @@
-"""The figures against the downscaling factor: the 2019 study's Graphs 1–3 (Y-PSNR, PACC and mIoU, the relative
-gain of SR over bicubic), the per-class IoU change and pedestrian recall, from the CSV series
+"""The figures against the downscaling factor: the 2019 study's Graphs 1–3 (Y-PSNR, PACC and mIoU, the gain of SR
+over bicubic in percentage points), the per-class IoU change and pedestrian recall, from the CSV series
 (:mod:`srseg.results.series`)."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from srseg.results.figure_style import (
 )
 from srseg.results.schema import Summary, VariantResult, short_label
 from srseg.results.series import column
+from srseg.results.wording import enough_digits
 
 HR, BICUBIC, SR = methods.HR, methods.BICUBIC, methods.SR
 
@@ -61,15 +62,28 @@ def fig_psnr(rows: list[dict[str, Any]]) -> Figure:
     return fig
 
 
+def paired_label(row: dict[str, Any], key: str) -> str:
+    """The paired difference SR − bicubic of ``key`` at a scale row in pp, ``*`` when its verdict holds, and its 95 %
+    interval below: ``+1.40 pp *\n[+0.59, +2.40]`` (``n/a`` when undefined)."""
+    v, lo, hi = row[f"{key}_gain_pp"], row[f"{key}_gain_lo"], row[f"{key}_gain_hi"]
+    if v is None:
+        return "n/a"
+    d = enough_digits([v, *(x for x in (lo, hi) if x is not None)])
+    ci = "" if lo is None or hi is None else f"\n[{signed(lo, d)}, {signed(hi, d)}]"
+    return f"{signed(v, d)} pp" + (" *" if row[f"{key}_gain_clear"] == 1 else "") + ci
+
+
 def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
     """Graph 2: PACC (%) of the HR-trained PSPNet on bicubic-LR and SR vs scale, HR as reference; mIoU beside.
 
-    Error bars and the band around HR: 95 % bootstrap intervals over the val images.
+    Error bars and the band around HR: 95 % bootstrap intervals of each score. Two variants' intervals can overlap
+    while their paired difference (the same images on both sides) is clear, so each scale is labelled with the
+    paired difference SR − bicubic in pp and its interval, and ``*`` and a bold label where its verdict holds.
     """
     scales = [r["scale"] for r in rows]
     off = 0.04 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH, 3.6), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(WIDTH, 4.0), dpi=DPI, layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
         for ax, key, label in ((ax1, "pacc", "pixel accuracy (%)"), (ax2, "miou", "mean IoU (%)")):
             hr = rows[0]
@@ -80,21 +94,29 @@ def fig_pacc(rows: list[dict[str, Any]]) -> Figure:
             for m, side in ((BICUBIC, -1), (SR, 1)):
                 errorbar(ax, [s + side * off for s in scales], rows, column(key, m), 100, fmt=m.marker + "-",
                          color=m.colour, label=m.label)
+            for r in rows:  # the paired difference above the higher of the two bars
+                tops = [r[c] for m in (BICUBIC, SR) for c in (column(key, m), f"{column(key, m)}_hi")
+                        if r[c] is not None]
+                clear = r[f"{key}_gain_clear"] == 1
+                ax.annotate(paired_label(r, key), (r["scale"], max(tops, default=0) * 100),
+                            textcoords="offset points", xytext=(0, 5), ha="center", va="bottom", fontsize=7.5,
+                            color=SR.colour, fontweight="bold" if clear else "normal",
+                            bbox={"fc": "white", "ec": "none", "pad": 0.5, "alpha": 0.85})
             ax.set_ylabel(label)
             scale_axis(ax, scales)
-            ax.margins(y=0.12)
+            ax.margins(y=0.22)
         ax1.set_title("Pixel accuracy (PACC)")
         ax2.set_title("Mean IoU (Cityscapes protocol)")
         fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
-        fig.suptitle("Graph 2 — segmentation before and after super-resolution (bars: 95 % intervals)",
-                     fontweight="bold")
+        fig.suptitle("Graph 2 — segmentation before and after super-resolution\n(bars: 95 % intervals of each score; "
+                     "labels: SR − bicubic, paired, * where the verdict holds)", fontweight="bold", fontsize=10.5)
     return fig
 
 
 def fig_gain(rows: list[dict[str, Any]]) -> Figure:
-    """Graph 3: relative gain (%) of SR over bicubic for PACC and mIoU per scale, with 95 % paired-bootstrap
-    intervals; a bar without a verdict (interval contains 0, or Holm's adjustment within its family takes it) is
-    drawn hollow (no measurable difference)."""
+    """Graph 3: the gain of SR over bicubic (SR − bicubic, percentage points) for PACC and mIoU per scale, with 95 %
+    paired-bootstrap intervals; a bar without a verdict (interval contains 0, or Holm's adjustment within its family
+    takes it) is drawn hollow (no measurable difference)."""
     scales = [r["scale"] for r in rows]
     x = np.arange(len(scales))
     w = 0.36
@@ -104,7 +126,7 @@ def fig_gain(rows: list[dict[str, Any]]) -> Figure:
         values: list[float] = []
         series = (("pacc_gain", PACC_C, "pixel accuracy"), ("miou_gain", MIOU_C, "mean IoU"))
         for i, (key, color, label) in enumerate(series):
-            v = np.array(col(rows, f"{key}_pct"))
+            v = np.array(col(rows, f"{key}_pp"))
             lo, hi = np.array(col(rows, f"{key}_lo")), np.array(col(rows, f"{key}_hi"))
             every = np.concatenate([v, lo, hi])
             values.extend(every[np.isfinite(every)].tolist())
@@ -120,7 +142,8 @@ def fig_gain(rows: list[dict[str, Any]]) -> Figure:
                 # the far end of the drawn bar (the value itself when its interval does not reach beyond it)
                 end = np.fmin(bottom, val) if below else np.fmax(top, val)
                 anchor = end if np.isfinite(end) else (val if known else 0.0)
-                ax.annotate(f"{signed(val, 2)} %" if known else "n/a", (px, anchor), textcoords="offset points",
+                ax.annotate(f"{signed(val, enough_digits([val]))} pp" if known else "n/a", (px, anchor),
+                            textcoords="offset points",
                             xytext=(0, -3 if below else 3), va="top" if below else "bottom", ha="center",
                             fontsize=8.5)
         ax.axhline(0, color="black", lw=0.9)
@@ -129,10 +152,10 @@ def fig_gain(rows: list[dict[str, Any]]) -> Figure:
         ax.set_ylim(lo_ - 0.2 * span if lo_ < 0 else -0.05 * span, hi_ + 0.2 * span if hi_ > 0 else 0.05 * span)
         ax.set_xticks(x, [xs(s) for s in scales])
         ax.set_xlabel("downscaling factor")
-        ax.set_ylabel("gain of SR over bicubic (%)")
+        ax.set_ylabel("SR − bicubic (percentage points)")
         ax.grid(axis="x", visible=False)
-        ax.legend(loc="best", title="filled: 95 % interval excludes 0", title_fontsize=8.5)
-        ax.set_title("Graph 3 — relative gain of SR over bicubic (below 0: SR is worse)", fontweight="bold")
+        ax.legend(loc="best", title="filled: the verdict holds (paired)", title_fontsize=8.5)
+        ax.set_title("Graph 3 — gain of SR over bicubic in pp (below 0: SR is worse)", fontweight="bold")
     return fig
 
 
@@ -173,6 +196,17 @@ def fig_class_iou_delta(rows: list[dict[str, Any]], scales: Sequence[int]) -> Fi
     return fig
 
 
+def fitted_range(values: Sequence[float], least: float = 1.0) -> tuple[float, float]:
+    """Axis limits around ``values`` (percentages, none below 0) with a margin of 8 % of their span (at least
+    ``least``): recall between 0 and 10 % gets an axis of about −0.5 to 11 %, not 0–100 %."""
+    if not values:
+        return 0.0, least
+    lo, hi = min(values), max(values)
+    pad = max(0.08 * (hi - lo), least)
+    top = hi + pad
+    return max(lo - pad, -0.05 * top), top  # a recall below 0 cannot be: just room for the markers at 0
+
+
 def best_combination(method_rows: list[dict[str, Any]], summary: Summary) -> dict[int, VariantResult]:
     """{scale: summary entry} of the combination method ranked first by the combined score (``methods.csv``'s
     ``rank``; upper bounds, which use ground truth, are never ranked)."""
@@ -184,24 +218,33 @@ def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
     """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) against
     the downscaling factor, for bicubic and SR input and, at each combination scale, the best combination
     method (``best``, by the combined score, not by this recall), with HR as reference; overall and per
-    instance size (HR pixel area): the small-object story. Bars and band: 95 % intervals. None without
-    instance ground truth."""
+    instance size (HR pixel area): the small-object story. Bars and band: 95 % intervals; each panel's y-axis is
+    fitted to the values it shows (:func:`fitted_range`). None without instance ground truth."""
     if not rows:
         return None
     sizes = list(dict.fromkeys(r["size"] for r in rows))
     idx = {(r["variant"], r["size"]): r for r in rows}
+    drawn: list[float] = []  # every value and interval end a panel shows, in %, for an axis fitted to them
+
+    def shown(*points: dict[str, Any] | None) -> None:
+        drawn.extend(p[k] * 100 for p in points if p for k in ("recall", "recall_lo", "recall_hi")
+                     if p[k] is not None)
+
     off = 0.05 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(WIDTH, 2.6 + 2.0 * ((len(sizes) + 2) // 3)), dpi=DPI, layout="constrained")
-        axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)), sharey=True)).ravel()
+        axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)))).ravel()
         for ax, size in zip(axes, sizes, strict=False):  # spare grid cells: switched off below
+            drawn.clear()
             hr = idx.get((HR.variant(None), size))
+            shown(hr)
             if hr and hr["recall"] is not None:
                 ax.axhline(hr["recall"] * 100, color=HR.colour, ls="--", lw=1.2, label=HR.label)
                 if hr["recall_lo"] is not None:
                     ax.axhspan(hr["recall_lo"] * 100, hr["recall_hi"] * 100, color=HR.colour, alpha=0.08, lw=0)
             for k, m in enumerate((BICUBIC, SR)):
                 pts = [idx.get((m.variant(s), size)) for s in scales]
+                shown(*pts)
                 series = [{"v": p["recall"] if p else None, "v_lo": p["recall_lo"] if p else None,
                            "v_hi": p["recall_hi"] if p else None} for p in pts]
                 errorbar(ax, [s + (2 * k - 1) * off for s in scales], series, "v", 100, fmt=m.marker + "-",
@@ -210,14 +253,16 @@ def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
                 p = idx.get((b.name, size))
                 if p is None or p["recall"] is None:
                     continue
+                shown(p)
                 errorbar(ax, [s + 3 * off], [{"v": p["recall"], "v_lo": p["recall_lo"], "v_hi": p["recall_hi"]}],
                          "v", 100, fmt=b.method.marker, color=b.method.colour, label=f"best combination: {b.label}")
             ax.set_title("all pedestrians" if size == "all" else f"instances of {size} px", fontsize=10)
             scale_axis(ax, scales)
-            ax.set_ylim(-3, 103)
+            ax.set_ylim(*fitted_range(drawn))
         for ax in axes[len(sizes):]:
             ax.set_axis_off()
-        axes[0].set_ylabel("pedestrian recall (%)")
+        for ax in axes[:len(sizes):3]:
+            ax.set_ylabel("pedestrian recall (%)")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
         fig.suptitle("Can a car still find the pedestrians? Recall of person + rider instances (bars: 95 % intervals)",
                      fontweight="bold", fontsize=10.5)

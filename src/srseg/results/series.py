@@ -1,7 +1,8 @@
 """The CSV series under ``plots/series/`` that ``dvc plots`` and the figures draw, as rows from the summary.
 
-Fractions are 0–1 and PSNR in dB as in the summary; a gain is in % of the reference and a difference in fractions
-(``class_iou_delta.csv``) or dB (``class_psnr_delta.csv``). Empty cells are missing values (``None``). The columns
+Fractions are 0–1 and PSNR in dB as in the summary; the gains of SR over bicubic in ``scales.csv`` are differences
+in percentage points (``pacc_gain_pp``) or dB, other differences in fractions (``class_iou_delta.csv``) or dB
+(``class_psnr_delta.csv``). Empty cells are missing values (``None``). The columns
 of the scale and class series are named after the study's chain (:data:`srseg.methods.registry.HR`, ``BICUBIC``,
 ``SR``): ``pacc_bicubic`` is the PACC of the bicubic method's variant.
 """
@@ -46,7 +47,7 @@ SCALE_COLUMNS = [
     column("psnr", BICUBIC), column("psnr", SR), "psnr_gain_db", "psnr_gain_lo", "psnr_gain_hi",
     column("ssim", BICUBIC), column("ssim", SR),
     *(column(key, m) + end for key in SEG_KEYS for m in (HR, BICUBIC, SR) for end in ("", "_lo", "_hi")),
-    "pacc_gain_pct", "pacc_gain_lo", "pacc_gain_hi", "pacc_gain_clear", "miou_gain_pct", "miou_gain_lo", "miou_gain_hi",
+    "pacc_gain_pp", "pacc_gain_lo", "pacc_gain_hi", "pacc_gain_clear", "miou_gain_pp", "miou_gain_lo", "miou_gain_hi",
     "miou_gain_clear",
 ]
 CLASS_COLUMNS = ["class", "train_id", "scale", column("iou", HR), column("iou", BICUBIC), column("iou", SR), "delta",
@@ -60,7 +61,8 @@ CLASS_PSNR_COLUMNS = ["scale", "variant", "baseline", "label", "class", "train_i
 
 
 def scale_rows(summary: Summary, scales: Sequence[int]) -> list[dict[str, Any]]:
-    """One row per scale: PSNR/SSIM/PACC/mIoU of bicubic and SR with intervals, the HR reference and the gains."""
+    """One row per scale: PSNR/SSIM/PACC/mIoU of bicubic and SR with intervals, the HR reference and the gains of
+    SR over bicubic (PACC and mIoU in pp) with their paired intervals and ``_clear`` (1: the verdict holds)."""
     rows = []
     hr = summary.variant(HR)
     for s in scales:
@@ -75,10 +77,10 @@ def scale_rows(summary: Summary, scales: Sequence[int]) -> list[dict[str, Any]]:
                 name = column(key, e.method)
                 row[name] = e[key]
                 row[f"{name}_lo"], row[f"{name}_hi"] = e[f"{key}_ci95"] or (None, None)
-            g = gain[key]
-            row[f"{key}_gain_pct"] = None if g is None else g["gain_pct"]
-            lo_hi = (None, None) if g is None or g["gain_pct_ci95"] is None else g["gain_pct_ci95"]
-            row[f"{key}_gain_lo"], row[f"{key}_gain_hi"] = lo_hi
+            g = gain[key]  # SR − bicubic in percentage points, with its paired interval and verdict
+            row[f"{key}_gain_pp"] = None if g is None else rounded(g["diff"] * 100)
+            ci = (None, None) if g is None else g["ci95"]
+            row[f"{key}_gain_lo"], row[f"{key}_gain_hi"] = (None if x is None else rounded(x * 100) for x in ci)
             row[f"{key}_gain_clear"] = None if g is None else int(g.get("verdict", "none") != "none")
         rows.append(row)
     return rows

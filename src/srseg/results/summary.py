@@ -4,13 +4,14 @@ with its uncertainty; the summary, the headline metrics and the plot series.
 Reads every variant's evaluation (:mod:`srseg.results.inputs`), computes every score and difference with its
 bootstrap interval (:mod:`srseg.results.estimates`) and the combined score (:mod:`srseg.results.combined`), and
 builds the typed :class:`~srseg.results.schema.Summary` once. Outputs: ``metrics/summary.json`` (everything;
-docs/summary-schema.md), ``metrics/headline.json`` (the few numbers ``dvc exp show`` shows) and the CSV series
-under ``plots/series/`` (:mod:`srseg.results.series`) that ``dvc plots`` and the plots stage draw. Fractions are
-0–1, PSNR in dB; a difference in the headline is in percentage points (pp) or dB.
+docs/summary-schema.md), ``metrics/headline.json`` (the few numbers ``dvc exp show`` shows, in percent and
+percentage points) and the CSV series under ``plots/series/`` (:mod:`srseg.results.series`) that ``dvc plots`` and
+the plots stage draw. Fractions are 0–1 and PSNR in dB in the summary.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from srseg.paths import Paths
 from srseg.results.blocks import Design
 from srseg.results.combined import combined
 from srseg.results.convergence import check
+from srseg.results.curves import KINDS, columns, csv_name, kind_rows
 from srseg.results.estimates import (
     bin_names,
     comparison_entry,
@@ -31,7 +33,7 @@ from srseg.results.estimates import (
     variant_entry,
 )
 from srseg.results.families import adjust
-from srseg.results.inputs import SEG_KEYS, Evaluation, collect
+from srseg.results.inputs import Evaluation, collect
 from srseg.results.schema import Comparison, Summary, VariantKey, VariantResult
 from srseg.results.series import (
     CLASS_COLUMNS,
@@ -88,26 +90,30 @@ def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, E
     return Summary(settings, variants, comparisons, combined(evaluations, params, d), curves), evaluations, d
 
 
+def _pp(frac: float) -> float:
+    """A fraction as percentage points (or percent), rounded to 2 decimals, or to 2 significant digits below 0.01:
+    the short numbers ``dvc exp show`` prints whole."""
+    x = frac * 100
+    digits = 2 if abs(x) >= 0.01 or x == 0 else 1 - math.floor(math.log10(abs(x)))
+    return round(x, digits)
+
+
 def headline(summary: Summary) -> dict[str, Any]:
-    """The few numbers for ``dvc exp show``: HR's scores, and every method against its registered baseline at the
-    same scale (``sr_x4``: SR ×4 − bicubic ×4), as differences in pp (PACC, mIoU, with the interval's ``_lo`` and
-    ``_hi``, and with several seeds the t-interval's ``_seeds_lo`` and ``_seeds_hi``) and dB. Keyed by the method's
-    variant, so that the columns stay short; controls and the comparisons against HR are in ``summary.json``."""
+    """The few numbers for ``dvc metrics show`` / ``dvc exp show``, in percent: HR's PACC and mIoU (``hr.pacc_pct``,
+    ``hr.miou_pct``), and every method against its registered baseline at the same scale (``sr_x4``: SR ×4 −
+    bicubic ×4): the PACC difference in percentage points, its 95 % interval and its family's verdict (``pacc_pp``,
+    ``pacc_pp_lower``, ``pacc_pp_upper``, ``verdict``: value before bounds, in the file and in the alphabetical
+    order ``dvc metrics show`` uses). Keyed by the method's variant; mIoU, Y-PSNR, the controls and the comparisons
+    against HR are in ``summary.json``."""
     hr = summary.variant(methods.HR)
-    out: dict[str, Any] = {hr.name: {"pacc": hr["pacc"], "miou": hr["miou"]}}
+    out: dict[str, Any] = {hr.name: {"pacc_pct": _pp(hr["pacc"]), "miou_pct": _pp(hr["miou"])}}
     for comp in summary.against_baselines():
-        entry: dict[str, Any] = {}
-        if comp.psnr_y:
-            entry["psnr_db"] = comp.psnr_y["diff"]
-        for k in SEG_KEYS:
-            if comp[k] is not None:
-                entry[f"{k}_pp"] = rounded(comp[k]["diff"] * 100)
-                entry[f"{k}_lo"] = rounded(comp[k]["ci95"][0] * 100)
-                entry[f"{k}_hi"] = rounded(comp[k]["ci95"][1] * 100)
-                if spread := comp[k].get("seeds"):  # several seeds: the t-interval across them too
-                    entry[f"{k}_seeds_lo"] = rounded(spread["ci95"][0] * 100)
-                    entry[f"{k}_seeds_hi"] = rounded(spread["ci95"][1] * 100)
-        out[comp.b.name] = entry
+        d = comp["pacc"]
+        if d is None or None in d["ci95"]:
+            continue
+        lo, hi = d["ci95"]
+        out[comp.b.name] = {"pacc_pp": _pp(d["diff"]), "pacc_pp_lower": _pp(lo), "pacc_pp_upper": _pp(hi),
+                            "verdict": d.get("verdict", "none")}
     return out
 
 
@@ -124,8 +130,10 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
         write_csv(tmp / OBJECTS_CSV, OBJECT_COLUMNS, object_rows(summary))
         write_csv(tmp / METHODS_CSV, METHOD_COLUMNS, method_rows(summary))
         write_csv(tmp / CLASS_PSNR_CSV, CLASS_PSNR_COLUMNS, class_psnr_rows(summary))
+        for kind in KINDS:  # the training curves, one file per kind of training
+            write_csv(tmp / csv_name(kind), columns(kind), kind_rows(kind, params, paths))
     data = summary.to_json()
     write_json(paths.summary, data)
-    write_json(paths.headline, headline(summary))
+    write_json(paths.headline, headline(summary), sort_keys=False)  # value, then its bounds
     report_changes(data, paths.summary)
     return data

@@ -73,6 +73,45 @@ def level_interval(ci: Sequence[float | None] | None, factor: float = 1.0, unit:
     return f"[{lo}, {hi}]" + (f" {unit}" if unit else "")
 
 
+def degenerate(ci: Sequence[float | None] | None) -> bool:
+    """Whether an interval is one value: every resample gave the same number (both variants found the same
+    pedestrians on every image, say), so there is no interval to print."""
+    ends = _ends(ci)
+    return ends is not None and ends[0] == ends[1]
+
+
+#: Printed instead of a degenerate interval (:func:`degenerate`).
+EVERY_RESAMPLE = "(every resample)"
+
+
+def diff_cell(value: float | None, ci: Sequence[float | None] | None, factor: float = 1.0, unit: str = "",
+              digits: int = 2) -> str:
+    """A difference and its interval with enough digits (:func:`enough_digits`): ``+0.52 pp [+0.10, +0.93]``;
+    ``+0.00 pp (every resample)`` for a degenerate interval; ``n/a`` without a value."""
+    if value is None:
+        return "n/a"
+    ends = _ends(ci)
+    d = enough_digits([value * factor, *(x * factor for x in ends or ())], digits)
+    head = signed(value * factor, unit, d)
+    if ends is None:
+        return head
+    return f"{head} {EVERY_RESAMPLE}" if degenerate(ci) else f"{head} {interval(ci, factor, '', d)}"
+
+
+def level_cell(value: float | None, ci: Sequence[float | None] | None, factor: float = 100.0, unit: str = "%",
+               digits: int = 2) -> str:
+    """A level (a score) and its interval: ``88.29 % [86.83, 89.58]``; ``0.0 % (every resample)`` for a degenerate
+    interval; ``n/a`` without a value."""
+    if value is None:
+        return "n/a"
+    ends = _ends(ci)
+    d = enough_digits([value * factor, *(x * factor for x in ends or ())], digits)
+    head = f"{level(value * factor, d)} {unit}".rstrip()
+    if ends is None:
+        return head
+    return f"{head} {EVERY_RESAMPLE}" if degenerate(ci) else f"{head} {level_interval(ci, factor, '', d)}"
+
+
 def excludes_zero(ci: Sequence[float | None] | None) -> bool:
     """True when a difference's interval lies entirely above or below zero."""
     ends = _ends(ci)
@@ -108,25 +147,29 @@ def and_list(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what: str = "", relative: bool = True,
-           unit: str = "%", factor: float = 1.0) -> str:
-    """One clause about a difference, worded by its interval: "<up> [what] <where> by +1.16 % (95 % CI
-    [+0.40, +1.90] %)", or "no measurable difference [in what] <where>: +0.05 % (95 % CI [−0.30, +0.20] %)"."""
+def effect(diff: dict[str, Any] | None, where: str, *, up: str, down: str, what: str = "", unit: str = "pp",
+           factor: float = 100.0) -> str:
+    """One clause about a difference, worded by its verdict: "<up> [what] <where> by +1.16 pp (95 % CI
+    [+0.40, +1.90] pp)", "no measurable difference [in what] <where>: +0.05 pp (95 % CI [−0.30, +0.20] pp)", or,
+    when every resample gives the same difference, "no difference [in what] <where>: +0.00 pp (every resample)".
+    The difference B − A is printed times ``factor`` in ``unit`` (default: a fraction in percentage points)."""
 
     def words(*parts: str) -> str:
         return " ".join(p for p in parts if p)
 
-    if diff is None:
+    value, ci = (None, None) if diff is None else (diff["diff"], diff["ci95"])
+    if diff is None or value is None:
         return words(what or "the difference", "is undefined", where)
-    value, ci = (diff["gain_pct"], diff["gain_pct_ci95"]) if relative else (diff["diff"], diff["ci95"])
-    if value is None:
-        return words("the relative change", f"in {what}" if what else "", "is undefined", where,
-                     "(the reference scores 0)")
+    if degenerate(ci):  # the same difference in every resample: no interval to give
+        same = f"{signed(value * factor, unit, enough_digits([value * factor]))} {EVERY_RESAMPLE}"
+        if not measurable(diff, ci):
+            return words("no difference", f"in {what}" if what else "", where) + f": {same}"
+        return words(up if value > 0 else down, what, where, "by", same)
     d = enough_digits([value * factor, *(x * factor for x in ci or () if x is not None)])
     shown = f"{signed(value * factor, unit, d)} (95 % CI {interval(ci, factor, unit, d)}"
-    if spread := diff.get("seeds"):  # the per-seed differences are absolute: pp for a relative gain
-        f, u = (100.0, "pp") if relative else (factor, unit)
-        shown += f"; across seeds {interval(spread['ci95'], f, u, enough_digits([x * f for x in spread['ci95']]))}"
+    if spread := diff.get("seeds"):
+        n = enough_digits([x * factor for x in spread["ci95"]])
+        shown += f"; across seeds {interval(spread['ci95'], factor, unit, n)}"
     shown += ")"
     if not measurable(diff, ci):
         holm = " once its family's comparisons are counted (Holm)" if adjusted_away(diff) else ""
