@@ -77,7 +77,9 @@ class Method:
     its segmenter); ``train``: how that stage trains its model, when the method owns it (``None`` when another
     method's or a base stage makes what it needs). ``reported``: the methods the report's reading compares it with
     (besides its place in the tables); ``class_regions``: the report tables its Y-PSNR change per class region
-    against its baseline (methods that should help some classes' textures).
+    against its baseline (methods that should help some classes' textures). ``images_of``: with ``images`` "own",
+    the method whose images these are (default: its own), for a method that only scores another's images with
+    another segmenter.
     """
 
     name: str
@@ -97,6 +99,7 @@ class Method:
     train: TrainSpec | None = None
     reported: tuple[str, ...] = ()
     class_regions: bool = False
+    images_of: str | None = None
 
     @property
     def eval_stage(self) -> str:
@@ -129,7 +132,7 @@ class Method:
             "lr": lambda: paths.lr(scale),
             "bicubic": lambda: paths.bicubic(scale),
             "sr": lambda: paths.sr(scale, seed),
-            "own": lambda: paths.method_images(self.name, scale, seed),
+            "own": lambda: paths.method_images(self.images_of or self.name, scale, seed),
         }[self.images]()
 
     def input_scale(self, scale: int | None) -> int:

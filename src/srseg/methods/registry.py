@@ -14,6 +14,7 @@ from srseg.errors import ParamsError, SrsegError
 from srseg.methods import (
     bicubic,
     ft_sr,
+    ft_sr_unseen,
     hr,
     joint,
     retrain_bicubic,
@@ -23,13 +24,15 @@ from srseg.methods import (
     sft_sr,
     sr,
     task_sr,
+    task_sr_unseen,
 )
 from srseg.methods.base import METHODS, Method, register
 from srseg.params import SECTIONS, Params, check_feasible, check_present, check_scale, read_params, validate
 from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
-MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, joint, sft_sr, sft_oracle)
+MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, ft_sr_unseen, task_sr_unseen,
+           joint, sft_sr, sft_oracle)
 _first = {m.METHOD.name: m.METHOD for m in MODULES}
 _later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
 METHODS.clear()

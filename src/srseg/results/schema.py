@@ -58,8 +58,8 @@ class VariantKey:
 
 def image_source(method: Method) -> Method | None:
     """The registered method whose images ``method``'s segmenter sees when it has none of its own (the retrained
-    PSPNets see SR's or bicubic's images); None otherwise."""
-    return methods.METHODS.get(method.images)
+    PSPNets see SR's or bicubic's images; a method with ``images_of`` another method's); None otherwise."""
+    return methods.METHODS.get(method.images_of or method.images)
 
 
 def short_label(method: Method) -> str:
