@@ -5,7 +5,8 @@ Reads every variant's evaluation (:mod:`srseg.results.inputs`), computes every s
 bootstrap interval (:mod:`srseg.results.estimates`) and the combined score (:mod:`srseg.results.combined`), and
 builds the typed :class:`~srseg.results.schema.Summary` once. Outputs: ``metrics/summary.json`` (everything;
 docs/summary-schema.md), ``metrics/headline.json`` (the few numbers ``dvc exp show`` shows) and the CSV series
-under ``plots/series/`` (:mod:`srseg.results.series`) that ``dvc plots`` and the plots stage draw. Fractions are
+under ``plots/series/`` (:mod:`srseg.results.series`; the degradation sweep's: :mod:`srseg.results.cliff`) that
+``dvc plots`` and the plots stage draw. Fractions are
 0–1, PSNR in dB; a difference in the headline is in percentage points (pp) or dB.
 """
 
@@ -20,6 +21,7 @@ from srseg.methods import registry as methods
 from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.blocks import Design
+from srseg.results.cliff import write_series as write_cliff_series
 from srseg.results.combined import combined
 from srseg.results.estimates import (
     bin_names,
@@ -120,6 +122,7 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
         write_csv(tmp / OBJECTS_CSV, OBJECT_COLUMNS, object_rows(summary))
         write_csv(tmp / METHODS_CSV, METHOD_COLUMNS, method_rows(summary))
         write_csv(tmp / CLASS_PSNR_CSV, CLASS_PSNR_COLUMNS, class_psnr_rows(summary))
+        write_cliff_series(tmp, params, paths, evaluations, d)
     data = summary.to_json()
     write_json(paths.summary, data)
     write_json(paths.headline, headline(summary))
