@@ -1,4 +1,4 @@
-"""The HR crop rule and the degrade stage's sizes."""
+"""The HR crop rule, the degrade stage's sizes and the degradation sweep's sets (cliff_degrade)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srseg.degrade import crop_to_multiple, degrade_tree, downscale, upscale
+from srseg.degrade import crop_to_multiple, degrade_sweep, degrade_tree, down_up, downscale, upscale
 from srseg.errors import ImageError, SrsegError
 from srseg.io import read_image, write_png
 from srseg.layout import list_samples
@@ -77,3 +77,39 @@ def test_scale_check() -> None:
             check_scale(bad)  # type: ignore[arg-type]
     with pytest.raises(SrsegError, match=r"--scale 5: not in params scales \[2, 3\]"):
         check_scale(5, [2, 3])
+
+
+@pytest.mark.parametrize("factor", [2, 2.5, 3, 3.5, 4, 8])
+def test_down_up_keeps_the_size_and_degrades(factor: float) -> None:
+    """Any factor: back at HR size, uint8, and farther from HR the larger the factor (a smooth scene)."""
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    hr = upscale(small, 4)[:34, :50]  # 34×50: a multiple of none of the factors but 2
+    out = down_up(hr, factor)
+    assert out.shape == hr.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, hr)
+    err = float(np.mean((out.astype(float) - hr) ** 2))
+    assert err > float(np.mean((down_up(hr, 1.5).astype(float) - hr) ** 2))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_down_up_at_an_integer_scale_is_the_degrade_stages_bicubic(scale: int) -> None:
+    hr = np.random.default_rng(scale).integers(0, 256, (12 * scale, 10 * scale, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(down_up(hr, scale), upscale(downscale(hr, scale), scale))
+    np.testing.assert_array_equal(down_up(hr, float(scale)), down_up(hr, scale))
+
+
+def test_degrade_sweep_writes_the_val_images_of_every_factor(tiny_tree: Path, tmp_path: Path) -> None:
+    from srseg.paths import Paths
+
+    paths = Paths(tmp_path)
+    assert degrade_sweep(tiny_tree, [2, 2.5, 3.0], paths.cliff_root) == 1
+    assert sorted(p.name for p in paths.cliff_root.iterdir()) == ["x2", "x2.5", "x3"]
+    (s,) = list_samples(tiny_tree, "val")
+    hr = read_image(s.image(tiny_tree))
+    for f in (2, 2.5, 3):
+        img = read_image(s.image(paths.cliff(f)))
+        assert img.shape == hr.shape and not np.array_equal(img, hr)
+        np.testing.assert_array_equal(img, down_up(hr, f))
+        assert not (paths.cliff(f) / "leftImg8bit" / "train").exists()  # val only
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # written atomically, nothing left

@@ -76,6 +76,30 @@ def test_paths_of_each_kind_of_method() -> None:
     assert get("retrain_sr_on_hr").image_root(p, 4, 1) == Path("/r/data/raw")
     assert get("sr").model_path(p, 4, 1) == Path("/r/models/seg/seed1/hr.keras")
     assert get("joint").input_scale(4) == 4 and get("sr").input_scale(4) == 1
+    blur = get("blur_aug")  # scale-free: one model per seed, evaluated on the HR images
+    assert blur.image_root(p, None, 1) == Path("/r/data/raw")
+    assert blur.model_path(p, None, 1) == Path("/r/models/seg/seed1/blur_aug.keras")
+    assert registry.swept() == [blur] and blur.segmenter_label == "blur-augmented PSPNet"
+
+
+def test_only_a_scale_free_method_on_hr_images_joins_the_sweep() -> None:
+    for bad in ({"scales": "scales", "images": "bicubic"}, {"segmenter": "hr"}, {"label": "blur-augmented PSPNet"}):
+        kw = {"label": "x on HR val", "segmenter": "x", "scales": None, "images": "raw", **bad}
+        with pytest.raises(ValueError, match="can join the degradation sweep"):
+            Method("x", colour="#000000", marker="o", stage="s", group="sweep", **kw)
+
+
+def test_a_scale_free_method_trains_per_seed() -> None:
+    from srseg.dvcfile import render
+
+    stages = yaml.safe_load(render())["stages"]
+    train = stages["train_blur_aug"]
+    assert train["matrix"] == {"seed": "${seeds}"}
+    assert train["cmd"] == "python stages/train.py --method blur_aug --seed ${item.seed}"
+    assert train["deps"] == ["data/code/train_blur_aug.json", "data/raw", "models/seg/seed${item.seed}/hr.keras"]
+    assert stages["evaluate_blur_aug"]["cmd"] == ("python stages/evaluate.py --variant blur_aug --images data/raw "
+                                                  "--model models/seg/seed${item.seed}/blur_aug.keras "
+                                                  "--seed ${item.seed}")
 
 
 def test_no_method_name_outside_its_module() -> None:
@@ -108,7 +132,8 @@ def test_active_follows_the_params(dummy: Method) -> None:
     combination = [(m, s) for m in ("retrain_bicubic", "ft_sr", "task_sr", "ft_sr_unseen", "task_sr_unseen", "joint",
                                     "sft_sr", "sft_oracle") for s in (2, 3)]
     assert got == [("hr", None), ("bicubic", 2), ("bicubic", 3), ("bicubic", 4), ("sr", 2), ("sr", 3), ("sr", 4),
-                   ("retrain_sr", 4), ("retrain_sr_on_hr", 4), *combination, ("identity", 2), ("identity", 3)]
+                   ("retrain_sr", 4), ("retrain_sr_on_hr", 4), *combination, ("blur_aug", None), ("identity", 2),
+                   ("identity", 3)]
 
 
 def test_a_method_declares_its_params_section(dummy: Method, tmp_path: Path) -> None:

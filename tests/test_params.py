@@ -64,6 +64,19 @@ def _merge(base: dict, patch: dict) -> dict:
         ({"runtime": {"precision": {"seg": "bf16"}}}, "runtime.precision.seg", "mixed_bfloat16"),
         ({"runtime": {"distribute": "horovod"}}, "runtime.distribute", "multi_worker"),
         ({"runtime": {"cpu_kernels": True}}, "runtime.cpu_kernels", "onednn, eigen or auto"),  # YAML's `on`
+        ({"cliff": {"factors": []}}, "cliff.factors", "non-empty list of numbers in (1, 8]"),
+        ({"cliff": {"factors": 3}}, "cliff.factors", "non-empty list of numbers in (1, 8]"),
+        ({"cliff": {"factors": [1, 2]}}, "cliff.factors", "1 is outside (1, 8]"),
+        ({"cliff": {"factors": [2, 8.5]}}, "cliff.factors", "8.5 is outside (1, 8]"),
+        ({"cliff": {"factors": [3, 2]}}, "cliff.factors", "not sorted or repeat a factor"),
+        ({"cliff": {"factors": [2, 2.0]}}, "cliff.factors", "not sorted or repeat a factor"),
+        ({"cliff": {"factors": [2, "3"]}}, "cliff.factors", "'3' is not a number"),
+        ({"cliff": {"factors": [True]}}, "cliff.factors", "True is not a number"),
+        ({"cliff": {"factors": [2, float("nan")]}}, "cliff.factors", "nan is not a number"),
+        ({"cliff": {"classes": 0}}, "cliff.classes", ">= 1"),
+        ({"cliff": {"blur": {"identity": 1.5}}}, "cliff.blur.identity", "<= 1"),
+        ({"cliff": {"blur": {"epochs": 0}}}, "cliff.blur.epochs", ">= 1"),
+        ({"cliff": {"sharp": 1}}, "cliff.sharp", "unknown key"),
     ],
 )
 def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) -> None:
@@ -74,6 +87,17 @@ def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) ->
     assert "\n" not in msg
     assert f" {key}:" in msg, msg
     assert allowed in msg, msg
+
+
+def test_sweep_factors_keep_their_type_and_name_their_sets() -> None:
+    """Integer and fractional factors as written; SR takes part only at the integer factors that are ``scales``."""
+    from srseg.paths import Paths, factor_name
+
+    p = validate({"scales": [2, 4], "cliff": {"factors": [1.5, 2, 3.0, 4]}})
+    assert p.cliff.factors == [1.5, 2, 3.0, 4] and p.sweep_sr_scales == [2, 4]
+    assert [factor_name(f) for f in p.cliff.factors] == ["1.5", "2", "3", "4"]
+    assert Paths(Path("r")).cliff(2.5) == Path("r/data/cliff/x2.5")
+    assert validate({}).sweep_sr_scales == [2, 3, 4]
 
 
 def test_not_yaml_and_not_mapping(tmp_path: Path) -> None:

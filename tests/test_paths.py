@@ -29,7 +29,8 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
         "check_params": {"outs": [P.params_ok], "metrics": [], "plots": [], "data": [Path("params.yaml")]},
         "download": {"outs": [P.raw, P.data_metrics], "metrics": [], "plots": [], "data": [P.params_ok]},
         "summarize": {"outs": [P.summary, P.headline, P.series], "metrics": [], "plots": [],
-                      "data": [Path("metrics/sr"), Path("metrics/seg"), Path("metrics/train")]},
+                      "data": [Path("metrics/sr"), Path("metrics/seg"), Path("metrics/train"), P.cliff_metrics_root]},
+        "cliff_degrade": {"outs": [P.cliff_root], "metrics": [], "plots": [], "data": [P.raw]},
         "plots": {"outs": [P.figures, P.report], "metrics": [], "plots": [],
                   "data": [P.summary, P.series, P.raw, Path("data/bicubic"), Path("data/sr"), Path("data/pred")]},
     }
@@ -46,6 +47,12 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
         log = P.train_log("seg_hr", k)
         exp[f"train_seg@{k}"] = {"outs": [P.seg_model("hr", k), log / "metrics.json", log / "plots"], "metrics": [],
                                  "plots": [], "data": [P.raw]}
+        log = P.train_log("seg_blur_aug", k)
+        exp[f"train_blur_aug@{k}"] = {"outs": [P.seg_model("blur_aug", k), log / "metrics.json", log / "plots"],
+                                      "metrics": [], "plots": [], "data": [P.raw, P.seg_model("hr", k)]}
+        exp[f"evaluate_cliff@{k}"] = {"outs": [P.cliff_metrics_root / f"seed{k}"], "metrics": [], "plots": [],
+                                      "data": [P.raw, P.cliff_root, P.sr_root(k), P.seg_model("hr", k),
+                                               P.seg_model("blur_aug", k)]}
         for s in params.seg.retrain_scales:
             log = P.train_log(f"seg_retrain_sr_x{s}", k)
             exp[f"retrain_seg@{s}-{k}"] = {"outs": [P.seg_model(f"retrain_sr_x{s}", k), log / "metrics.json",

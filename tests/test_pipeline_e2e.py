@@ -82,6 +82,56 @@ def test_repro_through_degrade(tmp_path: Path) -> None:
     assert "degrade@4" in out and "degrade@2" not in out, out
 
 
+def test_repro_the_degradation_sweep(tmp_path: Path) -> None:
+    """`dvc repro cliff_degrade`: one val set per factor, at HR size; at ×2 and ×4 the degrade stage's bicubic
+    images byte for byte; another factor list re-runs the sweep, not degrade."""
+    import numpy as np
+
+    from srseg.io import read_image
+    from srseg.paths import Paths
+
+    repo = _copy_repo(tmp_path / "repo", **TINY, cliff__factors=[2, 2.5, 4])
+    _dvc(repo, "repro", "cliff_degrade", "degrade")
+    paths = Paths(repo)
+    assert sorted(p.name for p in paths.cliff_root.iterdir()) == ["x2", "x2.5", "x4"]
+    for s in list_samples(paths.raw, "val"):
+        hr = read_image(s.image(paths.raw))
+        for f in (2, 2.5, 4):
+            img = read_image(s.image(paths.cliff(f)))
+            assert img.shape == hr.shape and not np.array_equal(img, hr)
+        for f in (2, 4):
+            assert s.image(paths.cliff(f)).read_bytes() == s.image(paths.bicubic(f)).read_bytes()
+    assert not (paths.cliff(2) / "leftImg8bit" / "train").exists()
+    text = (repo / "params.yaml").read_text().replace("- 2.5\n", "- 3\n", 1)
+    (repo / "params.yaml").write_text(text)
+    out = _dvc(repo, "status", "cliff_degrade", "degrade").stdout
+    assert "cliff_degrade" in out and "degrade@" not in out, out
+
+
+@pytest.mark.slow  # trains tiny models (HR PSPNet, SR, the blur fine-tune): ≈ 3 min on 2 busy cores
+def test_repro_through_the_sweeps_evaluation(tmp_path: Path) -> None:
+    """`dvc repro evaluate_cliff@0` on tiny budgets: the blur-augmented PSPNet trains, and both segmenters are scored
+    on every factor's set (the blur-augmented one on SR ×2 and ×4 too), with per-image confusion matrices."""
+    from srseg.metrics.seg import load_per_image
+    from srseg.paths import Paths
+
+    repo = _copy_repo(tmp_path / "repo", **TINY, cliff__factors=[2, 3.5, 4], seg__train__epochs=1,
+                      seg__train__steps_per_epoch=2, seg__train__batch=2, seg__train__crop=32,
+                      sr__pretrain__steps=4, sr__pretrain__steps_per_epoch=2, sr__pretrain__batch=2)
+    _commit(repo)
+    _dvc(repo, "repro", "evaluate_cliff@0")
+    paths = Paths(repo)
+    names = [f"{seg}_bicubic_x{f}" for seg in ("hr", "blur_aug") for f in ("2", "3.5", "4")]
+    names += ["blur_aug_sr_x2", "blur_aug_sr_x4"]
+    assert sorted(p.name for p in (paths.cliff_metrics_root / "seed0").iterdir()) == \
+        sorted(f"{n}.{ext}" for n in names for ext in ("json", "npz"))
+    for n in names:
+        ids, cms = load_per_image(paths.cliff_per_image(n, 0))
+        assert len(ids) == 2 and cms.sum() > 0
+        assert json.loads(paths.cliff_metrics(n, 0).read_text())["n_images"] == 2
+    assert paths.seg_model("blur_aug", 0).is_file()
+
+
 def _files(repo: Path) -> dict[str, bytes]:
     """Every result file (check_params' own marker aside: DVC removes a stage's output before running it)."""
     return {str(p.relative_to(repo)): p.read_bytes() for d in ("data", "metrics") for p in sorted((repo / d).rglob("*"))

@@ -154,3 +154,30 @@ def test_summary_and_plots_stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     write_images(tmp_path, [2, 3])
     check_listed("summarize", run_stage(monkeypatch, tmp_path, "summarize.py"))
     check_listed("plots", run_stage(monkeypatch, tmp_path, "plots.py"))
+
+
+def test_degradation_sweep_stages(monkeypatch: pytest.MonkeyPatch, study: Paths) -> None:
+    """cliff_degrade and evaluate_cliff@0, run with dvc.yaml's own commands: each reads exactly its params, and the
+    sweep's ×2 set (its own folder) is the degrade stage's bicubic ×2, so their scores agree."""
+    import json
+    import shlex
+    import shutil
+
+    from srseg.methods.registry import get
+
+    write_params(study.root, {**TINY, "cliff": {"factors": [2, 2.5]}})
+    stages = rendered_stages()
+    check_listed("cliff_degrade", run_stage(monkeypatch, study.root, "cliff_degrade.py"))
+    shutil.copy(study.seg_model("hr", 0), get("blur_aug").model_path(study, None, 0))  # stand-ins: the HR model,
+    shutil.copytree(study.bicubic(2), study.sr(2, 0))  # and the bicubic images as SR ×2
+    argv = shlex.split(stages["evaluate_cliff@0"]["cmd"])[2:]
+    check_listed("evaluate_cliff@0", run_stage(monkeypatch, study.root, "evaluate_cliff.py", *argv))
+    got = sorted(p.name for p in study.cliff_metrics_root.joinpath("seed0").iterdir())
+    assert got == sorted(f"{n}.{ext}" for n in ("hr_bicubic_x2", "hr_bicubic_x2.5", "blur_aug_bicubic_x2",
+                                                "blur_aug_bicubic_x2.5", "blur_aug_sr_x2") for ext in ("json", "npz"))
+    m = get("bicubic")
+    run_stage(monkeypatch, study.root, "evaluate.py", "--variant", m.variant(2), "--images",
+              str(m.image_root(Paths(), 2, 0)), "--model", str(m.model_path(Paths(), 2, 0)), "--seed", "0")
+    sweep = json.loads(study.cliff_metrics("hr_bicubic_x2", 0).read_text())
+    own = json.loads(study.seg_metrics("bicubic_x2", 0).read_text())
+    assert {k: sweep[k] for k in ("pacc", "miou", "iou")} == {k: own[k] for k in ("pacc", "miou", "iou")}

@@ -1,4 +1,5 @@
-"""The HR crop rule and bicubic degradation (Pillow, which matches MATLAB ``imresize``)."""
+"""The HR crop rule and bicubic degradation (Pillow, which matches MATLAB ``imresize``), at the study's integer
+scales and at any factor of the degradation sweep (:func:`down_up`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tqdm import tqdm
 from srseg.errors import ImageError, SrsegError
 from srseg.io import atomic_dir, read_image, write_png
 from srseg.layout import list_samples, splits_present
+from srseg.paths import factor_folder
 
 
 def crop_to_multiple(arr: np.ndarray, multiple: int) -> np.ndarray:
@@ -73,4 +75,28 @@ def degrade_tree(hr_root: str | Path, scale: int, lr_out: str | Path, bicubic_ou
             lr = downscale(hr, scale)
             write_png(s.image(lr_tmp), lr)
             write_png(s.image(bic_tmp), upscale(lr, scale))
+    return len(samples)
+
+
+def down_up(hr: np.ndarray, factor: float) -> np.ndarray:
+    """Bicubic ÷``factor`` to round(W/f) × round(H/f) (antialiased, uint8 like an LR file), then bicubic back to
+    W × H: the degradation sweep's images. For an integer factor that divides the size this is :func:`downscale`
+    then :func:`upscale`, byte for byte (the ``degrade`` stage's bicubic images)."""
+    h, w = hr.shape[:2]
+    small = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return _resize(_resize(hr, small), (w, h))
+
+
+def degrade_sweep(hr_root: str | Path, factors: list[int | float], out_root: str | Path, split: str = "val") -> int:
+    """Write :func:`down_up` copies of every ``split`` image of ``hr_root`` for each factor, under
+    ``out_root/x{factor}`` (Cityscapes image layout, same names); the folder is replaced atomically. Returns the
+    number of images per factor."""
+    samples = list_samples(hr_root, split)
+    if not samples:
+        raise SrsegError(f"{hr_root}: no {split} images (run the download stage first)")
+    with atomic_dir(out_root) as tmp:
+        for s in tqdm(samples, desc=f"degrade {split} by {len(factors)} factors", unit="img"):
+            hr = read_image(s.image(hr_root))
+            for f in factors:
+                write_png(s.image(Path(tmp) / factor_folder(f)), down_up(hr, f))
     return len(samples)

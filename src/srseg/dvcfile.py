@@ -31,7 +31,7 @@ from typing import Any
 
 from srseg.errors import ParamsError, SrsegError
 from srseg.methods.base import Method
-from srseg.methods.registry import METHODS, trained
+from srseg.methods.registry import HR, METHODS, swept, trained
 from srseg.methods.registry import load_params as registry_load_params
 from srseg.params import Params, read_params
 from srseg.paths import Paths
@@ -108,13 +108,15 @@ def _matrix(m: Method) -> dict[str, str]:
 
 
 def training_stage(m: Method) -> Stage:
-    """The stage that trains method ``m``'s model: ``stages/train.py --method <name>`` over its scales and seeds."""
+    """The stage that trains method ``m``'s model: ``stages/train.py --method <name>`` over its scales (none for a
+    scale-free method) and seeds."""
     spec = m.train
     assert spec is not None
-    out = spec.outs(P, SCALE, SEED)
-    return Stage(m.stage, f"python stages/train.py --method {m.name} --scale {SCALE} --seed {SEED}", m.stage,
-                 ("stages/train.py", f"src/srseg/methods/{m.name}.py"), matrix=_matrix(m),
-                 deps=_s(spec.deps(P, SCALE, SEED)), params=list(spec.reads), outs=_s(out.outs),
+    scale = None if m.scales is None else SCALE
+    out = spec.outs(P, scale, SEED)
+    cmd = f"python stages/train.py --method {m.name}" + ("" if scale is None else f" --scale {scale}")
+    return Stage(m.stage, f"{cmd} --seed {SEED}", m.stage, ("stages/train.py", f"src/srseg/methods/{m.name}.py"),
+                 matrix=_matrix(m), deps=_s(spec.deps(P, scale, SEED)), params=list(spec.reads), outs=_s(out.outs),
                  uncached=_s(out.uncached), plots=_s(out.plots))
 
 
@@ -131,17 +133,40 @@ def evaluation_stage(m: Method) -> Stage:
                  outs=_s([P.predictions(v, SEED)]), uncached=_s([P.seg_metrics(v, SEED), P.seg_per_image(v, SEED)]))
 
 
+def sweep_models() -> list[tuple[str, Path]]:
+    """The segmenters the degradation sweep evaluates: the HR-trained PSPNet and each sweep method's (name, model)."""
+    return [(HR.segmenter, HR.model_path(P, None, SEED))] + [(m.segmenter, m.model_path(P, None, SEED))
+                                                             for m in swept()]
+
+
+def cliff_stages() -> list[Stage]:
+    """The degradation sweep (issue 29.5): its val sets, one folder per factor, and every sweep segmenter on them
+    (and the sweep methods' on the SR images of its integer factors; the HR-trained PSPNet's are ``evaluate_sr``'s)."""
+    models = sweep_models()
+    cmd = f"python stages/evaluate_cliff.py --seed {SEED}" + "".join(f" --model {n}={p.as_posix()}" for n, p in models)
+    cmd += "".join(f" --on-sr {m.segmenter}" for m in swept())
+    return [
+        Stage("cliff_degrade", "python stages/cliff_degrade.py", "cliff_degrade", ("stages/cliff_degrade.py",),
+              deps=_s([P.raw]), params=["cliff.factors"], outs=_s([P.cliff_root])),
+        Stage("evaluate_cliff", cmd, "evaluate_cliff", ("stages/evaluate_cliff.py",), matrix={"seed": "${seeds}"},
+              deps=_s([P.raw, P.cliff_root, *([P.sr_root(SEED)] if swept() else []), *(p for _, p in models)]),
+              params=["cliff.factors", "scales", "seg.eval", *RUNTIME],
+              uncached=_s([P.cliff_metrics_root / f"seed{SEED}"])),
+    ]
+
+
 def result_stages() -> list[Stage]:
     """The summary (statistics of every comparison) and the figures and report."""
     return [
         Stage("summarize", "python stages/summarize.py", "summarize", ("stages/summarize.py",),
-              deps=["metrics/sr", "metrics/seg", TRAIN_LOGS.as_posix()],
-              params=["scales", "seeds", "seg.retrain_scales", "combine.scales", *RUNTIME, "objects", "stats"],
+              deps=["metrics/sr", "metrics/seg", TRAIN_LOGS.as_posix(), P.cliff_metrics_root.as_posix()],
+              params=["scales", "seeds", "seg.retrain_scales", "combine.scales", *RUNTIME, "objects", "stats",
+                      "data.source", "cliff.factors"],
               uncached=_s([P.summary, P.headline, P.series])),
         Stage("plots", "python stages/plots.py", "plots", ("stages/plots.py",),
               deps=_s([P.summary, P.series, P.raw, "data/bicubic", "data/sr", "data/pred"]),
               params=["seed", "seeds", "scales", "runtime", "data", "sr", "seg", "combine", "objects", "stats",
-                      "plots"], uncached=_s([P.figures, P.report]),
+                      "plots", "cliff"], uncached=_s([P.figures, P.report]),
               comment="report.md lists the run's settings, so it reads all of them"),
     ]
 
@@ -149,7 +174,7 @@ def result_stages() -> list[Stage]:
 def stages() -> list[Stage]:
     """Every stage definition but ``code``, in pipeline order."""
     return [*base_stages(), *map(training_stage, trained()), *map(evaluation_stage, METHODS.values()),
-            *result_stages()]
+            *cliff_stages(), *result_stages()]
 
 
 def required_params() -> list[str]:
@@ -310,8 +335,25 @@ plots:
       title: "Retraining on SR images (book 18): mean IoU, 95 % intervals"
       x_label: mean IoU (fraction)
       y_label: model and val set
+{cliff}
   - plots/figures    # the PNGs of the plots stage, shown as images
 """
+
+
+def cliff_plots() -> str:
+    """The ``plots:`` entries of the degradation sweep (``plots/series/cliff.csv``, x = factor): a line per
+    segmenter and input (:func:`srseg.results.cliff.line_keys`' columns)."""
+    from srseg.results.cliff import CLIFF_CSV, line_keys
+
+    csv = (P.series / CLIFF_CSV).as_posix()
+    out = []
+    for key, label in (("pacc", "pixel accuracy"), ("miou", "mean IoU")):
+        cols = ", ".join(f"{key}_{k}" for k in line_keys())
+        out += [f"  - {key}_vs_factor:", "      template: scale_lines", "      x: factor",
+                f"      y: {{{csv}: [{cols}]}}",
+                f'      title: "The ×3 cliff: {label} vs degradation factor (1: HR images)"',
+                "      x_label: degradation factor (bicubic down and up)", f"      y_label: {label} (fraction)"]
+    return "\n".join(out)
 
 
 def artifacts(params: Params) -> list[tuple[str, Path, str]]:
@@ -323,6 +365,9 @@ def artifacts(params: Params) -> list[tuple[str, Path, str]]:
     out.append(("seg-hr", P.seg_model("hr", k), f"PSPNet trained on HR images (train_seg@{k})"))
     for m in trained():
         assert m.train is not None
+        if m.scales is None:
+            out.append((m.train.artifact or m.name.replace("_", "-"), m.train.outs(P, None, k).outs[0],
+                        f"{m.segmenter_label} ({m.stage}@{k})"))
         for s in m.scale_list(params):
             name = f"{m.train.artifact or m.name.replace('_', '-')}-x{s}"
             out.append((name, m.train.outs(P, s, k).outs[0], f"{m.label_at(s)} ({m.stage}@{s}-{k})"))
@@ -372,7 +417,7 @@ def render(params: Params | None = None) -> str:
              "    outs:", f"      - {CODE.as_posix()}"]
     for st in stages():
         lines += [""] + render_stage(st)
-    lines += ["", TAIL.rstrip("\n"), *plot_definitions(P.series), "",
+    lines += ["", TAIL.replace("{cliff}", cliff_plots()).rstrip("\n"), *plot_definitions(P.series), "",
               "# Trained models of the default params (first seed), by name: `dvc artifacts get <repo url> <name>`",
               "# (README, \"Use the trained models\"). Each file carries its training record (srseg.provenance).",
               "artifacts:"]

@@ -312,6 +312,44 @@ class PlotsParams(_Section):
     table4_crop: Annotated[int, Field(strict=True, ge=16)] | None = None  # zoom side (HR px); null: h/3, <= 160
 
 
+#: The largest degradation factor of the sweep: beyond ×8 the small synthetic images (384×192) keep too few pixels.
+MAX_FACTOR = 8
+
+
+class CliffBlurParams(_Section):
+    """The sweep's control (``srseg.methods.blur_aug``): the HR PSPNet fine-tuned by ``seg.retrain``'s recipe (its
+    start and learning rate) on HR train crops, each degraded bicubic down and up by a factor drawn uniformly from
+    the range of ``cliff.factors``, or left sharp with probability ``identity``."""
+
+    identity: Fraction = 0.2
+    epochs: PosInt | None = 1  # null: seg.retrain.epochs
+
+
+class CliffParams(_Section):
+    """The degradation sweep of issue 29.5 ("the ×3 cliff"): per-class IoU against the downscaling factor, each
+    factor its own bicubic down-and-up val set (srseg.degrade.down_up), with a blur-augmented HR PSPNet as control."""
+
+    factors: list[int | float] = [2, 2.5, 3, 3.5, 4]
+    classes: Annotated[int, Field(strict=True, ge=1, le=19)] = 3  # the figure's classes: the largest IoU drops
+    blur: CliffBlurParams = CliffBlurParams()
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _factors(cls, v: Any) -> Any:
+        allowed = (f"must be a non-empty list of numbers in (1, {MAX_FACTOR}], sorted and without repeats, e.g. "
+                   "[2, 2.5, 3, 3.5, 4]")
+        if not isinstance(v, list) or not v:
+            raise ValueError(allowed)
+        for f in v:
+            if isinstance(f, bool) or not isinstance(f, int | float) or not math.isfinite(f):
+                raise ValueError(f"{allowed}; {f!r} is not a number")
+            if not 1 < f <= MAX_FACTOR:
+                raise ValueError(f"{allowed}; {f!r} is outside (1, {MAX_FACTOR}]")
+        if any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError(f"{allowed}; these are not sorted or repeat a factor")
+        return v
+
+
 class PrecisionParams(_Section):
     """Keras precision policy of the training stages: SR networks and segmentation networks."""
 
@@ -340,6 +378,7 @@ class Params(_Section):
     objects: ObjectsParams = ObjectsParams()
     stats: StatsParams = StatsParams()
     plots: PlotsParams = PlotsParams()
+    cliff: CliffParams = CliffParams()
 
     @field_validator("scales")
     @classmethod
@@ -361,6 +400,12 @@ class Params(_Section):
             if any(s not in self.scales for s in sub) or len(set(sub)) != len(sub):
                 raise ParamsError(f"{key}: must be a subset of scales {self.scales}, without repeats (got {sub})")
         return self
+
+    @property
+    def sweep_sr_scales(self) -> list[int]:
+        """The factors of the degradation sweep where SR images exist: its integer factors that are also ``scales``
+        (no DCSCN is trained for another factor, and none is substituted)."""
+        return [int(f) for f in self.cliff.factors if float(f).is_integer() and int(f) in self.scales]
 
     @property
     def crop_multiple(self) -> int:

@@ -7,12 +7,14 @@ temporary folder in tests); ``tests/test_paths.py`` checks ``dvc.yaml`` against 
     data/raw/                          download: HR images and labels (Cityscapes layout)
     data/downloads/                    download caches (archives, checkpoints)
     data/lr/x{s}/ data/bicubic/x{s}/   degrade@{s} (and metrics/sr/bicubic_x{s}.json: their Y-PSNR/SSIM)
+    data/cliff/x{f}/                   cliff_degrade: the degradation sweep's val images, one folder per factor
     models/sr/seed{k}/x{s}.keras       pretrain_sr@{s}-{k} (…/{method}_x{s}.keras: the fine-tuned SR methods)
     data/{method}/seed{k}/x{s}/        images a method makes (super_resolve@{s}-{k}: method ``sr``)
     models/seg/seed{k}/{name}.keras    segmentation models (train_seg: ``hr``; retrain_seg: ``retrain_sr_x{s}``)
     data/pred/seed{k}/{variant}/       predictions of an evaluated variant (``hr`` or ``{method}_x{s}``)
     metrics/seg/seed{k}/{variant}.json its scores (.npz: every image's confusion matrix)
     metrics/sr/seed{k}/{variant}.json  Y-PSNR/SSIM of a method's images (mean and per image)
+    metrics/cliff/seed{k}/{name}.json  evaluate_cliff: a segmenter on a sweep set (.npz: every image's matrix)
     metrics/train/seed{k}/{name}/      DVCLive training logs
     metrics/summary.json metrics/headline.json plots/series/    summarize
     plots/figures/ report.md           plots
@@ -28,6 +30,29 @@ from pathlib import Path
 
 #: A scale or a seed: an int, or the ``${item.…}`` placeholder :mod:`srseg.dvcfile` renders ``dvc.yaml`` with.
 Slot = int | str
+
+
+def factor_name(factor: float) -> str:
+    """A degradation factor as it names folders and variants: ``2`` → ``"2"``, ``2.5`` → ``"2.5"``, ``3.0`` →
+    ``"3"``."""
+    f = float(factor)
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
+def factor_folder(factor: float) -> str:
+    """The folder of a sweep factor's images under :attr:`Paths.cliff_root`: ``x2.5``."""
+    return f"x{factor_name(factor)}"
+
+
+#: What a segmenter of the degradation sweep sees: the sweep's bicubic down-and-up images, or SR images.
+DEGRADED, SUPER_RESOLVED = "bicubic", "sr"
+
+
+def cliff_variant(segmenter: str, images: str, factor: float) -> str:
+    """A segmenter's evaluation on one set of the sweep (``images``: :data:`DEGRADED` or :data:`SUPER_RESOLVED`):
+    ``hr_bicubic_x2.5`` (the HR-trained PSPNet on the images degraded by 2.5), ``blur_aug_sr_x3`` (a sweep method's
+    segmenter on the SR ×3 images)."""
+    return f"{segmenter}_{images}_{factor_folder(factor)}"
 
 
 def variant(method: str, scale: Slot | None) -> str:
@@ -73,12 +98,25 @@ class Paths:
     def bicubic(self, scale: Slot) -> Path:
         return self._p("data", "bicubic", f"x{scale}")
 
+    @property
+    def cliff_root(self) -> Path:
+        """The degradation sweep's val sets (``cliff_degrade``), one folder per factor."""
+        return self._p("data", "cliff")
+
+    def cliff(self, factor: float) -> Path:
+        """The val images degraded by ``factor`` (bicubic down, then up to HR size), e.g. ``data/cliff/x2.5``."""
+        return self.cliff_root / factor_folder(factor)
+
     def method_images(self, method: str, scale: Slot, seed: Slot) -> Path:
         """Images a trained method writes (HR size, Cityscapes image layout), e.g. ``data/sr/seed0/x4``."""
         return self._p("data", method, f"seed{seed}", f"x{scale}")
 
     def sr(self, scale: Slot, seed: Slot) -> Path:
         return self.method_images("sr", scale, seed)
+
+    def sr_root(self, seed: Slot) -> Path:
+        """Every scale's SR images of one training seed (``data/sr/seed{k}``)."""
+        return self.sr(0, seed).parent
 
     # --- models and training logs ---------------------------------------------------------------------
     def sr_model(self, scale: Slot, seed: Slot) -> Path:
@@ -106,6 +144,18 @@ class Paths:
     def seg_per_image(self, variant_name: str, seed: Slot) -> Path:
         """Every val image's confusion matrix of a variant (``.npz``; what the bootstrap resamples)."""
         return self._p("metrics", "seg", f"seed{seed}", f"{variant_name}.npz")
+
+    @property
+    def cliff_metrics_root(self) -> Path:
+        return self._p("metrics", "cliff")
+
+    def cliff_metrics(self, name: str, seed: Slot) -> Path:
+        """A segmenter's scores on one set of the sweep (``evaluate_cliff``), e.g. ``hr_bicubic_x2.5``."""
+        return self.cliff_metrics_root / f"seed{seed}" / f"{name}.json"
+
+    def cliff_per_image(self, name: str, seed: Slot) -> Path:
+        """Every val image's confusion matrix of :meth:`cliff_metrics` (``.npz``, what a bootstrap resamples)."""
+        return self.cliff_metrics_root / f"seed{seed}" / f"{name}.npz"
 
     def image_quality(self, variant_name: str, seed: Slot | None) -> Path:
         """Y-PSNR/SSIM of a variant's images; ``seed`` None for images no training made (``bicubic_x{s}``)."""

@@ -146,6 +146,62 @@ def test_all_figures_and_report(tmp_path: Path) -> None:
     assert f"| HR (reference) | {hr['pacc'] * 100:.2f} % [{hr['pacc_ci95'][0] * 100:.2f}, " in text
 
 
+def test_cliff_figure_from_a_small_fixture() -> None:
+    """The sweep's figure: mIoU, PACC and one panel per chosen class, against the factor (HR first); a line per
+    segmenter and input, SR only where it has points."""
+    from srseg.results.cliff import point_columns
+    from srseg.results.scale_figures import fig_cliff
+
+    factors = [1.0, 2.0, 2.5, 3.0]
+    points = [dict.fromkeys(point_columns()) | {"factor": f} for f in factors]
+    classes = []
+    for r, f in zip(points, factors, strict=True):
+        for line, v in (("hr_bicubic", 0.8 - 0.1 * f), ("blur_aug_bicubic", 0.78 - 0.05 * f)):
+            r |= {f"miou_{line}": v, f"miou_{line}_lo": v - 0.02, f"miou_{line}_hi": v + 0.02, f"pacc_{line}": v + 0.1}
+            classes.append({"factor": f, "line": line, "class": "vegetation", "iou": v if f < 3 else 0.05,
+                            "iou_lo": None, "iou_hi": None})
+        if f in (2.0, 3.0):
+            r |= {"miou_hr_sr": 0.7, "pacc_hr_sr": 0.8}
+            classes.append({"factor": f, "line": "hr_sr", "class": "vegetation", "iou": 0.6, "iou_lo": 0.5,
+                            "iou_hi": 0.7})
+    fig = fig_cliff(points, classes, ["vegetation"])
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.has_data()]
+    assert [ax.get_title() for ax in axes] == ["mean IoU", "pixel accuracy", "IoU of vegetation"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["HR", "2", "2.5", "3"]
+    veg = axes[2]
+    sr = next(line for line in veg.get_lines() if list(line.get_ydata()) == [60.0, 60.0])
+    assert [round(float(x)) for x in sr.get_xdata()] == [2, 3]  # SR: ×2 and ×3 only
+    reference = [line for line in veg.get_lines() if list(line.get_xdata()) == [0, 1]]
+    assert [list(line.get_ydata()) for line in reference] == [[70.0, 70.0]]  # HR's value: the dashed reference
+    labels = fig.legends[0].get_texts()
+    assert {t.get_text() for t in labels} >= {"HR-trained PSPNet, bicubic input", "HR-trained PSPNet, SR input",
+                                              "blur-augmented PSPNet, bicubic input"}
+
+
+def test_cliff_section_is_worded_from_the_data(tmp_path: Path) -> None:
+    """The report's sweep section: the class that falls off the cliff (the fixture's vegetation, ×2.5 → ×3) is
+    chosen and named, every difference is worded by its interval and verdict, and the table has each line's scores."""
+    from srseg.results.cliff import CLIFF_DIFFS_CSV
+    from srseg.results.series import read_csv
+
+    _, report = _stage(tmp_path, [2, 3, 4], [4])
+    text = report.read_text(encoding="utf-8")
+    section = text.split("## The ×3 cliff: segmentation against the degradation factor")[1].split("## Figures")[0]
+    assert "SR exists only where a DCSCN was trained (×2, ×3 and ×4 here" in section
+    assert re.search(r"The classes whose IoU falls most between ×2 and ×4: vegetation \([\d.]+ % → [\d.]+ %; its "
+                     r"steepest step ×2\.5 → ×3, [\d.]+ pp\)", section), section
+    diffs = read_csv(tmp_path / "plots" / "series" / CLIFF_DIFFS_CSV)
+    d = next(r for r in diffs if (r["factor"], r["b"], r["a"], r["metric"]) == (3, "blur_aug_bicubic", "hr_sr", "miou"))
+    wording = "the control is higher" if d["clear"] and d["diff"] > 0 else "the control is lower" if d["clear"] \
+        else "no measurable difference"
+    assert "At ×3, mIoU of the HR-trained PSPNet on SR against bicubic input: " in section
+    assert f"against the HR-trained PSPNet on SR input: {wording}" in section.split("At ×3,")[1]
+    assert f"{d['diff'] * 100:+.2f} pp".replace("-", "−") in section.split("At ×3,")[1]
+    assert "| IoU vegetation | HR-trained PSPNet, SR input | – |" in section  # SR has no HR-image point
+    assert "In short, by mIoU the blur-augmented PSPNet on plain bicubic input" in section
+    assert "**The ×3 cliff — mIoU, PACC" in text and "](plots/figures/cliff.png)" in text
+
+
 def test_report_with_seeds(tmp_path: Path) -> None:
     """With several seeds the report adds each comparison's per-seed spread, draws the seeds in every interval, and
     reads a difference as a change where its family's verdict says so."""
@@ -331,7 +387,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     _dvc(repo, "init", "-q")
     logs = [p for stage in rendered_stages(repo).values() for p in stage["outs"]
             if p.startswith("metrics/train/") and p.endswith("/plots")]
-    assert len(logs) == 3 + 1 + 1 + 6  # every training: SR per scale, HR, retrain_sr; six combination ones at x4
+    assert len(logs) == 3 + 1 + 1 + 6 + 1  # SR per scale, HR, retrain_sr; six combination ones at x4; the blur control
     params = _params([2, 3, 4], [4])
     assert sorted(logs) == sorted(f"{log.relative_to(repo).as_posix()}/plots"
                                   for _, _, log in runs(params, Paths(repo)))
@@ -348,7 +404,8 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     plots = out["data"]
     curves = [f"train_{kind}_{c.column}" for kind, (_, cs) in KINDS.items() for c in cs]
     for expected in ("psnr_vs_scale", "ssim_vs_scale", "pacc_vs_scale", "miou_vs_scale", "pacc_gain",
-                     "class_iou_delta", "retrain_pacc", "retrain_miou", "plots/figures/table4.png", *curves):
+                     "class_iou_delta", "retrain_pacc", "retrain_miou", "pacc_vs_factor", "miou_vs_factor",
+                     "plots/figures/table4.png", "plots/figures/cliff.png", *curves):
         assert any(i == expected or i.endswith("::" + expected) for i in plots), (expected, sorted(plots))
     assert not [i for i in plots if "metrics/train/" in i]  # no chart per DVCLive file: one per kind and metric
     for key, plot in plots.items():
@@ -363,7 +420,8 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert pacc["encoding"]["y"]["title"] == "pixel accuracy (fraction)"
     seg = get("train_segmentation_val_miou")  # every segmentation training in one chart, a colour per run
     assert {row["run"] for row in seg["data"]["values"]} == {
-        "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0"}
+        "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0",
+        "seg_blur_aug seed 0"}
     assert seg["encoding"]["color"]["field"] == "run" and seg["encoding"]["x"]["title"] == "epoch"
     assert len({row["run"] for row in get("train_pretraining_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
     assert len({row["run"] for row in get("train_finetunes_val_psnr")["data"]["values"]}) == 4

@@ -17,6 +17,7 @@ from srseg.methods.registry import METHODS
 from srseg.metrics.seg import save_per_image, scores
 from srseg.params import validate
 from srseg.paths import Paths
+from srseg.results.cliff import CLIFF_CLASS_CSV, CLIFF_CSV, CLIFF_DIFFS_CSV
 from srseg.results.curves import KINDS, csv_name
 from srseg.results.series import (
     CLASS_COLUMNS,
@@ -42,15 +43,17 @@ def _write(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj))
 
 
-def make_cms(rng: np.random.Generator, acc: float, n: int = len(IDS)) -> np.ndarray:
-    """Per-image confusion matrices with about ``acc`` of each class's pixels right, the rest spread at random."""
+def make_cms(rng: np.random.Generator, acc: float, n: int = len(IDS), classes: dict[int, float] | None = None
+             ) -> np.ndarray:
+    """Per-image confusion matrices with about ``acc`` of each class's pixels right (``classes``: other
+    accuracies of some classes), the rest spread at random."""
     cms = np.zeros((n, NUM_CLASSES, NUM_CLASSES + 1), np.int64)
     for i in range(n):
         for c in range(NUM_CLASSES):
             if c in ABSENT:
                 continue
             total = int(rng.integers(200, 2000))
-            right = int(rng.binomial(total, min(max(acc + rng.normal(0, 0.02), 0), 1)))
+            right = int(rng.binomial(total, min(max((classes or {}).get(c, acc) + rng.normal(0, 0.02), 0), 1)))
             cms[i, c, c] = right
             wrong = rng.choice([k for k in range(NUM_CLASSES) if k not in ABSENT and k != c], total - right)
             np.add.at(cms[i, c], wrong, 1)
@@ -93,10 +96,41 @@ def write_quality(path: Path, rng: np.random.Generator, psnr: float, n: int = le
     _write(path, {"psnr_y": float(p.mean()), "ssim_y": float(s.mean()), "n_images": n, "per_image": per_image})
 
 
+#: The fixture's cliff: vegetation's accuracy under the HR-trained PSPNet on bicubic input, by degradation factor.
+VEGETATION = TRAIN_NAMES.index("vegetation")
+CLIFF = {2.0: 0.85, 2.5: 0.8, 3.0: 0.15, 3.5: 0.1, 4.0: 0.08}
+
+
+def write_cliff(paths: Paths, k: int, scales: list[int], factors: tuple[float, ...], rng: np.random.Generator,
+                objects: bool) -> None:
+    """The degradation sweep's evaluations (evaluate_cliff@k) and the blur-augmented PSPNet's own (HR images): the
+    HR-trained PSPNet loses vegetation from ×3 on (:data:`CLIFF`); SR brings part of it back, the blur-augmented
+    PSPNet most of it."""
+    from srseg.methods.registry import swept
+    from srseg.paths import cliff_variant
+
+    def put(name: str, cms: np.ndarray) -> None:
+        _write(paths.cliff_metrics(name, k), {**scores(cms.sum(0)), "n_images": len(cms)})
+        save_per_image(paths.cliff_per_image(name, k), IDS[: len(cms)], cms)
+
+    for m in swept():
+        write_variant(paths, m.variant(None), make_cms(rng, 0.9), k,
+                      make_objects(rng, 0.75) if objects else None)
+    for f in factors:
+        acc = 0.9 - 0.04 * f
+        put(cliff_variant("hr", "bicubic", f), make_cms(rng, acc, classes={VEGETATION: CLIFF[f]}))
+        for m in swept():
+            put(cliff_variant(m.segmenter, "bicubic", f), make_cms(rng, acc + 0.02, classes={VEGETATION: 0.8}))
+            if float(f).is_integer() and int(f) in scales:
+                put(cliff_variant(m.segmenter, "sr", f), make_cms(rng, acc + 0.03, classes={VEGETATION: 0.82}))
+
+
 def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed: int = 0,
-                  seeds: tuple[int, ...] = (0,), objects: bool = False) -> Path:
+                  seeds: tuple[int, ...] = (0,), objects: bool = False,
+                  factors: tuple[float, ...] = (2, 2.5, 3, 3.5, 4)) -> Path:
     """Every evaluation output the summarize stage reads, for training ``seeds``: SR helps at small scales and
-    hurts at the largest. ``seed`` seeds the made-up numbers. Returns the ``metrics`` folder."""
+    hurts at the largest; the degradation sweep over ``factors`` (:func:`write_cliff`). ``seed`` seeds the made-up
+    numbers. Returns the ``metrics`` folder."""
     rng = np.random.default_rng(seed)
     paths = Paths(root)
 
@@ -125,6 +159,7 @@ def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed
                 if m.quality:
                     write_quality(m.quality_path(paths, s, k), rng, 36.0 - 5.5 * math.log2(s) + 0.2 * j,
                                   classes=True)
+        write_cliff(paths, k, scales, factors, np.random.default_rng([seed, k, 29]), objects)
     return root / "metrics"
 
 
@@ -145,7 +180,7 @@ def test_summary_layout_values_and_intervals(tmp_path: Path) -> None:
     v, c = summary["variants"], summary["comparisons"]
     combine = [m.variant(4) for m in METHODS.values() if m.scales == "combine.scales"]
     assert list(v) == ["hr", "bicubic_x2", "bicubic_x3", "bicubic_x4", "sr_x2", "sr_x3", "sr_x4",
-                       "retrain_sr_x4", "retrain_sr_on_hr_x4", *combine]
+                       "retrain_sr_x4", "retrain_sr_on_hr_x4", *combine, "blur_aug"]
     for name, e in v.items():  # each value is the evaluate stage's, with an interval around it
         on_disk = json.loads(Paths(tmp_path).seg_metrics(name, 0).read_text())
         assert e["pacc"] == round(on_disk["pacc"], 6) and e["miou"] == round(on_disk["miou"], 6)
@@ -225,7 +260,8 @@ def test_series_files(tmp_path: Path) -> None:
     summary, series = _run(tmp_path, [2, 3, 4], [4])
     trainings = [csv_name(kind) for kind in KINDS]  # the training curves: none logged here, so headers only
     assert sorted(p.name for p in series.iterdir()) == sorted([SCALES_CSV, CLASS_IOU_CSV, RETRAIN_CSV, OBJECTS_CSV,
-                                                               METHODS_CSV, CLASS_PSNR_CSV, *trainings])
+                                                               METHODS_CSV, CLASS_PSNR_CSV, CLIFF_CSV,
+                                                               CLIFF_CLASS_CSV, CLIFF_DIFFS_CSV, *trainings])
     assert all(read_csv(series / name) == [] for name in trainings)
     rows = read_csv(series / SCALES_CSV)
     assert list(rows[0]) == SCALE_COLUMNS and [r["scale"] for r in rows] == [2, 3, 4]
@@ -257,6 +293,49 @@ def test_series_files(tmp_path: Path) -> None:
     road = next(r for r in sft if r["class"] == "road")
     assert road["delta_db"] == pytest.approx(road["psnr"] - road["psnr_baseline"], abs=2e-6)
     assert road["delta_lo"] <= road["delta_db"] <= road["delta_hi"]
+
+
+def test_cliff_series(tmp_path: Path) -> None:
+    """The degradation sweep's series: a row per factor (1: HR images) with every line's PACC and mIoU, SR only at
+    the integer factors that are scales; class IoU per factor and line; the comparisons with intervals and Holm."""
+    from srseg.results.cliff import CLASS_COLUMNS, DIFF_COLUMNS, point_columns
+
+    write_metrics(tmp_path, [2, 3, 4], [4])
+    summary, series = _run(tmp_path, [2, 3, 4], [4])
+    v = summary["variants"]
+    points = read_csv(series / CLIFF_CSV)
+    assert list(points[0]) == point_columns() and [r["factor"] for r in points] == [1, 2, 2.5, 3, 3.5, 4]
+    assert points[0]["miou_hr_bicubic"] == v["hr"]["miou"]
+    assert points[0]["pacc_blur_aug_bicubic"] == v["blur_aug"]["pacc"]
+    by = {r["factor"]: r for r in points}
+    assert by[3]["miou_hr_sr"] == v["sr_x3"]["miou"]  # the HR-trained PSPNet on SR: evaluate_sr's
+    assert by[2.5]["miou_hr_sr"] is None and by[1]["miou_blur_aug_sr"] is None  # no DCSCN ×2.5; SR of HR: none
+    on_disk = json.loads(Paths(tmp_path).cliff_metrics("hr_bicubic_x2.5", 0).read_text())
+    assert by[2.5]["miou_hr_bicubic"] == round(on_disk["miou"], 6)
+    assert by[2.5]["miou_hr_bicubic_lo"] < by[2.5]["miou_hr_bicubic"] < by[2.5]["miou_hr_bicubic_hi"]
+    classes = read_csv(series / CLIFF_CLASS_CSV)
+    assert list(classes[0]) == CLASS_COLUMNS
+    veg = {(r["line"], r["factor"]): r["iou"] for r in classes if r["class"] == "vegetation"}
+    assert veg[("hr_bicubic", 2.5)] > 0.5 > 0.2 > veg[("hr_bicubic", 3)]  # the fixture's cliff
+    assert veg[("blur_aug_bicubic", 3)] > 0.5 and ("hr_sr", 2.5) not in veg
+    diffs = read_csv(series / CLIFF_DIFFS_CSV)
+    assert list(diffs[0]) == DIFF_COLUMNS
+
+    def diff(f: float, b: str, a: str, metric: str) -> dict:
+        return next(r for r in diffs if (r["factor"], r["b"], r["a"], r["metric"]) == (f, b, a, metric))
+
+    d = diff(3, "blur_aug_bicubic", "hr_bicubic", "vegetation")
+    assert d["diff"] == pytest.approx(veg[("blur_aug_bicubic", 3)] - veg[("hr_bicubic", 3)], abs=0.02)
+    assert d["diff_lo"] > 0 and d["clear"] == 1 and d["p_holm"] >= d["p"]
+    assert {(r["factor"], r["b"], r["a"]) for r in diffs if r["metric"] == "miou"} == {
+        *((f, "blur_aug_bicubic", "hr_bicubic") for f in (1, 2, 2.5, 3, 3.5, 4)),
+        *((s, b, a) for s in (2, 3, 4) for b, a in (("hr_sr", "hr_bicubic"), ("blur_aug_bicubic", "hr_sr"),
+                                                    ("blur_aug_sr", "blur_aug_bicubic")))}
+    assert all(r["p_holm"] is not None for r in diffs if r["metric"] in ("pacc", "miou"))
+    missing = Paths(tmp_path).cliff_per_image("blur_aug_sr_x3", 0)
+    missing.unlink()
+    with pytest.raises(SrsegError, match=r"blur_aug_sr_x3\.npz: missing input \(written by the evaluate_cliff@0 stage"):
+        _run(tmp_path, [2, 3, 4], [4])
 
 
 def test_the_same_inputs_give_the_same_bytes(tmp_path: Path) -> None:

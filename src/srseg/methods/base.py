@@ -30,6 +30,8 @@ ScaleList = Literal["scales", "seg.retrain_scales", "combine.scales"]
 RUNTIME = ("runtime.threads", "runtime.cpu_kernels", "runtime.distribute")
 
 HR_COLOUR, BICUBIC_COLOUR, SR_COLOUR = "#000000", "#E69F00", "#0072B2"  # Okabe–Ito, as in every figure
+#: How a sweep method's label ends: its own evaluation is on the HR val images.
+SWEEP_LABEL_END = " on HR val"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class Outputs:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """The stage that trains a method's model (``Method.stage``: a matrix over its scales and ``seeds``).
+    """The stage that trains a method's model (``Method.stage``: a matrix over its scales and ``seeds``, or over
+    ``seeds`` alone for a scale-free method, whose functions get ``None`` for the scale).
 
     ``run(params, scale, seed, paths)`` trains and saves. ``reads``: the params the stage reads itself (its
     ``dvc.yaml`` params); ``model_params``: every param its model depends on, upstream stages' included (hashed
@@ -53,11 +56,12 @@ class TrainSpec:
     its model.
     """
 
-    run: Callable[[Params, int, int, Paths], Any]
+    # The scale argument (Any): an int (or dvc.yaml's placeholder, a Slot) for a method with scales; None without.
+    run: Callable[[Params, Any, int, Paths], Any]
     reads: tuple[str, ...]
     model_params: tuple[str, ...]
-    deps: Callable[[Paths, Slot, Slot], list[Path]]
-    outs: Callable[[Paths, Slot, Slot], Outputs]
+    deps: Callable[[Paths, Any, Slot], list[Path]]
+    outs: Callable[[Paths, Any, Slot], Outputs]
     artifact: str = ""  # the name prefix of its models in dvc.yaml's artifacts (``<artifact>-x<s>``)
 
 
@@ -79,7 +83,10 @@ class Method:
     (besides its place in the tables); ``class_regions``: the report tables its Y-PSNR change per class region
     against its baseline (methods that should help some classes' textures). ``images_of``: with ``images`` "own",
     the method whose images these are (default: its own), for a method that only scores another's images with
-    another segmenter.
+    another segmenter. Group ``sweep``: its segmenter is
+    also evaluated on the degradation sweep (``evaluate_cliff``, :mod:`srseg.results.cliff`) beside the HR-trained
+    one, and reported there; only a scale-free method on HR images (``scales`` None, ``images`` ``raw``: its own
+    evaluation is the sweep's factor 1) with a segmenter of its own can be.
     """
 
     name: str
@@ -90,7 +97,7 @@ class Method:
     images: ImageSource
     segmenter: str
     scales: ScaleList | None
-    group: Literal["reference", "chain", "retrain", "combine"]
+    group: Literal["reference", "chain", "retrain", "combine", "sweep"]
     baseline: str | None = None
     quality: bool = False
     upper_bound: bool = False
@@ -100,6 +107,17 @@ class Method:
     reported: tuple[str, ...] = ()
     class_regions: bool = False
     images_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.group == "sweep" and (self.scales is not None or self.images != "raw" or self.segmenter == "hr"
+                           or not self.label.endswith(SWEEP_LABEL_END)):
+            raise ValueError(f"method {self.name!r}: only a scale-free method on HR images with its own segmenter "
+                             f"(label '<segmenter>{SWEEP_LABEL_END}') can join the degradation sweep")
+
+    @property
+    def segmenter_label(self) -> str:
+        """What a sweep method's segmenter is called (its label without "on HR val")."""
+        return self.label.removesuffix(SWEEP_LABEL_END)
 
     @property
     def eval_stage(self) -> str:
@@ -144,9 +162,9 @@ class Method:
         return paths.image_quality(self.variant(scale), None if self.images == "bicubic" else seed)
 
     def model_path(self, paths: Paths, scale: Slot | None, seed: Slot) -> Path:
-        """The segmentation model that predicts this method's images."""
-        if self.segmenter == "hr":
-            return paths.seg_model("hr", seed)
+        """The segmentation model that predicts this method's images (a scale-free method's: one per seed)."""
+        if self.segmenter == "hr" or self.scales is None:
+            return paths.seg_model(self.segmenter, seed)
         if scale is None:
             raise SrsegError(f"method {self.name}: a per-scale segmenter needs a scale")
         return paths.seg_model(variant(self.segmenter, scale), seed)

@@ -13,6 +13,7 @@ from typing import Any
 from srseg.errors import ParamsError, SrsegError
 from srseg.methods import (
     bicubic,
+    blur_aug,
     ft_sr,
     ft_sr_unseen,
     hr,
@@ -32,14 +33,14 @@ from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
 MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, ft_sr_unseen, task_sr_unseen,
-           joint, sft_sr, sft_oracle)
+           joint, sft_sr, sft_oracle, blur_aug)
 _first = {m.METHOD.name: m.METHOD for m in MODULES}
 _later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
 METHODS.clear()
 METHODS.update({**_first, **_later})
 
-__all__ = ["BICUBIC", "HR", "METHODS", "SR", "Method", "active", "evaluate", "get", "load_params", "register", "train",
-           "trained"]
+__all__ = ["BICUBIC", "HR", "METHODS", "SR", "Method", "active", "check_method_scale", "evaluate", "get", "load_params",
+           "register", "swept", "train", "trained"]
 
 #: The 2019 study's chain, which the figures and the reading are built around: the HR reference, bicubic LR and SR.
 HR, BICUBIC, SR = hr.METHOD, bicubic.METHOD, sr.METHOD
@@ -63,6 +64,11 @@ def active(params: Params) -> Iterator[tuple[Method, int | None]]:
                 yield m, s
 
 
+def swept() -> list[Method]:
+    """The methods whose segmenter the degradation sweep evaluates beside the HR-trained one (group ``sweep``)."""
+    return [m for m in METHODS.values() if m.group == "sweep"]
+
+
 def trained() -> list[Method]:
     """The methods that own a training stage, in registry order."""
     return [m for m in METHODS.values() if m.train is not None]
@@ -74,12 +80,7 @@ def evaluate(params: Params, name: str, scale: int | None, seed: int, paths: Pat
     from srseg.seg.evaluate import run_evaluate
 
     m = get(name)
-    if m.scales is None and scale is not None:
-        raise SrsegError(f"method {name}: takes no scale")
-    if m.scales is not None:
-        if scale is None:
-            raise SrsegError(f"method {name}: needs a scale")
-        check_scale(scale)
+    check_method_scale(m, scale)
     images = m.image_root(paths, scale, seed)
     if not images.is_dir():
         raise SrsegError(f"{images}: no such folder; the images of {m.variant(scale)} (made by the {m.stage} stage) "
@@ -88,13 +89,25 @@ def evaluate(params: Params, name: str, scale: int | None, seed: int, paths: Pat
                         input_scale=m.input_scale(scale), what=m.label_at(scale))
 
 
-def train(params: Params, name: str, scale: int, seed: int, paths: Paths = REPO) -> Any:
-    """Run method ``name``'s training stage for ``scale`` and ``seed`` (SrsegError if it has none)."""
-    spec = get(name).train
-    if spec is None:
+def train(params: Params, name: str, scale: int | None, seed: int, paths: Paths = REPO) -> Any:
+    """Run method ``name``'s training stage for ``scale`` (None for a scale-free method) and ``seed`` (SrsegError
+    if it has none)."""
+    m = get(name)
+    if m.train is None:
         raise SrsegError(f"method {name}: has no training stage of its own")
-    check_scale(scale)
-    return spec.run(params, scale, seed, paths)
+    check_method_scale(m, scale)
+    return m.train.run(params, scale, seed, paths)
+
+
+def check_method_scale(m: Method, scale: int | None) -> None:
+    """SrsegError unless ``scale`` suits ``m``: None for a scale-free method, an integer >= 2 otherwise."""
+    if m.scales is None:
+        if scale is not None:
+            raise SrsegError(f"method {m.name}: takes no scale")
+    elif scale is None:
+        raise SrsegError(f"method {m.name}: needs a scale")
+    else:
+        check_scale(scale)
 
 
 def load_params(path: str | Path = "params.yaml", required: Sequence[str] = ()) -> Params:

@@ -66,7 +66,8 @@ def runs(params: Params, paths: Paths) -> Iterator[tuple[str, str, Path]]:
         for m in trained():
             assert m.train is not None
             kind = "finetunes" if m.images == "own" else "segmentation"
-            outs = [m.train.outs(paths, s, k) for s in m.scale_list(params)]
+            scales: list[int | None] = [None] if m.scales is None else list(m.scale_list(params))  # None: scale-free
+            outs = [m.train.outs(paths, s, k) for s in scales]
             logs += [(kind, out.plots[0].parent) for out in outs if out.plots]  # a trainer without a DVCLive log
         yield from ((kind, f"{log.name} seed {k}", log) for kind, log in logs)
 

@@ -18,6 +18,7 @@ from srseg.io import atomic_dir
 from srseg.methods import registry as methods
 from srseg.params import Params
 from srseg.paths import Paths
+from srseg.results.cliff import CLIFF_CLASS_CSV, CLIFF_CSV, CLIFF_DIFFS_CSV, focus_classes
 from srseg.results.figure_style import save
 from srseg.results.inputs import load_summary
 from srseg.results.method_figures import (
@@ -29,6 +30,7 @@ from srseg.results.method_figures import (
 from srseg.results.scale_figures import (
     best_combination,
     fig_class_iou_delta,
+    fig_cliff,
     fig_gain,
     fig_pacc,
     fig_pedestrians,
@@ -57,6 +59,7 @@ FIGURE_NAMES = {
     "methods": "methods.png",
     "tradeoff": "psnr_vs_miou.png",
     "class_psnr": "class_psnr_delta.png",
+    "cliff": "cliff.png",
 }
 
 
@@ -73,6 +76,7 @@ def make_figures(out_dir: Path, summary: Summary, params: Params, paths: Paths) 
         raise SrsegError(f"{paths.summary}: no entries {missing} (re-run the summarize stage)")
     rows = [by_scale[s] for s in scales]
     method_rows = read_csv(paths.series / METHODS_CSV)
+    cliff_classes = read_csv(paths.series / CLIFF_CLASS_CSV)
     figures: dict[str, Figure | None] = {
         "psnr": fig_psnr(rows),
         "pacc": fig_pacc(rows),
@@ -85,6 +89,8 @@ def make_figures(out_dir: Path, summary: Summary, params: Params, paths: Paths) 
         "tradeoff": fig_tradeoff(method_rows, summary),
         "class_psnr": fig_class_psnr(read_csv(paths.series / CLASS_PSNR_CSV), summary),
         "table4": fig_table4(scales, paths, seed, params.plots.table4_image, params.plots.table4_crop),
+        "cliff": fig_cliff(read_csv(paths.series / CLIFF_CSV), cliff_classes,
+                           focus_classes(cliff_classes, params.cliff.factors, params.cliff.classes)),
     }
     return {k: save(f, out_dir / FIGURE_NAMES[k]) for k, f in figures.items() if f is not None}
 
@@ -98,5 +104,7 @@ def run(params: Params, paths: Paths) -> dict[str, Path]:
         tmp.chmod(0o755)  # mkdtemp makes it private; this folder is committed and read by everyone
         made = make_figures(tmp, summary, params, paths)
     figures = {k: paths.figures / p.name for k, p in made.items()}
-    write_report(paths.report, summary, params, figures, read_csv(paths.series / CLASS_IOU_CSV))
+    cliff = (read_csv(paths.series / CLIFF_CSV), read_csv(paths.series / CLIFF_CLASS_CSV),
+             read_csv(paths.series / CLIFF_DIFFS_CSV))
+    write_report(paths.report, summary, params, figures, read_csv(paths.series / CLASS_IOU_CSV), cliff)
     return figures

@@ -17,6 +17,7 @@ from srseg.io import atomic_file
 from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
 from srseg.paths import REPO
+from srseg.results.cliff import cliff_section
 from srseg.results.reading import reading
 from srseg.results.schema import Comparison, Summary, VariantResult, short_label
 from srseg.results.series import column, retrain_rows, seen_images
@@ -48,6 +49,10 @@ FIGURE_CAPTIONS = {
     "tradeoff": "Y-PSNR of the images each segmenter sees against its mIoU",
     "class_psnr": "Segmentation-assisted SR (research task 3): Y-PSNR change per class region",
     "table4": "Table 4 — example val image and its segmentations",
+    "cliff": ("The ×3 cliff — mIoU, PACC and the IoU of the classes whose IoU falls most, against the degradation "
+              "factor (each factor its own bicubic down-and-up val set; HR = no degradation), for the HR-trained "
+              "PSPNet on bicubic and SR input and the blur-augmented PSPNet on both; SR only at the sweep's integer "
+              "factors that are study scales (no DCSCN exists for the others, and none is substituted)"),
 }
 
 
@@ -183,9 +188,14 @@ def combination_section(summary: Summary) -> list[str]:
     return out
 
 
+#: The degradation sweep's series (:mod:`srseg.results.cliff`): points, class IoU and comparison rows.
+CliffRows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
 def build_report(summary: Summary, params: Any, figures: dict[str, Path],
-                 class_rows: list[dict[str, Any]], report_dir: Path = Path(".")) -> str:
-    """The Markdown text of ``report.md`` (figure links relative to ``report_dir``)."""
+                 class_rows: list[dict[str, Any]], report_dir: Path = Path("."), cliff: CliffRows | None = None) -> str:
+    """The Markdown text of ``report.md`` (figure links relative to ``report_dir``; the degradation sweep's section
+    from ``cliff``'s rows)."""
     st = summary.settings
     scales = list(params.scales)
     hr = summary.variant(HR)
@@ -285,8 +295,10 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
     out += convergence_section(summary)
     out += ["## Per-class IoU", "", "<details><summary>IoU per class (Δ pp = SR − bicubic, [95 % CI]; * a change "
             "after Holm's adjustment over the classes of the scale)</summary>", "", _classtable(class_rows, scales),
-            "", "</details>", "",
-            "## Figures", ""]
+            "", "</details>", ""]
+    if cliff is not None:
+        out += cliff_section(*cliff, params)
+    out += ["## Figures", ""]
     for key, caption in FIGURE_CAPTIONS.items():
         if key in figures:
             rel = Path(os.path.relpath(figures[key], report_dir)).as_posix()
@@ -298,10 +310,10 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
 
 
 def write_report(path: str | Path, summary: Summary, params: Any, figures: dict[str, Path],
-                 class_rows: list[dict[str, Any]]) -> Path:
+                 class_rows: list[dict[str, Any]], cliff: CliffRows | None = None) -> Path:
     """Write ``report.md`` atomically."""
     path = Path(path)
-    text = build_report(summary, params, figures, class_rows, report_dir=path.parent)
+    text = build_report(summary, params, figures, class_rows, report_dir=path.parent, cliff=cliff)
     with atomic_file(path, "wb") as fh:  # bytes: UTF-8 whatever the locale (the text has × and −)
         fh.write(text.encode("utf-8"))
     return path

@@ -1,6 +1,6 @@
 """The figures against the downscaling factor: the 2019 study's Graphs 1–3 (Y-PSNR, PACC and mIoU, the gain of SR
-over bicubic in percentage points), the per-class IoU change and pedestrian recall, from the CSV series
-(:mod:`srseg.results.series`)."""
+over bicubic in percentage points), the per-class IoU change, pedestrian recall and the degradation sweep (the ×3
+cliff), from the CSV series (:mod:`srseg.results.series`, :mod:`srseg.results.cliff`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from matplotlib.patches import Rectangle
 
 from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
+from srseg.results.cliff import factor_label, iou_index, lines
 from srseg.results.figure_style import (
     DPI,
     MIOU_C,
@@ -265,5 +266,64 @@ def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
             ax.set_ylabel("pedestrian recall (%)")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
         fig.suptitle("Can a car still find the pedestrians? Recall of person + rider instances (bars: 95 % intervals)",
+                     fontweight="bold", fontsize=10.5)
+    return fig
+
+
+def fig_cliff(points: list[dict[str, Any]], class_rows: list[dict[str, Any]], focus: Sequence[str]) -> Figure:
+    """The degradation sweep (issue 29.5, the ×3 cliff): mIoU, PACC and the IoU of the ``focus`` classes (those that
+    cross a blur threshold) against the degradation factor (1: HR images), a line per segmenter and input
+    (:func:`srseg.results.cliff.lines`: the HR-trained PSPNet on bicubic and SR input, the blur-augmented one on
+    both), HR's score as the dashed reference with its band; bars: 95 % intervals. SR has points only where a
+    DCSCN exists (the sweep's integer factors that are ``scales``)."""
+    factors = [float(r["factor"]) for r in points]
+    by_factor = {float(r["factor"]): r for r in points}
+    idx = iou_index(class_rows)
+    all_lines = lines()
+    panels = [("miou", "mean IoU"), ("pacc", "pixel accuracy")] + [(c, f"IoU of {c}") for c in focus]
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    span = max(factors) - min(factors)
+    off = 0.012 * max(span, 1)
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH, 0.6 + 2.7 * nrows), dpi=DPI, layout="constrained")
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+        for ax, (metric, title) in zip(axes, panels, strict=False):
+
+            def value(key: str, f: float, metric: str = metric) -> tuple[float | None, float | None, float | None]:
+                if metric in ("miou", "pacc"):
+                    r = by_factor.get(f, {})
+                    return r.get(f"{metric}_{key}"), r.get(f"{metric}_{key}_lo"), r.get(f"{metric}_{key}_hi")
+                c = idx.get((key, f, metric))
+                return (None, None, None) if c is None else (c["iou"], c["iou_lo"], c["iou_hi"])
+
+            ref, ref_lo, ref_hi = value(all_lines[0].key, 1.0)
+            if ref is not None:
+                ax.axhline(ref * 100, color=HR.colour, ls="--", lw=1.2, label="HR-trained PSPNet on HR images")
+                if ref_lo is not None and ref_hi is not None:
+                    ax.axhspan(ref_lo * 100, ref_hi * 100, color=HR.colour, alpha=0.08, lw=0)
+            for i, ln in enumerate(all_lines):
+                pts = [(f, *value(ln.key, f)) for f in factors]
+                pts = [p for p in pts if p[1] is not None]
+                if not pts:
+                    continue
+                shift = (i - (len(all_lines) - 1) / 2) * off
+                rows = [{"v": v, "v_lo": lo, "v_hi": hi} for _, v, lo, hi in pts]
+                errorbar(ax, [f + shift for f, *_ in pts], rows, "v", 100, fmt=ln.marker + ("--" if ln.dashed else "-"),
+                         color=ln.colour, label=ln.label, mfc="white" if ln.dashed else ln.colour, lw=1.6)
+            ax.set_title(title, fontsize=10)
+            ax.set_xticks(factors, [factor_label(f).removeprefix("×") for f in factors], fontsize=8.5)
+            ax.set_xlim(min(factors) - 0.25, max(factors) + 0.25)
+            ax.grid(axis="x", visible=False)
+            ax.set_ylim(-3, 103)
+        for ax in axes[len(panels):]:
+            ax.set_axis_off()
+        for ax in axes[::ncols]:
+            ax.set_ylabel("%")
+        for ax in axes[max(0, len(panels) - ncols):len(panels)]:
+            ax.set_xlabel("degradation factor (×)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+        fig.suptitle("The ×3 cliff — segmentation against the degradation factor (bars: 95 % intervals)",
                      fontweight="bold", fontsize=10.5)
     return fig

@@ -5,8 +5,9 @@ Reads every variant's evaluation (:mod:`srseg.results.inputs`), computes every s
 bootstrap interval (:mod:`srseg.results.estimates`) and the combined score (:mod:`srseg.results.combined`), and
 builds the typed :class:`~srseg.results.schema.Summary` once. Outputs: ``metrics/summary.json`` (everything;
 docs/summary-schema.md), ``metrics/headline.json`` (the few numbers ``dvc exp show`` shows, in percent and
-percentage points) and the CSV series under ``plots/series/`` (:mod:`srseg.results.series`) that ``dvc plots`` and
-the plots stage draw. Fractions are 0–1 and PSNR in dB in the summary.
+percentage points) and the CSV series under ``plots/series/`` (:mod:`srseg.results.series`; the degradation
+sweep's: :mod:`srseg.results.cliff`) that ``dvc plots`` and the plots stage draw. Fractions are 0–1 and PSNR in dB
+in the summary.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from srseg.methods import registry as methods
 from srseg.params import Params
 from srseg.paths import Paths
 from srseg.results.blocks import Design
+from srseg.results.cliff import write_series as write_cliff_series
 from srseg.results.combined import combined
 from srseg.results.convergence import check
 from srseg.results.curves import KINDS, columns, csv_name, kind_rows
@@ -132,6 +134,7 @@ def run(params: Params, paths: Paths) -> dict[str, Any]:
         write_csv(tmp / CLASS_PSNR_CSV, CLASS_PSNR_COLUMNS, class_psnr_rows(summary))
         for kind in KINDS:  # the training curves, one file per kind of training
             write_csv(tmp / csv_name(kind), columns(kind), kind_rows(kind, params, paths))
+        write_cliff_series(tmp, params, paths, evaluations, d)
     data = summary.to_json()
     write_json(paths.summary, data)
     write_json(paths.headline, headline(summary), sort_keys=False)  # value, then its bounds

@@ -5,7 +5,9 @@ labels (``labelTrainIds``) always from the HR root. Augmentation is PSPNet's for
 random resize by a factor in ``[scale_min, scale_max]`` and random mirror, then a random
 ``crop``×``crop`` window (padded with the ImageNet mean / ignore label where the image is smaller).
 Every random draw is a stateless op seeded by ``(seed, element index)``, so the stream of batches
-depends only on the seed, not on thread scheduling.
+depends only on the seed, not on thread scheduling. A :class:`Blur` adds the degradation sweep's augmentation:
+each crop bicubic down and up by a random factor (:func:`blur_crop`), drawn from its own fold of the element's seed
+so the resize, mirror and crop draws stay those of the plain stream.
 """
 
 from __future__ import annotations
@@ -143,6 +145,42 @@ def augment(
     return image, label
 
 
+@dataclass(frozen=True)
+class Blur:
+    """Per-crop degradation: with probability ``identity`` the crop stays sharp, else it is resized bicubic to
+    round(crop / f) and back, f uniform in [``low``, ``high``] (``cliff.blur``; the sweep's range)."""
+
+    low: float
+    high: float
+    identity: float
+
+    def describe(self) -> str:
+        """The augmentation in a few words (for the training record)."""
+        return (f"each crop bicubic down and up by a random factor in [{self.low:g}, {self.high:g}], "
+                f"{self.identity:.0%} left sharp")
+
+
+def _bicubic(image: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Keys' cubic (a = −0.5) resize, antialiased when shrinking, rounded to 0..255 as Pillow's uint8 images are:
+    TensorFlow's ``antialias=True`` path uses the kernel of Pillow's BICUBIC (its plain bicubic is a = −0.75)."""
+    out = tf.image.resize(image, size, method="bicubic", antialias=True)
+    return tf.round(tf.clip_by_value(out, 0.0, 255.0))
+
+
+def blur_crop(image: tf.Tensor, seed: tf.Tensor, blur: Blur) -> tf.Tensor:
+    """``image`` (a float32 ``(crop, crop, 3)`` crop in 0..255) degraded as :class:`Blur` says, from the stateless
+    ``seed``: the training-time twin of :func:`srseg.degrade.down_up` (TensorFlow's bicubic, not Pillow's: they
+    agree to within a few grey levels, ``tests/seg/test_pipeline.py``)."""
+    s_keep, s_factor = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    keep = tf.random.stateless_uniform([], s_keep) < blur.identity
+    factor = tf.random.stateless_uniform([], s_factor, blur.low, blur.high) if blur.high > blur.low \
+        else tf.constant(blur.low, tf.float32)
+    shape = tf.shape(image)[:2]
+    small = tf.maximum(tf.cast(tf.round(tf.cast(shape, tf.float32) / factor), tf.int32), 1)
+    return tf.cond(keep, lambda: image, lambda: tf.ensure_shape(_bicubic(_bicubic(image, small), shape),
+                                                                image.shape))
+
+
 def train_dataset(
     pairs: Pairs,
     *,
@@ -152,9 +190,10 @@ def train_dataset(
     scale_max: float,
     seed: int,
     cache: bool | None = None,
+    blur: Blur | None = None,
 ) -> tf.data.Dataset:
     """An endless, shuffled, augmented stream of ``(images (B, crop, crop, 3) float32, labels (B, crop, crop)
-    int32)``."""
+    int32)``; with ``blur``, each crop then degraded by :func:`blur_crop`."""
     n = len(pairs.images)
     if cache is None:
         total = 0
@@ -172,7 +211,10 @@ def train_dataset(
     def _aug(pair, index):
         image, label = pair
         element_seed = tf.stack([tf.constant(seed, tf.int64), index])
-        return augment(image, label, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
+        image, label = augment(image, label, element_seed, crop=crop, scale_min=scale_min, scale_max=scale_max)
+        if blur is not None:
+            image = blur_crop(image, tf.random.experimental.stateless_fold_in(element_seed, 1), blur)
+        return image, label
 
     ds = ds.map(_aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

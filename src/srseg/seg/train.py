@@ -3,8 +3,9 @@
 PSPNet's recipe (§4.1 of Zhao et al. 2017) sized for a CPU: SGD with momentum or Adam, both with "poly" decay
 lr·(1 − step/total)^0.9 and decoupled weight decay (BN parameters and biases excluded); pixel cross-entropy with
 the auxiliary loss (weight 0.4) and optional ENet class weights; random resize / mirror / crop augmentation
-(:mod:`srseg.seg.data`); validation mIoU and PACC after each epoch, logged with DVCLive. The saved model carries
-its training record (:func:`model_record`).
+(:mod:`srseg.seg.data`; for the degradation sweep's control also a random bicubic down-and-up of each crop,
+:class:`~srseg.seg.data.Blur`); validation mIoU and PACC after each epoch, logged with DVCLive. The saved model
+carries its training record (:func:`model_record`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from srseg.params import Params, SegTrainParams
 from srseg.paths import Paths
 from srseg.provenance import MODEL_PARAMS, data_description
 from srseg.provenance import model_record as provenance_record
-from srseg.seg.data import Pairs, label_counts, split_pairs, train_dataset
+from srseg.seg.data import Blur, Pairs, label_counts, split_pairs, train_dataset
 from srseg.seg.evaluate import evaluate_pairs
 from srseg.seg.infer import Predictor
 from srseg.training.loop import History, train
@@ -69,18 +70,20 @@ def retrain_init(params: Params, paths: Paths, seed: int) -> Path | None:
 
 
 def run_retrain(params: Params, name: str, stage: str, model_params: tuple[str, ...], images: Path, what: str,
-                seed: int, paths: Paths, strategy: tf.distribute.Strategy | None = None) -> History:
+                seed: int, paths: Paths, strategy: tf.distribute.Strategy | None = None, *,
+                recipe: SegTrainParams | None = None, blur: Blur | None = None) -> History:
     """A PSPNet retrained on the train images under ``images`` (a degraded variant, ``what``), validated on its
     val images, by ``seg.retrain`` (fine-tuning ``train_seg``'s model by default) → ``models/seg/seed{k}/{name}``
-    and its DVCLive log ``seg_{name}``; its record hashes ``model_params`` and names ``stage``."""
+    and its DVCLive log ``seg_{name}``; its record hashes ``model_params`` and names ``stage``. ``recipe``
+    replaces :func:`retrain_recipe`; ``blur`` degrades every train crop (:func:`srseg.seg.data.blur_crop`)."""
     if not images.is_dir():
         raise SrsegError(f"{images}: no such folder; the {what} images are missing")
     train_pairs = split_pairs(images, paths.raw, "train", what)
     val = split_pairs(images, paths.raw, "val", what)
     model_out = paths.seg_model(name, seed)
     history = train_pspnet(params, train_pairs, val, model_out, paths.train_log(f"seg_{name}", seed), seed=seed,
-                           stage=stage, model_params=model_params, recipe=retrain_recipe(params),
-                           init=retrain_init(params, paths, seed), strategy=strategy)
+                           stage=stage, model_params=model_params, recipe=recipe or retrain_recipe(params),
+                           init=retrain_init(params, paths, seed), strategy=strategy, blur=blur)
     log.info("%s: %s", model_out, summary_line(history))
     return history
 
@@ -98,13 +101,15 @@ def train_pspnet(
     recipe: SegTrainParams | None = None,
     init: Path | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    blur: Blur | None = None,
 ) -> History:
     """Train a PSPNet with ``params.seg`` on ``train_pairs``, validate on ``val`` each epoch, save ``model_out``
     with the training record of ``stage`` (the params its model depends on: ``model_params``).
 
     ``recipe`` replaces ``seg.train`` (:func:`retrain_recipe`); ``init`` is a saved PSPNet to start from
-    (:func:`srseg.models.pspnet.init_from`) instead of random weights. DVCLive logs ``train/loss`` (and
-    ``train/loss_main``, ``train/loss_aux``) and ``val/miou``, ``val/pacc`` per epoch into ``live_dir``.
+    (:func:`srseg.models.pspnet.init_from`) instead of random weights; ``blur`` degrades every train crop.
+    DVCLive logs ``train/loss`` (and ``train/loss_main``, ``train/loss_aux``) and ``val/miou``, ``val/pacc`` per
+    epoch into ``live_dir``.
     ``strategy`` defaults to the one of ``runtime.distribute``.
     """
     seg, tp = params.seg, recipe or params.seg.train
@@ -115,7 +120,7 @@ def train_pspnet(
         raise SrsegError(f"seg.train.batch {tp.batch}: must be a multiple of the {strategy.num_replicas_in_sync} "
                          f"replicas")
     dataset = train_dataset(train_pairs, batch=tp.batch, crop=tp.crop, scale_min=tp.scale_min,
-                            scale_max=tp.scale_max, seed=seed)
+                            scale_max=tp.scale_max, seed=seed, blur=blur)
     counts = label_counts(train_pairs)  # also checks every label file before any training
     if not counts.any():
         raise SrsegError(f"{train_pairs.label_root}: the {train_pairs.split} labels have no labelled pixel")
@@ -127,9 +132,10 @@ def train_pspnet(
         optimizer = runtime.wrap_optimizer(make_optimizer(tp, total_steps), policy)
     start = "random weights" if init is None else f"{init} (fresh: {', '.join(init_from(model, init)) or '-'})"
     predictor = Predictor(inference_model(model), "whole")
-    log.info("PSPNet %s: %d parameters from %s; %d steps of %d×%d crops, batch %d, %s lr %g, %s, on %d images",
-             seg.preset, inference_model(model).count_params(), start, total_steps, tp.crop, tp.crop, tp.batch,
-             tp.optimizer, tp.lr, policy, len(train_pairs.images))
+    log.info("PSPNet %s: %d parameters from %s; %d steps of %d×%d crops%s, batch %d, %s lr %g, %s, on %d images",
+             seg.preset, inference_model(model).count_params(), start, total_steps, tp.crop, tp.crop,
+             "" if blur is None else f" ({blur.describe()})", tp.batch, tp.optimizer, tp.lr, policy,
+             len(train_pairs.images))
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
         out = {f"train/{k}": logs[k] for k in ("loss", "loss_main", "loss_aux") if k in logs}
