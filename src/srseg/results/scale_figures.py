@@ -298,6 +298,7 @@ def fig_cliff(points: list[dict[str, Any]], class_rows: list[dict[str, Any]], fo
                 return (None, None, None) if c is None else (c["iou"], c["iou_lo"], c["iou_hi"])
 
             ref, ref_lo, ref_hi = value(all_lines[0].key, 1.0)
+            drawn = [100 * x for x in (ref, ref_lo, ref_hi) if x is not None]
             if ref is not None:
                 ax.axhline(ref * 100, color=HR.colour, ls="--", lw=1.2, label="HR-trained PSPNet on HR images")
                 if ref_lo is not None and ref_hi is not None:
@@ -309,13 +310,14 @@ def fig_cliff(points: list[dict[str, Any]], class_rows: list[dict[str, Any]], fo
                     continue
                 shift = (i - (len(all_lines) - 1) / 2) * off
                 rows = [{"v": v, "v_lo": lo, "v_hi": hi} for _, v, lo, hi in pts]
+                drawn += [100 * x for _, *vals in pts for x in vals if x is not None]
                 errorbar(ax, [f + shift for f, *_ in pts], rows, "v", 100, fmt=ln.marker + ("--" if ln.dashed else "-"),
                          color=ln.colour, label=ln.label, mfc="white" if ln.dashed else ln.colour, lw=1.6)
             ax.set_title(title, fontsize=10)
             ax.set_xticks(factors, [factor_label(f).removeprefix("×") for f in factors], fontsize=8.5)
             ax.set_xlim(min(factors) - 0.25, max(factors) + 0.25)
             ax.grid(axis="x", visible=False)
-            ax.set_ylim(-3, 103)
+            ax.set_ylim(*fitted_range(drawn))  # each panel's own range: a few pp of change stay visible
         for ax in axes[len(panels):]:
             ax.set_axis_off()
         for ax in axes[::ncols]:
