@@ -142,6 +142,7 @@ def test_evaluation_stages(monkeypatch: pytest.MonkeyPatch, study: Paths) -> Non
         check_listed(stage, reads)
 
 
+@pytest.mark.slow
 def test_summary_and_plots_stages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from tests.results.test_plots import write_images
     from tests.results.test_summary import write_metrics

@@ -374,6 +374,7 @@ def assert_offline(page: Path, charts: int) -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+@pytest.mark.slow
 def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     """dvc.yaml's plots (the series, the figures and the training curves gathered from the DVCLive folders, one chart
     per kind and metric) render from fixture files with `dvc plots`, in a page that needs no network (.dvc/config's
@@ -574,6 +575,7 @@ def test_figures_agree_with_the_paired_verdicts_and_fit_their_data() -> None:
     assert fitted_range([0.0, 0.0]) == (-0.05, 1.0) and fitted_range([60.0, 90.0]) == (57.6, 92.4)
 
 
+@pytest.mark.slow
 def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
     """A percentile bootstrap interval can exclude its own point estimate (a skewed resample distribution: an mIoU
     of 0.666212 came with [0.654221, 0.66574]). Every figure with error bars draws such rows, one point above its

@@ -295,6 +295,7 @@ def test_series_files(tmp_path: Path) -> None:
     assert road["delta_lo"] <= road["delta_db"] <= road["delta_hi"]
 
 
+@pytest.mark.slow
 def test_cliff_series(tmp_path: Path) -> None:
     """The degradation sweep's series: a row per factor (1: HR images) with every line's PACC and mIoU, SR only at
     the integer factors that are scales; class IoU per factor and line; the comparisons with intervals and Holm."""
@@ -338,6 +339,7 @@ def test_cliff_series(tmp_path: Path) -> None:
         _run(tmp_path, [2, 3, 4], [4])
 
 
+@pytest.mark.slow
 def test_the_same_inputs_give_the_same_bytes(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 4], [4])
     _run(tmp_path, [2, 4], [4])
@@ -347,7 +349,8 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in first} == first
 
 
-@pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), ([2, 3, 4, 8], [2, 8])])
+@pytest.mark.parametrize(("scales", "retrain"), [([2, 4], []), pytest.param([2, 3, 4, 8], [2, 8],
+                                                                          marks=pytest.mark.slow)])
 def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]) -> None:
     write_metrics(tmp_path, scales, retrain)
     summary, series = _run(tmp_path, scales, retrain)

@@ -36,6 +36,7 @@ def test_stream_pairs_an_hr_window_with_its_bicubic_lr(study: Paths) -> None:
     assert np.array_equal(lr, b[0].numpy()) and not np.array_equal(lr, c[0].numpy())
 
 
+@pytest.mark.slow
 def test_train_joint_saves_a_segmenter_and_scores_its_sr_head(study: Paths) -> None:
     from srseg.methods.registry import evaluate as run_evaluate
     from srseg.methods.registry import train as run_method

@@ -207,6 +207,7 @@ def _kernels(path: Path) -> list[np.ndarray]:
     return [v.numpy() for v in load_model(path).trainable_weights]
 
 
+@pytest.mark.slow
 def test_retrain_seg(trained: Path) -> None:
     from srseg.methods.registry import evaluate as run_evaluate
     from srseg.methods.registry import train as run_method

@@ -54,6 +54,7 @@ def test_condition_maps() -> None:
     np.testing.assert_allclose(area_average(probs, 2).sum(-1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_task_driven_with_lambda_zero_is_the_plain_fine_tune_and_leaves_the_segmenter_alone(study: Paths) -> None:
     """λ_task = 0 reproduces the plain fine-tune weight for weight; the frozen PSPNet's file is untouched and its
     weights after training are those it was loaded with."""

@@ -113,6 +113,7 @@ def _workers(tmp_path: Path) -> Iterator[Callable[[], list[tuple[dict, list[np.n
             p.communicate()
 
 
+@pytest.mark.slow
 def test_two_workers_train_like_one_process(tmp_path: Path) -> None:
     """Two workers, one replica each, each half of every global batch, synchronised BN across the workers:
     both end with bit-identical weights, equal to one process on the whole batches (float tolerance)."""
