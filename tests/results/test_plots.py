@@ -178,6 +178,7 @@ def test_cliff_figure_from_a_small_fixture() -> None:
                                               "blur-augmented PSPNet, bicubic input"}
 
 
+@pytest.mark.slow
 def test_cliff_section_is_worded_from_the_data(tmp_path: Path) -> None:
     """The report's sweep section: the class that falls off the cliff (the fixture's vegetation, ×2.5 → ×3) is
     chosen and named, every difference is worded by its interval and verdict, and the table has each line's scores."""
@@ -232,7 +233,8 @@ def test_report_with_seeds(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("scales", "retrain"),
-                         [([2, 4], []), pytest.param([2, 3, 4, 8], [2, 8], marks=pytest.mark.slow)])
+                         [pytest.param([2, 4], [], marks=pytest.mark.slow),
+                          pytest.param([2, 3, 4, 8], [2, 8], marks=pytest.mark.slow)])
 def test_other_scale_lists(tmp_path: Path, scales: list[int], retrain: list[int]) -> None:
     figures, report = _stage(tmp_path, scales, retrain)
     assert ("retrain" in figures) == bool(retrain)
@@ -451,6 +453,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     assert_offline(tmp_path / "diff" / "index.html", charts=len([p for p in plots.values() if p[0]["type"] == "vega"]))
 
 
+@pytest.mark.slow
 def test_a_bicubic_score_of_zero_still_gives_a_difference(tmp_path: Path) -> None:
     """A bicubic score of 0 leaves the relative gain undefined (summary.json), not the difference in pp that the
     report and the figures show."""

@@ -19,7 +19,7 @@ def test_the_readme_table_is_the_committed_summaries() -> None:
     assert readme_table.main(["--check"]) == 0, "run python -m srseg.results.readme_table"
 
 
-@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+@pytest.mark.parametrize("seeds", [pytest.param((0,), marks=pytest.mark.slow), (0, 1, 2)])
 def test_rows_and_verdict_words(tmp_path: Path, seeds: tuple[int, ...]) -> None:
     write_metrics(tmp_path, [2, 4], [4], seeds=seeds)
     run(params_for([2, 4], [4], seeds=list(seeds)), Paths(tmp_path))

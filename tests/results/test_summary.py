@@ -255,6 +255,7 @@ def test_one_seed_adds_no_seed_fields(tmp_path: Path) -> None:
         "pacc_pp", "pacc_pp_lower", "pacc_pp_upper", "verdict"}
 
 
+@pytest.mark.slow
 def test_series_files(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 3, 4], [4])
     summary, series = _run(tmp_path, [2, 3, 4], [4])

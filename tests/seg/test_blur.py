@@ -63,6 +63,7 @@ def test_blur_in_the_training_stream_is_deterministic_per_seed(tmp_path: Path) -
     assert any(kept) and not all(kept)  # about half of the crops left sharp
 
 
+@pytest.mark.slow
 def test_the_blur_augmented_pspnet_trains_with_the_blur(study: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     """``train_blur_aug@0``: seg.retrain's fine-tune of the HR model, every train crop through the sweep's blur,
     for cliff.blur.epochs epochs; its record says so."""
