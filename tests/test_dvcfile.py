@@ -43,7 +43,7 @@ def test_dvc_plots_page_is_the_offline_one() -> None:
 
 def test_dvc_yaml_reads_in_one_screen_per_kind() -> None:
     text = (REPO / "dvc.yaml").read_text(encoding="utf-8")
-    assert len(text.splitlines()) <= 500
+    assert len(text.splitlines()) <= 560  # 494 before the joint model's two CE-only comparators (issue 30)
     assert "src/srseg/" not in text.split("artifacts:")[0].replace("- src/srseg\n", "")  # no stage lists modules
 
 

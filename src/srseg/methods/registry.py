@@ -16,6 +16,8 @@ from srseg.methods import (
     ft_sr,
     hr,
     joint,
+    joint_ce,
+    lr_pspnet,
     retrain_bicubic,
     retrain_sr,
     retrain_sr_on_hr,
@@ -29,7 +31,8 @@ from srseg.params import SECTIONS, Params, check_feasible, check_present, check_
 from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
-MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, joint, sft_sr, sft_oracle)
+MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, lr_pspnet, joint, joint_ce,
+           sft_sr, sft_oracle)
 _first = {m.METHOD.name: m.METHOD for m in MODULES}
 _later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
 METHODS.clear()
