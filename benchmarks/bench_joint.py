@@ -4,9 +4,13 @@ For each scale: parameters of the joint model (all / trainable / SISR branch / t
 and the median wall time of ``tape.gradient`` of the combined loss (:func:`joint_criterion`, BN in
 training mode) on a batch of LR crops of side ``crop // s`` (HR ``crop``), inside a ``tf.function``
 after a warm-up call; the same for a plain PSPNet on HR crops of side ``crop`` (the baseline segmentation
-step). Note the machine's load: on a shared CPU the times move with it.
+step). With ``--architectures`` the joint model's forms (segmentation decoder × SR skip, and the CE-only model
+without SR branch) are timed in interleaved rounds, so a change of the machine's load hits them alike, and their
+ratio to the first (today's bilinear decoder without skip) is printed. Note the machine's load: on a shared CPU
+the times move with it.
 
     python benchmarks/bench_joint.py [--preset small] [--scales 2 3 4] [--batch 8] [--crop 160] [--repeats 5]
+                                     [--architectures]
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ from srseg.training.losses import pspnet_criterion  # noqa: E402
 
 def time_step(model: keras.Model, criterion, inputs, targets, repeats: int) -> float:
     """Median seconds of one forward + backward pass (loss gradients w.r.t. every trainable weight)."""
+    once = timed_step(model, criterion, inputs, targets)
+    return statistics.median(once() for _ in range(repeats))
+
+
+def timed_step(model: keras.Model, criterion, inputs, targets):
+    """A traced forward + backward pass; calling it runs one and returns its seconds."""
     variables = model.trainable_variables
 
     @tf.function
@@ -39,13 +49,49 @@ def time_step(model: keras.Model, criterion, inputs, targets, repeats: int) -> f
         return loss, tape.gradient(loss, variables)
 
     step(inputs, targets)  # trace
-    times = []
-    for _ in range(repeats):
+
+    def once() -> float:
         start = time.perf_counter()
-        loss, grads = step(inputs, targets)
+        loss, _ = step(inputs, targets)
         float(loss)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return time.perf_counter() - start
+
+    return once
+
+
+#: The joint model's forms ``--architectures`` compares: (label, build_joint keywords, with the SR/FA terms).
+ARCHITECTURES = (
+    ("bilinear decoder, no skip", {"decoder": "bilinear", "sr_skip": False}, True),
+    ("learned decoder, no skip", {"decoder": "learned", "sr_skip": False}, True),
+    ("bilinear decoder, SR skip", {"decoder": "bilinear", "sr_skip": True}, True),
+    ("learned decoder, SR skip", {"decoder": "learned", "sr_skip": True}, True),
+    ("CE only, learned decoder, no SR branch", {"decoder": "learned", "sr": False}, False),
+    ("CE only, bilinear decoder, no SR branch", {"decoder": "bilinear", "sr": False}, False),
+)
+
+
+def compare_architectures(args: argparse.Namespace, rng: np.random.Generator) -> None:
+    """Median fwd+bwd time of each of :data:`ARCHITECTURES` at each scale, in ``args.repeats`` interleaved rounds."""
+    for s in args.scales:
+        side = args.crop // s
+        lr = rng.uniform(0, 255, (args.batch, side, side, 3)).astype(np.float32)
+        targets = {"labels": rng.integers(0, 19, (args.batch, side * s, side * s)).astype(np.int32),
+                   "hr": rng.uniform(0, 255, (args.batch, side * s, side * s, 3)).astype(np.float32)}
+        steps = []
+        for _, kwargs, terms in ARCHITECTURES:
+            keras.utils.set_random_seed(0)
+            model = build_joint(19, args.preset, s, **kwargs)
+            criterion = joint_criterion(w_sr=1.0 if terms else 0.0, w_fa=1.0 if terms else 0.0)
+            steps.append(timed_step(model, criterion, lr, targets))
+        times: list[list[float]] = [[] for _ in ARCHITECTURES]
+        for _ in range(args.repeats):
+            for k, once in enumerate(steps):
+                times[k].append(once())
+        del steps
+        medians = [statistics.median(t) for t in times]
+        for (label, _, _), t in zip(ARCHITECTURES, medians, strict=True):
+            print(f"joint {args.preset} ×{s} {label}: fwd+bwd {args.batch}×{side}² LR: {t:.3f} s "
+                  f"(×{t / medians[0]:.2f})")
 
 
 def main() -> None:
@@ -55,10 +101,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=160, help="HR crop side; the LR side is crop // scale")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--architectures", action="store_true", help="compare the joint model's forms (see above)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     threads = tf.config.threading.get_intra_op_parallelism_threads()
     print(f"load average before: {os.getloadavg()[0]:.2f}; TF intra-op threads: {threads or 'all cores'}")
+    if args.architectures:
+        compare_architectures(args, rng)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
     keras.utils.set_random_seed(0)
     psp = build_pspnet(19, args.preset, aux=True)
     x = rng.uniform(0, 255, (args.batch, args.crop, args.crop, 3)).astype(np.float32)

@@ -18,6 +18,7 @@ from srseg.io import (
     model_metadata,
     outside_study_warning,
     params_hash,
+    replace_between,
     save_keras,
 )
 from srseg.params import validate
@@ -131,3 +132,12 @@ def test_outside_the_study_means_not_under_data(tmp_path: Path) -> None:
     assert outside_study_warning(RECORD, "hr.keras", linked / "leftImg8bit" / "val" / "a.png", data) is None
     assert outside_study_warning({**RECORD, "data_source": "camvid"}, "hr.keras", outside, data) is None
     assert outside_study_warning(None, "old.keras", outside, data) is None
+
+
+def test_replace_between_rewrites_only_the_generated_section_and_names_the_file_without_markers() -> None:
+    text = "intro\n<!-- a -->\nold\nrows\n<!-- b -->\nafter <!-- b --> again\n"
+    assert replace_between(text, "<!-- a -->", "<!-- b -->", "new", "README.md") == (
+        "intro\n<!-- a -->\nnew\n<!-- b -->\nafter <!-- b --> again\n")
+    for broken in ("intro\n<!-- b -->\n", "<!-- b -->\n<!-- a -->\n", "nothing"):
+        with pytest.raises(SrsegError, match=r"^README.md: no markers '<!-- a -->' … '<!-- b -->'$"):
+            replace_between(broken, "<!-- a -->", "<!-- b -->", "new", "README.md")

@@ -77,6 +77,11 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
             exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
                                                     log / "metrics.json", log / "plots"], "metrics": [], "plots": [],
                                            "data": [P.raw, P.lr(s), P.seg_model("hr", k)]}
+            for name in ("joint_ce", "lr_pspnet"):  # the CE-only models it is ranked against: no SR head
+                log = P.train_log(f"seg_{name}_x{s}", k)
+                exp[f"train_{name}@{s}-{k}"] = {"outs": [P.seg_model(f"{name}_x{s}", k), log / "metrics.json",
+                                                         log / "plots"], "metrics": [], "plots": [],
+                                                "data": [P.raw, P.lr(s), P.seg_model("hr", k)]}
         for m, s in methods.active(params):
             name = m.eval_stage + ("" if s is None else f"@{s}") + f"{'@' if s is None else '-'}{k}"
             data = [P.raw] + ([] if m.images == "raw" else [m.image_root(P, s, k)]) + [m.model_path(P, s, k)]

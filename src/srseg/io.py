@@ -292,6 +292,15 @@ def _renumber_shared_ids(node: Any, ids: dict[Any, int]) -> Any:
     return node
 
 
+def replace_between(text: str, begin: str, end: str, body: str, name: str) -> str:
+    """``text`` with what lies between the marker lines ``begin`` and ``end`` replaced by ``body`` (generated
+    sections of a hand-written file); SrsegError naming ``name`` when the markers are missing or out of order."""
+    head, sep, rest = text.partition(begin)
+    if not sep or end not in rest:
+        raise SrsegError(f"{name}: no markers {begin!r} … {end!r}")
+    return f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
 def write_json(path: str | Path, obj: Any, *, sort_keys: bool = True) -> None:
     """Write JSON atomically, with sorted keys for stable diffs (``sort_keys=False``: in the object's order)."""
     with atomic_file(path) as fh:

@@ -28,6 +28,7 @@ import yaml
 from srseg import __version__
 from srseg.dvcfile import artifacts, load_params
 from srseg.errors import SrsegError
+from srseg.io import replace_between
 from srseg.methods.registry import HR, SR, trained
 from srseg.params import Params
 from srseg.paths import Paths
@@ -190,10 +191,10 @@ def zoo_table(summary: Mapping[str, Any], params: Params, version: str) -> str:
 
 def with_zoo(readme: str, table: str) -> str:
     """``readme`` with the text between the model-zoo markers replaced by ``table``."""
-    begin, end = readme.find(ZOO_BEGIN), readme.find(ZOO_END)
-    if begin < 0 or end < begin:
-        raise ReleaseError(f"README.md: no model-zoo markers ({ZOO_BEGIN!r} … {ZOO_END!r})")
-    return readme[:begin] + ZOO_BEGIN + "\n" + table + "\n" + readme[end:]
+    try:
+        return replace_between(readme, ZOO_BEGIN, ZOO_END, table, "README.md (model zoo)")
+    except SrsegError as exc:
+        raise ReleaseError(str(exc)) from None
 
 
 def readme_with_zoo(root: Path) -> tuple[Path, str]:

@@ -14,7 +14,14 @@ tf = pytest.importorskip("tensorflow")
 
 from srseg.errors import SrsegError  # noqa: E402
 from srseg.io import save_keras  # noqa: E402
-from srseg.models.joint import OUTPUT_STRIDE, SR_LAYER_PREFIX, build_joint, sr_stage_factors  # noqa: E402
+from srseg.models.joint import (  # noqa: E402
+    OUTPUT_STRIDE,
+    SEG_UP_PREFIX,
+    SR_LAYER_PREFIX,
+    build_joint,
+    skip_stage_factors,
+    sr_stage_factors,
+)
 from srseg.models.pspnet import IMAGENET_MEAN, IMAGENET_STD, inference_model, load_model  # noqa: E402
 from srseg.training.joint_loss import feature_affinity_loss, joint_criterion, sr_mse  # noqa: E402
 from srseg.training.losses import pspnet_criterion  # noqa: E402
@@ -73,7 +80,12 @@ def test_sr_stage_factors_multiply_to_8s() -> None:
     assert sr_stage_factors(4) == [2, 2, 2, 2, 2]
     for s in range(1, 9):
         assert math.prod(sr_stage_factors(s)) == OUTPUT_STRIDE * s
-    assert [ly.block_size for ly in joint(3).layers if ly.name.endswith("_shuffle")] == [3, 2, 2, 2]
+    def shuffles(model: keras.Model, prefix: str) -> list[int]:
+        return [ly.block_size for ly in model.layers if ly.name.startswith(prefix) and ly.name.endswith("_shuffle")]
+
+    assert shuffles(joint(3, sr_skip=False), SR_LAYER_PREFIX) == [3, 2, 2, 2]
+    assert shuffles(joint(3), SR_LAYER_PREFIX) == skip_stage_factors(3) == [2, 3, 2, 2]  # ×2 first: the 1/4 skip
+    assert shuffles(joint(3), SEG_UP_PREFIX) == [3, 2, 2, 2]
 
 
 @pytest.mark.parametrize("residual", [True, False])
@@ -111,8 +123,10 @@ def test_every_trainable_weight_gets_a_nonzero_gradient(scale: int) -> None:
         loss, _ = criterion(targets, model(lr, training=True))
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
-    # the whole SR branch is trainable: kernel, γ, β of each conv_bn (reduce + stages), kernel + bias of the RGB conv
-    assert sum(_is_sr(v.path) for v in variables) == 3 * (len(sr_stage_factors(scale)) + 1) + 2
+    # the whole SR branch is trainable: kernel, γ, β of each conv_bn (reduce + stages + skip), kernel + bias of the
+    # RGB conv; and the learned decoder: each stage's conv_bn, kernel + bias of its class conv
+    assert sum(_is_sr(v.path) for v in variables) == 3 * (len(sr_stage_factors(scale)) + 2) + 2
+    assert sum(v.path.startswith(SEG_UP_PREFIX) for v in variables) == 3 * len(sr_stage_factors(scale)) + 2
     missing = [v.path for v, g in zip(variables, grads, strict=True) if g is None]
     zero = [v.path for v, g in zip(variables, grads, strict=True) if g is not None and float(tf.norm(g)) == 0.0]
     assert not missing and not zero, f"no gradient: {missing}; zero gradient: {zero}"
@@ -246,7 +260,8 @@ def test_joint_model_starts_from_a_saved_pspnet(tmp_path) -> None:
     model = build_joint(19, "small", 2)  # not the module's shared models: this test changes its weights
     before = {ly.name: ly.get_weights() for ly in model.layers}
     fresh = init_from(model, path)
-    own = [ly.name for ly in model.layers if ly.weights and (_is_sr(ly.name) or ly.name.startswith("aux"))]
+    own = [ly.name for ly in model.layers
+           if ly.weights and (_is_sr(ly.name) or ly.name.startswith(("aux", SEG_UP_PREFIX)))]
     assert set(fresh) == set(own)
     copied = [ly for ly in hr.layers if ly.weights]
     assert copied and all(ly.name not in fresh for ly in copied)
@@ -316,3 +331,71 @@ def test_mixed_precision_outputs_are_float32() -> None:
     assert model.get_layer("head_conv_conv").compute_dtype == "float16"
     loss, parts = joint_criterion()(targets, out)
     assert "loss_aux" not in parts and np.isfinite(float(loss))
+
+
+# --------------------------------------------------------------------------------------------
+# DSRL's structure: the learned decoder (§3.2 SSSR) and the SR branch's low-level skip (§3.2 SISR)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"decoder": "bilinear", "sr_skip": False}, {"decoder": "learned", "sr_skip": False},
+                                    {"decoder": "bilinear", "sr_skip": True}, {"sr": False}])
+def test_every_form_is_at_hr_size_for_odd_sizes(kwargs: dict) -> None:
+    model = joint(3, **kwargs)
+    for h, w in [(23, 31), (20, 20), (1, 5)]:
+        out = model(np.zeros((1, h, w, 3), np.float32), training=False)
+        assert tuple(out["seg"].shape) == tuple(out["aux"].shape) == (1, 3 * h, 3 * w, 19)
+        if kwargs.get("sr", True):
+            assert tuple(out["sr"].shape) == (1, 3 * h, 3 * w, 3) and out["feat_sr"].shape[1:3] == (3 * h, 3 * w)
+        else:
+            assert set(out) == {"seg", "aux"}
+        assert tuple(inference_model(model)(np.zeros((1, h, w, 3), np.float32)).shape) == (1, 3 * h, 3 * w, 19)
+
+
+def test_sr_skip_joins_the_stage_2_features_at_a_quarter_of_the_lr_size() -> None:
+    model = joint(4)
+    assert model.get_layer("sr_skip_conv").input is model.get_layer("conv2_1_out").output
+    probe = keras.Model(model.input, [model.get_layer("sr_skip_concat").output, model.get_layer("conv2_1_out").output])
+    for h, w in [(20, 20), (23, 31)]:
+        joined, c2 = probe(np.zeros((1, h, w, 3), np.float32))
+        assert joined.shape[1:3] == c2.shape[1:3] == (math.ceil(h / 4), math.ceil(w / 4))
+    assert not [ly for ly in joint(4, sr_skip=False).layers if "skip" in ly.name]
+
+
+def test_learned_decoder_starts_at_the_bilinear_logits() -> None:
+    """The learned upsampling adds a near-zero correction to the bilinear logits: with its class conv at zero the
+    learned and bilinear models (same shared weights) predict the same."""
+    learned, bilinear = joint(2, sr=False), joint(2, decoder="bilinear", sr=False)
+    assert [ly.name for ly in learned.layers if ly.name.startswith(SEG_UP_PREFIX)]
+    assert not [ly.name for ly in bilinear.layers if ly.name.startswith(SEG_UP_PREFIX)]
+    cls = learned.get_layer(f"{SEG_UP_PREFIX}cls")
+    saved = [w.numpy() for w in cls.weights]
+    assert 0 < np.abs(saved[0]).max() < 0.01
+    shared = {ly.name: ly for ly in learned.layers}
+    try:
+        for ly in bilinear.layers:
+            for a, b in zip(ly.weights, shared[ly.name].weights, strict=True):
+                b.assign(a)
+        for v in cls.weights:
+            v.assign(np.zeros(v.shape, np.float32))
+        lr = np.random.default_rng(3).uniform(0, 255, (1, 13, 11, 3)).astype(np.float32)
+        np.testing.assert_allclose(learned(lr)["seg"].numpy(), bilinear(lr)["seg"].numpy(), atol=1e-4)
+    finally:
+        for v, value in zip(cls.weights, saved, strict=True):
+            v.assign(value)
+
+
+def test_ce_only_model_has_no_sr_branch_and_its_loss_is_the_cross_entropy() -> None:
+    model = joint(2, sr=False)
+    assert not [ly for ly in model.layers if _is_sr(ly.name)]
+    lr, targets = _batch(16, 16, 2)
+    outputs = model(lr, training=False)
+    loss, parts = joint_criterion(w_sr=1.0, w_fa=1.0)(targets, outputs)
+    plain, _ = pspnet_criterion(0.4)(targets["labels"], outputs)
+    assert set(parts) == {"loss_main", "loss_aux"}
+    np.testing.assert_allclose(float(loss), float(plain), rtol=1e-6)
+
+
+def test_unknown_decoder_is_one_clear_error() -> None:
+    with pytest.raises(SrsegError, match="decoder 'nearest'"):
+        build_joint(19, "small", 2, decoder="nearest")

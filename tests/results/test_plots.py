@@ -390,7 +390,7 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     _dvc(repo, "init", "-q")
     logs = [p for stage in rendered_stages(repo).values() for p in stage["outs"]
             if p.startswith("metrics/train/") and p.endswith("/plots")]
-    assert len(logs) == 3 + 1 + 1 + 6 + 1  # SR per scale, HR, retrain_sr; six combination ones at x4; the blur control
+    assert len(logs) == 3 + 1 + 1 + 8 + 1  # SR per scale, HR, retrain_sr; eight combination ones at x4; blur control
     params = _params([2, 3, 4], [4])
     assert sorted(logs) == sorted(f"{log.relative_to(repo).as_posix()}/plots"
                                   for _, _, log in runs(params, Paths(repo)))
@@ -424,7 +424,8 @@ def test_dvc_plots_definitions_render(tmp_path: Path) -> None:
     seg = get("train_segmentation_val_miou")  # every segmentation training in one chart, a colour per run
     assert {row["run"] for row in seg["data"]["values"]} == {
         "seg_hr seed 0", "seg_retrain_sr_x4 seed 0", "seg_retrain_bicubic_x4 seed 0", "seg_joint_x4 seed 0",
-        "seg_blur_aug seed 0"}
+        "seg_blur_aug seed 0", "seg_lr_pspnet_x4 seed 0",
+        "seg_joint_ce_x4 seed 0"}
     assert seg["encoding"]["color"]["field"] == "run" and seg["encoding"]["x"]["title"] == "epoch"
     assert len({row["run"] for row in get("train_pretraining_loss")["data"]["values"]}) == 3  # ×2, ×3, ×4
     assert len({row["run"] for row in get("train_finetunes_val_psnr")["data"]["values"]}) == 4

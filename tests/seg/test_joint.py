@@ -53,6 +53,12 @@ def test_train_joint_saves_a_segmenter_and_scores_its_sr_head(study: Paths) -> N
     assert q["per_image"]["ids"] == val and np.isfinite(q["psnr_y"]) and len(q["per_image"]["class_sse"]) == 2
     logged = study.train_log("seg_joint_x2", 0)
     assert (logged / "metrics.json").is_file() and not [p for p in logged.parent.iterdir() if p.name.startswith(".")]
+    for term in ("ce", "sr", "fa"):  # the gradient norms of DSRL's three terms per layer group, one row per epoch
+        for group in ("backbone", "seg_head", "sr_branch"):
+            rows = (logged / "plots" / "metrics" / "grad" / term / f"{group}.tsv").read_text().splitlines()
+            assert rows[0].split("\t") == ["step", group] and len(rows) == 2
+            assert float(rows[1].split("\t")[1]) >= 0
+    assert float(history.last["grad/sr/sr_branch"]) > 0 and history.last["grad/ce/sr_branch"] == 0
     scores = run_evaluate(params, "joint", 2, 0, study)  # LR images in, at HR size out
     assert scores["n_images"] == 2 and study.seg_per_image("joint_x2", 0).is_file()
 
@@ -64,3 +70,24 @@ def test_ablation_weights_zero_is_a_plain_lr_segmenter() -> None:
     assert validate({**TINY, "combine": {"scales": [2], "joint": {"w_sr": 0, "w_fa": 0}}}).combine.joint.w_sr == 0
     with pytest.raises(ParamsError, match=r"combine\.joint\.w_fa"):
         validate({**TINY, "combine": {"scales": [2], "joint": {"w_fa": -1}}})
+
+
+@pytest.mark.parametrize(("name", "decoder"), [("joint_ce", True), ("lr_pspnet", False)])
+def test_the_ce_only_models_train_on_lr_input(study: Paths, name: str, decoder: bool) -> None:
+    """The CE-only ablation (the joint model's learned decoder) and DSRL's baseline (bilinear logits): LR in, HR-size
+    logits out, no SR branch, no SR-quality record, the CE term's gradient norms only."""
+    from srseg.methods.registry import evaluate as run_evaluate
+    from srseg.methods.registry import train as run_method
+    from srseg.models.joint import SEG_UP_PREFIX
+    from srseg.models.pspnet import load_model
+
+    params = validate(TINY)
+    history = run_method(params, name, 2, 0, study)
+    grads = {k for k in history.last if k.startswith("grad/")}
+    assert grads == {"grad/ce/backbone", "grad/ce/seg_head"}
+    model = load_model(study.seg_model(f"{name}_x2", 0), 19)
+    assert not [ly for ly in model.layers if ly.name.startswith(SR_LAYER_PREFIX)]
+    assert bool([ly for ly in model.layers if ly.name.startswith(SEG_UP_PREFIX)]) == decoder
+    assert model(np.zeros((1, 24, 48, 3), np.float32)).shape == (1, 48, 96, 19)
+    assert not study.image_quality(f"{name}_x2", 0).exists()
+    assert run_evaluate(params, name, 2, 0, study)["n_images"] == 2

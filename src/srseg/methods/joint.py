@@ -9,12 +9,20 @@ segmentation path starts from the HR PSPNet, as theirs does, and its SR branch f
 theirs applied to the HR image (random resize and mirror, a ``crop``-sided window, :func:`srseg.seg.data.augment`);
 the LR input is the Pillow-bicubic ÷s of that window, rounded to uint8, as ``degrade`` makes the LR images it is
 evaluated on.
+
+The network follows DSRL's structure (:mod:`srseg.models.joint`): by default the segmentation output is upsampled by
+a learned decoder (``decoder: learned``, §3.2's SSSR upsampling module) and the SR branch also reads the encoder's
+low-level features (``sr_skip: true``, §3.2's SISR branch of the segmentation decoder's DeepLabv3+ form). After every
+epoch the gradient norm of each loss term per layer group is logged (``grad/{ce,sr,fa}/{backbone,seg_head,sr_branch}``,
+:func:`gradient_norms`). :func:`train_joint_model` also trains the two CE-only models it is ranked against at equal
+input (:mod:`srseg.methods.joint_ce`, :mod:`srseg.methods.lr_pspnet`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -44,6 +52,8 @@ class JointParams(Section):
     w_fa: float = Field(1.0, ge=0)
     fa_grid: PosInt = 16  # both heads' features pooled to this grid for the affinity matrices
     sr_residual: bool = True  # the SR head predicts a residual over bicubic
+    decoder: Literal["learned", "bilinear"] = "learned"  # segmentation output: DSRL's learned upsampling or bilinear
+    sr_skip: bool = True  # the SR branch also reads the encoder's low-level (1/4) features, as DSRL's
 
 
 register_section("combine.joint", JointParams)
@@ -87,8 +97,69 @@ def joint_dataset(pairs: Pairs, scale: int, *, batch: int, crop: int, scale_min:
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+@dataclass(frozen=True)
+class JointSetup:
+    """What distinguishes the models :func:`train_joint_model` trains: architecture, loss weights, SR branch.
+
+    ``sr=False``: no SR branch is built and the loss is the cross-entropy alone (the CE-only models).
+    """
+
+    decoder: str = "learned"
+    sr_skip: bool = True
+    sr_residual: bool = True
+    w_sr: float = 0.0
+    w_fa: float = 0.0
+    fa_grid: int = 16
+    sr: bool = True
+
+
 def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = None) -> History:
     """Stage ``train_joint@{scale}-{seed}``: train, save the segmentation model, score the SR head on val."""
+    jp = joint_params(params)
+    setup = JointSetup(decoder=jp.decoder, sr_skip=jp.sr_skip, sr_residual=jp.sr_residual, w_sr=jp.w_sr,
+                       w_fa=jp.w_fa, fa_grid=jp.fa_grid)
+    return train_joint_model(params, scale, seed, paths, METHOD, setup, strategy)
+
+
+def group_of(layer: str) -> str:
+    """The layer group whose gradient norms are logged: ``sr_branch``, ``seg_head`` (heads and the learned
+    decoder) or ``backbone`` (the shared encoder: dilated ResNet and pyramid pooling)."""
+    from srseg.models.joint import SEG_UP_PREFIX, SR_LAYER_PREFIX
+
+    if layer.startswith(SR_LAYER_PREFIX):
+        return "sr_branch"
+    if layer.startswith(("head_", "aux_", SEG_UP_PREFIX)):
+        return "seg_head"
+    return "backbone"
+
+
+def gradient_norms(model: Any, batch: Any, setup: JointSetup, aux_weight: float, groups: dict[str, list[int]]
+                   ) -> dict[str, float]:
+    """``{"grad/{term}/{group}": norm}`` of the weighted terms ``ce`` (main + aux_weight·aux), ``sr`` (w_sr·MSE)
+    and ``fa`` (w_fa·FA) of DSRL's loss (§3.4) on one batch (:func:`srseg.training.grad_norms.term_gradient_norms`;
+    the model is left as it was). The CE-only models have the ``ce`` term only."""
+    from srseg.training.grad_norms import term_gradient_norms
+    from srseg.training.joint_loss import feature_affinity_loss, sr_mse
+    from srseg.training.losses import seg_loss
+
+    def terms(targets: Any, outputs: Any) -> dict[str, Any]:
+        ce = seg_loss(targets["labels"], outputs["seg"])
+        if "aux" in outputs and aux_weight > 0:
+            ce = ce + aux_weight * seg_loss(targets["labels"], outputs["aux"])
+        out = {"ce": ce}
+        if setup.sr:
+            out["sr"] = setup.w_sr * sr_mse(outputs["sr"], targets["hr"])
+            out["fa"] = setup.w_fa * feature_affinity_loss(outputs["feat_seg"], outputs["feat_sr"], setup.fa_grid)
+        return out
+
+    inputs, targets = batch
+    return {f"grad/{k}": v for k, v in term_gradient_norms(model, inputs, targets, terms, groups).items()}
+
+
+def train_joint_model(params: Params, scale: int, seed: int, paths: Paths, method: Method, setup: JointSetup,
+                      strategy: Any = None) -> History:
+    """Train ``method``'s model — the joint network of ``setup`` on LR crops, the retrained PSPNets' recipe — save
+    its segmentation model and, when it has an SR branch, score the SR head on val."""
     from srseg import runtime
     from srseg.io import write_json
     from srseg.labels import NUM_CLASSES
@@ -99,13 +170,15 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
     from srseg.seg.evaluate import evaluate_pairs
     from srseg.seg.infer import Predictor
     from srseg.seg.train import retrain_init, retrain_recipe, started_from
+    from srseg.training.grad_norms import layer_groups
     from srseg.training.joint_loss import joint_criterion
     from srseg.training.loop import train as train_loop
     from srseg.training.losses import enet_class_weights
     from srseg.training.optimizers import make_optimizer
 
     check_scale(scale)
-    seg, tp, jp = params.seg, retrain_recipe(params), joint_params(params)
+    assert method.train is not None
+    seg, tp = params.seg, retrain_recipe(params)
     runtime.set_determinism(seed)
     strategy = strategy or runtime.strategy(params.runtime.distribute)
     if tp.batch % strategy.num_replicas_in_sync:
@@ -115,36 +188,56 @@ def train(params: Params, scale: int, seed: int, paths: Paths, strategy: Any = N
     val = split_pairs(paths.lr(scale), paths.raw, "val", f"LR ×{scale} (degrade@{scale})", input_scale=scale)
     counts = label_counts(train_pairs)
     class_weights = enet_class_weights(counts) if tp.class_weights == "enet" else None
-    dataset = joint_dataset(train_pairs, scale, batch=tp.batch, crop=tp.crop, scale_min=tp.scale_min,
-                            scale_max=tp.scale_max, seed=seed)
+    def stream(pairs: Pairs) -> tf.data.Dataset:
+        return joint_dataset(pairs, scale, batch=tp.batch, crop=tp.crop, scale_min=tp.scale_min,
+                             scale_max=tp.scale_max, seed=seed)
+
+    dataset = stream(train_pairs)
+    # The gradient norms' batch: a fixed one, from a stream of its own, so the training stream is untouched.
+    probe = next(iter(stream(replace(train_pairs, samples=train_pairs.samples[: tp.batch],
+                                     images=train_pairs.images[: tp.batch], labels=train_pairs.labels[: tp.batch]))))
     total = tp.epochs * tp.steps_per_epoch
     policy = params.runtime.precision.seg
     with runtime.precision(policy), strategy.scope():
         model = build_joint(NUM_CLASSES, seg.preset, scale, aux=seg.aux_weight > 0, dropout=seg.dropout,
-                            sr_residual=jp.sr_residual, sync_bn=strategy.num_replicas_in_sync > 1)
+                            sr_residual=setup.sr_residual, decoder=setup.decoder, sr_skip=setup.sr_skip,
+                            sr=setup.sr, sync_bn=strategy.num_replicas_in_sync > 1)
         optimizer = runtime.wrap_optimizer(make_optimizer(tp, total), policy)
     init = retrain_init(params, paths, seed)
     if init is not None:
-        log.info("joint model from %s; fresh: %s", init, ", ".join(init_from(model, init)))
-    criterion = joint_criterion(class_weights, seg.aux_weight, jp.w_sr, jp.w_fa, jp.fa_grid)
+        log.info("%s model from %s; fresh: %s", method.name, init, ", ".join(init_from(model, init)))
+    criterion = joint_criterion(class_weights, seg.aux_weight, setup.w_sr, setup.w_fa, setup.fa_grid)
     predictor = Predictor(inference_model(model), "whole")
+    groups = layer_groups(model, group_of)
+    # One replica only: the norms are measured outside the strategy's replica context.
+    log_gradients = strategy.num_replicas_in_sync == 1
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
         m = evaluate_pairs(predictor, val)
+        grads = gradient_norms(model, probe, setup, seg.aux_weight, groups) if log_gradients else {}
         return {**{f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"},
-                "val/miou": m["miou"], "val/pacc": m["pacc"]}
+                "val/miou": m["miou"], "val/pacc": m["pacc"], **grads}
 
-    name = variant(NAME, scale)
+    name = variant(method.name, scale)
     out = paths.seg_model(name, seed)
-    record = model_record(params, METHOD.stage, SPEC.model_params, task="segmentation", seed=seed,
-                          architecture=f"joint SR + PSPNet {seg.preset} on x{scale} LR input (SR head dropped)",
+    if setup.sr:
+        architecture = (f"joint SR + PSPNet {seg.preset} on x{scale} LR input ({setup.decoder} decoder, SR skip "
+                        f"{'yes' if setup.sr_skip else 'no'}; SR head dropped)")
+        trained_on = f", w_sr {setup.w_sr}, w_fa {setup.w_fa}"
+    else:
+        architecture = f"PSPNet {seg.preset} on x{scale} LR input, {setup.decoder} decoder to HR size"
+        trained_on = ", cross-entropy only"
+    record = model_record(params, method.stage, method.train.model_params, task="segmentation", seed=seed,
+                          architecture=architecture,
                           trained_on=(f"x{scale} LR crops of the {len(train_pairs.images)} train images of "
-                                      f"{data_description(params)}, w_sr {jp.w_sr}, w_fa {jp.w_fa}"
-                                      f"{started_from(init)}"))
+                                      f"{data_description(params)}{trained_on}{started_from(init)}"))
     history = train_loop(model, dataset, criterion, optimizer, steps=total, steps_per_epoch=tp.steps_per_epoch,
                          live_dir=paths.train_log(f"seg_{name}", seed), save=lambda: save_model(model, out, record),
-                         epoch_metrics=epoch_metrics, strategy=strategy, name=NAME,
+                         epoch_metrics=epoch_metrics, strategy=strategy, name=method.name,
                          memory_params=f"seg.train.crop {tp.crop}, seg.train.batch {tp.batch}")
+    if not setup.sr:
+        log.info("%s: val mIoU %.4f after %.0f s", out, history.last.get("val/miou", np.nan), history.seconds)
+        return history
     q = sr_head_quality(model, paths, scale)
     write_json(paths.image_quality(name, seed), q)
     log.info("%s: val mIoU %.4f, SR head Y-PSNR %.2f dB, after %.0f s", out, history.last.get("val/miou", np.nan),
@@ -193,4 +286,5 @@ SPEC = TrainSpec(
 )
 METHOD = register(Method(NAME, "joint SR + segmentation model", "#F0E442", "X", stage="train_joint", images="lr",
                          segmenter="joint", scales="combine.scales", group="combine", baseline="retrain_bicubic",
-                         quality=True, train=SPEC, reported=("retrain_bicubic",)))
+                         controls=("joint_ce", "lr_pspnet", "bicubic"), quality=True, train=SPEC,
+                         reported=("retrain_bicubic", "joint_ce", "lr_pspnet")))

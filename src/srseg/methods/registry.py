@@ -18,6 +18,8 @@ from srseg.methods import (
     ft_sr_unseen,
     hr,
     joint,
+    joint_ce,
+    lr_pspnet,
     retrain_bicubic,
     retrain_sr,
     retrain_sr_on_hr,
@@ -33,7 +35,7 @@ from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
 MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, ft_sr_unseen, task_sr_unseen,
-           joint, sft_sr, sft_oracle, blur_aug)
+           lr_pspnet, joint, joint_ce, sft_sr, sft_oracle, blur_aug)
 _first = {m.METHOD.name: m.METHOD for m in MODULES}
 _later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
 METHODS.clear()

@@ -210,8 +210,11 @@ def _bottleneck_block(x, width: int, stride: int, dilation: int, name: str, sync
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
 
 
-def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False):
-    """Dilated ResNet on a normalised image tensor → (stage-4 features, stage-5 features), both at 1/8."""
+def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False, low_level: bool = False):
+    """Dilated ResNet on a normalised image tensor → (stage-4 features, stage-5 features), both at 1/8.
+
+    ``low_level``: ``(stage-2 features at 1/4, stage-4, stage-5)``, the early features a decoder skip reads.
+    """
     x = conv_bn(x, spec.stem[0], 3, stride=2, name="stem1", sync_bn=sync_bn)
     x = conv_bn(x, spec.stem[1], 3, name="stem2", sync_bn=sync_bn)
     x = conv_bn(x, spec.stem[2], 3, name="stem3", sync_bn=sync_bn)
@@ -223,7 +226,7 @@ def resnet_backbone(x, spec: BackboneSpec, *, sync_bn: bool = False):
         for b in range(depth):
             x = block(x, width, stride if b == 0 else 1, dilation, name=f"conv{s + 2}_{b + 1}", sync_bn=sync_bn)
         feats.append(x)
-    return feats[2], feats[3]
+    return (feats[0], feats[2], feats[3]) if low_level else (feats[2], feats[3])
 
 
 def pyramid_pooling_module(x, bins: tuple[int, ...] = PPM_BINS, name: str = "ppm", *, sync_bn: bool = False):
@@ -250,9 +253,15 @@ def seg_head(x, channels: int, num_classes: int, dropout: float, name: str, *, f
     return (logits, f) if features else logits
 
 
-def encoder(image, spec: BackboneSpec, *, sync_bn: bool = False):
-    """ImageNet normalisation → dilated ResNet → pyramid pooling: (stage-4 features, PPM output), both at 1/8."""
+def encoder(image, spec: BackboneSpec, *, sync_bn: bool = False, low_level: bool = False):
+    """ImageNet normalisation → dilated ResNet → pyramid pooling: (stage-4 features, PPM output), both at 1/8.
+
+    ``low_level``: ``(stage-2 features at 1/4, stage-4, PPM output)`` (the joint model's SR skip).
+    """
     x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="normalize")(image)
+    if low_level:
+        c2, c4, c5 = resnet_backbone(x, spec, sync_bn=sync_bn, low_level=True)
+        return c2, c4, pyramid_pooling_module(c5, sync_bn=sync_bn)
     c4, c5 = resnet_backbone(x, spec, sync_bn=sync_bn)
     return c4, pyramid_pooling_module(c5, sync_bn=sync_bn)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from srseg.errors import SrsegError
+from srseg.io import replace_between
 from srseg.methods import registry as methods
 from srseg.paths import Paths
 from srseg.results.schema import Comparison, Summary
@@ -100,10 +101,7 @@ def load(root: Path) -> list[tuple[str, Summary]]:
 
 def with_table(readme: str, text: str) -> str:
     """``readme`` with ``text`` between its markers; SrsegError when they are missing."""
-    if BEGIN not in readme or END not in readme:
-        raise SrsegError(f"README.md: no results-table markers ({BEGIN!r} … {END!r})")
-    head, rest = readme.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}"
+    return replace_between(readme, BEGIN, END, text, "README.md (results table)")
 
 
 def main(argv: list[str] | None = None) -> int:

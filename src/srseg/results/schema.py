@@ -283,7 +283,8 @@ class Summary:
                                      "variants b and a")
                 comparisons.append(Comparison(b, a, seeds, {k: x for k, x in e.items() if k in COMPARISON_METRICS}))
             combined = {e["scale"]: {k: x for k, x in e.items() if k != "scale"} for e in data["combined"].values()}
-            convergence = tuple(data["convergence"])
+            # summaries written before the convergence check (early schema 2, e.g. docs/camvid-sequence) lack it
+            convergence = tuple(data.get("convergence", ()))
         except KeyError as exc:
             raise SrsegError(f"{source}: missing key {exc.args[0]} (re-run the summarize stage)") from None
         return cls(data["settings"], tuple(variants.values()), tuple(comparisons), combined, convergence)

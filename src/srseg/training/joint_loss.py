@@ -105,7 +105,8 @@ def joint_criterion(
     being :func:`srseg.training.losses.seg_loss` (with ``class_weights``). ``parts`` holds every unweighted term
     (``loss_main``, ``loss_aux``, ``loss_sr``, ``loss_fa``) for logging, but a term whose weight is 0 is
     left out of the loss: with ``w_sr = w_fa = 0`` the loss *is* the LR-input segmenter's (the SR branch
-    then gets no gradient — ``None`` from the tape — which is the ablation, not a bug).
+    then gets no gradient — ``None`` from the tape — which is the ablation, not a bug). For a model without
+    SR branch (``build_joint(..., sr=False)``) the criterion is the segmentation loss alone.
     """
     for key, value in (("aux_weight", aux_weight), ("w_sr", w_sr), ("w_fa", w_fa)):
         if not np.isfinite(value) or value < 0:
@@ -120,6 +121,8 @@ def joint_criterion(
         if "aux" in outputs and aux_weight > 0:
             parts["loss_aux"] = seg_loss(labels, outputs["aux"], cw)
             total = total + aux_weight * parts["loss_aux"]
+        if "sr" not in outputs:  # a model built without SR branch (sr=False): the CE-only models
+            return total, parts
         parts["loss_sr"] = sr_mse(outputs["sr"], targets["hr"])
         parts["loss_fa"] = feature_affinity_loss(outputs["feat_seg"], outputs["feat_sr"], fa_grid)
         if w_sr > 0:
