@@ -26,6 +26,7 @@ from srseg.results.wording import diff_cell, level_cell
 ROOT = Path(__file__).resolve().parents[3]
 #: (column title, summary.json path relative to the repository), in column order.
 STUDIES: tuple[tuple[str, Path], ...] = (
+    ("CamVid by sequence (val 0006R0)", Path("docs/camvid-sequence/summary.json")),
     ("synthetic scenes (default run)", Paths(Path(".")).summary),
 )
 BEGIN = ("<!-- results table: written by `python -m srseg.results.readme_table` from the studies' summary.json; "

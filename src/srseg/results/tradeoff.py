@@ -9,7 +9,7 @@ differ from it, and every finished experiment that changes only the swept keys, 
 Y-PSNR and PACC at the scale with their 95 % intervals. It prints a table, marks the Pareto front (points no other
 point beats or equals in both, higher is better: on point estimates, not on the intervals) and draws Y-PSNR against
 PACC with both intervals, the front as a step line and the method's registry baseline as a reference (default
-``plots/figures/tradeoff.png``).
+``plots/sweeps/tradeoff.png``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from srseg.results.figure_style import DPI, STYLE, WIDTH, bar_lengths, save
 from srseg.results.schema import Summary, VariantResult
 from srseg.results.wording import and_list, table
 
-DEFAULT_OUT = REPO.figures / "tradeoff.png"
+DEFAULT_OUT = REPO.root / "plots" / "sweeps" / "tradeoff.png"  # outside every stage's outputs
 
 
 @dataclass(frozen=True)
