@@ -77,6 +77,18 @@ def _merge(base: dict, patch: dict) -> dict:
         ({"cliff": {"blur": {"identity": 1.5}}}, "cliff.blur.identity", "<= 1"),
         ({"cliff": {"blur": {"epochs": 0}}}, "cliff.blur.epochs", ">= 1"),
         ({"cliff": {"sharp": 1}}, "cliff.sharp", "unknown key"),
+        ({"objects": {"height_bins": [0, 20, 10, float("inf")]}}, "objects.height_bins",
+         "must rise strictly from 0 to .inf, e.g. [0, 10, 20, 40, .inf]"),
+        ({"objects": {"height_bins": [5, 10, float("inf")]}}, "objects.height_bins", "must rise strictly from 0"),
+        ({"objects": {"height_bins": [0, 10, 20]}}, "objects.height_bins", "must rise strictly from 0 to .inf"),
+        ({"objects": {"reasonable_height": 15}}, "objects.reasonable_height",
+         "must be one of the finite objects.height_bins edges (0, 10, 20, 40) (got 15)"),
+        ({"objects": {"height_bins": [0, 18, 36, float("inf")]}}, "objects.reasonable_height",
+         "edges (0, 18, 36) (got 10)"),  # the default 10 is not an edge of these bins
+        ({"objects": {"informative_recall": 1.5}}, "objects.informative_recall", "<= 1"),
+        ({"objects": {"informative_recall": -0.1}}, "objects.informative_recall", ">= 0"),
+        ({"objects": {"size_bins": [0, 32, 128, 512, float("inf")]}}, "objects.size_bins",
+         "replaced by objects.height_bins (HR bounding-box heights in pixels"),
     ],
 )
 def test_bad_values_name_key_and_allowed(patch: dict, key: str, allowed: str) -> None:

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from srseg.errors import ParamsError, SrsegError, first_line
 
@@ -269,12 +276,24 @@ class CombineParams(_Section):
 
 
 class ObjectsParams(_Section):
-    """Object-level evaluation (srseg.metrics.objects): connected components of the segmentation as detections."""
+    """Object-level evaluation (srseg.metrics.objects): connected components of the segmentation as detections,
+    pedestrians binned by their HR bounding-box height, and the gate that decides whether the measure ranks methods
+    (srseg.results.pedestrians)."""
 
     classes: list[str] = ["person", "rider", "car", "bicycle"]
-    size_bins: list[float] = [0.0, 32.0, 128.0, 512.0, math.inf]  # HR pixel areas, lo <= area < hi
+    height_bins: list[float] = [0.0, 10.0, 20.0, 40.0, math.inf]  # HR bounding-box heights in px, lo <= h < hi
+    reasonable_height: Annotated[float, Field(ge=0)] = 10.0  # a "reasonably sized" pedestrian: at least this high
+    informative_recall: Fraction = 0.25  # the gate: HR's reasonable recall, its interval's lower bound, reaches this
     iou: Annotated[float, Field(gt=0, le=1)] = 0.5
     min_size: NonNegInt = 0  # instances below this many pixels are ignored (Cityscapes' own evaluation: 100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "size_bins" in data:
+            raise ParamsError("objects.size_bins: replaced by objects.height_bins (HR bounding-box heights in "
+                              "pixels, e.g. [0, 10, 20, 40, .inf]); pixel-area bins are gone")
+        return data
 
     @field_validator("classes")
     @classmethod
@@ -286,12 +305,20 @@ class ObjectsParams(_Section):
             raise ValueError(f"must be distinct Cityscapes classes with instances ({', '.join(allowed)})")
         return v
 
-    @field_validator("size_bins")
+    @field_validator("height_bins")
     @classmethod
     def _bins(cls, v: list[float]) -> list[float]:
         if len(v) < 2 or v[0] != 0 or v[-1] != math.inf or any(b <= a for a, b in itertools.pairwise(v)):
-            raise ValueError("must rise strictly from 0 to .inf, e.g. [0, 32, 128, 512, .inf]")
+            raise ValueError("must rise strictly from 0 to .inf, e.g. [0, 10, 20, 40, .inf]")
         return v
+
+    @model_validator(mode="after")
+    def _reasonable(self) -> ObjectsParams:
+        edges = self.height_bins[:-1]
+        if self.reasonable_height not in edges:  # checked here: a default is not validated field by field
+            raise ParamsError("objects.reasonable_height: must be one of the finite objects.height_bins edges ("
+                              + ", ".join(f"{x:g}" for x in edges) + f") (got {self.reasonable_height:g})")
+        return self
 
 
 class StatsParams(_Section):

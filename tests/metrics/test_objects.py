@@ -1,5 +1,5 @@
-"""srseg.metrics.objects: matching by hand-counted cases, size bins, per-image records, bad input, and a
-cross-check against cityscapesscripts' instance-level evaluation."""
+"""srseg.metrics.objects: matching by hand-counted cases, height bins and precision, per-image records, bad input, and
+a cross-check against cityscapesscripts' instance-level evaluation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from srseg.errors import ImageError, ParamsError
 from srseg.io import write_png
-from srseg.metrics.objects import ImageCounts, ObjectMeter, ObjectSpec, combine, match_class
+from srseg.metrics.objects import ImageCounts, ObjectMeter, ObjectSpec, combine, match_class, scores
 
 ROAD, VOID, PERSON, RIDER, CAR, BICYCLE = 7, 0, 24, 25, 26, 33
 
@@ -87,21 +87,77 @@ def test_hand_counted_case() -> None:
     assert res0["pedestrian_recall"] == pytest.approx(4 / 8)
 
 
-def test_size_bins() -> None:
-    spec = ObjectSpec(classes=("person",), size_bins=(0, 32, 128, 512, math.inf))
-    gt = np.full((30, 80), ROAD, np.uint16)
-    _box(gt, (0, 0), (0, 30), 24000)  # 31 px → bin 0
-    _box(gt, (2, 2), (0, 31), 24001)  # 32 px → bin 1
-    _box(gt, (4, 4), (0, 79), 24002)  # 80 px → bin 1
-    _box(gt, (6, 7), (0, 63), 24003)  # 128 px → bin 2
-    _box(gt, (15, 26), (0, 49), 24004)  # 600 px → bin 3
+def test_height_bins() -> None:
+    """An instance's bin is its bounding-box height (rows), not its area; ``lo ≤ height < hi``."""
+    spec = ObjectSpec(classes=("person",), height_bins=(0, 10, 20, 40, math.inf), reasonable_height=10)
+    gt = np.full((60, 80), ROAD, np.uint16)
+    _box(gt, (0, 8), (0, 0), 24000)  # 9 rows, 9 px → bin 0
+    _box(gt, (0, 9), (2, 2), 24001)  # 10 rows (a 1-px-wide pole of a person: 10 px) → bin 1
+    _box(gt, (45, 46), (40, 79), 24002)  # 2 rows, 80 px: large but flat → bin 0
+    _box(gt, (20, 58), (10, 11), 24003)  # 39 rows → bin 2
+    _box(gt, (0, 39), (30, 30), 24004)  # 40 rows … (top part)
+    _box(gt, (0, 39), (32, 32), 24004)  # … in two pieces: its box spans both → still 40 rows → bin 3
     pred = _labels(gt)
-    pred[2, :] = ROAD  # 24001 missed
+    pred[20:59, 10:12] = ROAD  # 24003 missed
+    m = match_class(gt, pred, PERSON)
+    assert m.gt_height.tolist() == [9, 10, 2, 39, 40]
     rec = ObjectMeter(spec).add(gt, pred)
-    assert rec.size_n.tolist() == [[1, 2, 1, 1]] and rec.size_tp.tolist() == [[1, 1, 1, 1]]
+    assert rec.height_n.tolist() == [[2, 1, 1, 1]] and rec.height_tp.tolist() == [[2, 1, 0, 1]]
+    # 24004's two pieces are two components, IoU 0.5 each: one matched, the other unmatched (an FP of 40 rows)
+    assert rec.height_fp.tolist() == [[0, 0, 0, 1]] and rec.tp.tolist() == [4] and rec.fp.tolist() == [1]
     res = combine([rec], spec)
-    assert res["size_bins"] == ["0-32", "32-128", "128-512", "512+"]
-    assert res["classes"]["person"]["recall_by_size"] == {"0-32": 1.0, "32-128": 0.5, "128-512": 1.0, "512+": 1.0}
+    assert res["height_bins"] == ["0-10", "10-20", "20-40", "40+"]
+    assert res["classes"]["person"]["recall_by_height"] == {"0-10": 1.0, "10-20": 1.0, "20-40": 0.0, "40+": 1.0}
+    assert res["pedestrian"]["reasonable"] == {"instances": 3, "recall": pytest.approx(2 / 3),
+                                               "precision": pytest.approx(2 / 3)}
+
+
+def _precision_case() -> tuple[np.ndarray, np.ndarray]:
+    """One 20×40 image whose per-bin counts (bins 0-4, 4-8, 8+) are worked out in the comments."""
+    gt = np.full((20, 40), ROAD, np.uint16)
+    _box(gt, (0, 2), (0, 3), 24000)  # person A, 3 rows → bin 0
+    _box(gt, (5, 9), (0, 1), 24001)  # person B, 5 rows → bin 1
+    _box(gt, (10, 19), (0, 2), 24002)  # person C, 10 rows → bin 2
+    _box(gt, (0, 7), (10, 11), 25000)  # rider D, 8 rows → bin 2
+    _box(gt, (15, 19), (35, 39), VOID)
+    pred = np.full((20, 40), ROAD, np.uint8)
+    _box(pred, (0, 2), (0, 3), PERSON)  # A exactly: TP, bin 0
+    # B: not predicted, FN in bin 1
+    _box(pred, (10, 19), (0, 2), PERSON)  # C exactly: TP, bin 2
+    _box(pred, (0, 5), (10, 11), RIDER)  # IoU 12/16 with D: TP in D's bin 2, though the component is 6 rows high
+    _box(pred, (0, 1), (20, 21), PERSON)  # on road, 2 rows: FP in bin 0
+    _box(pred, (5, 14), (25, 25), PERSON)  # on road, 10 rows: FP in bin 2
+    _box(pred, (10, 14), (30, 31), RIDER)  # on road, 5 rows: FP in bin 1
+    _box(pred, (15, 19), (35, 39), PERSON)  # all on void: ignored, no FP
+    return gt, pred
+
+
+def test_precision_by_height_by_hand() -> None:
+    """Precision = matched detections / counted detections: a matched one in the bin of its instance, an
+    unmatched one in the bin of its own height. Pooled: 3 TP, 1 FN, 3 FP."""
+    spec = ObjectSpec(classes=("person", "rider"), height_bins=(0, 4, 8, math.inf), reasonable_height=4)
+    gt, pred = _precision_case()
+    rec = ObjectMeter(spec).add(gt, pred, gt_label_ids=_labels(gt))
+    assert rec.height_n.tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert rec.height_tp.tolist() == [[1, 0, 1], [0, 0, 1]]
+    assert rec.height_fp.tolist() == [[1, 0, 1], [0, 1, 0]]
+    res = combine([rec], spec)
+    assert res["pedestrian_recall"] == pytest.approx(3 / 4) and res["pedestrian_precision"] == pytest.approx(3 / 6)
+    ped = res["pedestrian"]
+    assert ped["recall_by_height"] == {"0-4": 1.0, "4-8": 0.0, "8+": 1.0}
+    assert ped["precision_by_height"] == pytest.approx({"0-4": 1 / 2, "4-8": 0.0, "8+": 2 / 3})
+    assert ped["reasonable"] == {"instances": 3, "recall": pytest.approx(2 / 3), "precision": pytest.approx(2 / 4)}
+    assert res["classes"]["rider"]["precision_by_height"] == {"0-4": None, "4-8": 0.0, "8+": 1.0}  # none: no detection
+    assert res["scores"] == pytest.approx({
+        "pedestrian_recall": 3 / 4, "pedestrian_precision": 1 / 2, "reasonable_recall": 2 / 3,
+        "reasonable_precision": 1 / 2, "recall_0-4": 1.0, "recall_4-8": 0.0, "recall_8+": 1.0,
+        "precision_0-4": 1 / 2, "precision_4-8": 0.0, "precision_8+": 2 / 3})
+    # the bootstrap's vectorised scores from summed flat records: two resamples, the image once and twice
+    flat = np.stack([rec.flat(), 2 * rec.flat()])
+    got = scores(spec.unflatten(flat), spec)
+    assert got["reasonable_precision"].tolist() == [0.5, 0.5] and got["recall_4-8"].tolist() == [0.0, 0.0]
+    empty = scores(spec.unflatten(np.zeros((1, len(rec.flat())))), spec)
+    assert all(np.isnan(v[0]) for v in empty.values())  # nothing counted: undefined, not 0
 
 
 def test_one_to_one_greedy_and_deterministic() -> None:
@@ -120,10 +176,12 @@ def test_per_image_records_and_combine() -> None:
     spec = ObjectSpec(min_size=100)
     meter = _meter(spec)
     arrays = meter.per_image()
-    assert arrays["tp"].shape == (2, 4) and arrays["size_n"].shape == (2, 4, 4)
+    assert arrays["tp"].shape == (2, 4) and arrays["height_n"].shape == (2, 4, 4)
     assert arrays["tp"].dtype == np.int64
     assert arrays["tp"][:, 0].tolist() == [1, 1] and arrays["fn"][:, 0].tolist() == [2, 2]
-    assert (arrays["size_n"].sum(axis=2) == arrays["tp"] + arrays["fn"]).all()
+    assert (arrays["height_n"].sum(axis=2) == arrays["tp"] + arrays["fn"]).all()
+    assert (arrays["height_tp"].sum(axis=2) == arrays["tp"]).all()
+    assert (arrays["height_fp"].sum(axis=2) == arrays["fp"]).all()
     assert combine(meter.records, spec) == meter.result()
     # a bootstrap resample (image 0 twice, image 1 once) recomputes recall from the records
     again = [ImageCounts.from_json(r.to_json()) for r in meter.records]
@@ -157,14 +215,18 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
 def test_spec_validation() -> None:
     with pytest.raises(ParamsError, match=r"object classes \['person', 'road'\]: must be distinct classes with inst"):
         ObjectSpec(classes=("person", "road"))
-    with pytest.raises(ParamsError, match="size_bins"):
-        ObjectSpec(size_bins=(0, 100, 50, math.inf))
-    with pytest.raises(ParamsError, match="size_bins"):
-        ObjectSpec(size_bins=(0, 100))
+    with pytest.raises(ParamsError, match="height_bins"):
+        ObjectSpec(height_bins=(0, 100, 50, math.inf))
+    with pytest.raises(ParamsError, match="height_bins"):
+        ObjectSpec(height_bins=(0, 100))
+    with pytest.raises(ParamsError, match=r"^object reasonable_height 15: must be one of the finite height_bins "
+                                          r"edges \(0, 10, 20, 40\)$"):
+        ObjectSpec(reasonable_height=15)
     with pytest.raises(ParamsError, match="iou"):
         ObjectSpec(iou=0)
     res = combine([], ObjectSpec(classes=("car",)))
     assert res["pedestrian"] is None and res["pedestrian_recall"] is None and res["classes"]["car"]["recall"] is None
+    assert res["pedestrian_precision"] is None and set(res["scores"].values()) == {None}
 
 
 def test_no_tensorflow() -> None:

@@ -527,21 +527,91 @@ def test_pedestrian_figure_adds_the_best_combination_method() -> None:
     best = best_combination(methods_csv, summary)
     assert list(best) == [4] and best[4].key == VariantKey(METHODS["sft_sr"], 4)
 
-    def row(variant: str, scale: int | None, size: str, recall: float) -> dict:
-        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": size,
-                "recall": recall, "recall_lo": recall - 0.1, "recall_hi": recall + 0.1}
+    def row(variant: str, scale: int | None, height: str, recall: float) -> dict:
+        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "measure": "recall",
+                "height": height, "value": recall, "value_lo": recall - 0.1, "value_hi": recall + 0.1}
 
-    rows = [row("hr", None, size, 0.8) for size in ("all", "0-32")]
-    rows += [row(f"{m}_x{s}", s, size, 0.5) for m in ("bicubic", "sr") for s in (2, 4) for size in ("all", "0-32")]
-    rows += [row("sft_sr_x4", 4, size, 0.6) for size in ("all", "0-32")]
+    heights = ("all", "reasonable", "0-10")
+    rows = [row("hr", None, h, 0.8) for h in heights]
+    rows += [row(f"{m}_x{s}", s, h, 0.5) for m in ("bicubic", "sr") for s in (2, 4) for h in heights]
+    rows += [row("sft_sr_x4", 4, h, 0.6) for h in heights]
     fig = fig_pedestrians(rows, [2, 4], best)
-    for ax in fig.axes[:2]:
+    assert len(fig.axes) == 2  # one row (recall only), a panel for all pedestrians and one per bin
+    for ax in fig.axes:
         labels = ax.get_legend_handles_labels()[1]
         assert labels == ["HR (no downscaling)", "bicubic LR", "SR (DCSCN)",
                           "best combination: segmentation-assisted SR ×4"]
         points = [c for c in ax.containers if c.get_label().startswith("best combination")]
         assert len(points) == 1 and points[0].lines[0].get_ydata()[0] == pytest.approx(60.0)
     assert fig_pedestrians(rows, [2, 4]).axes[0].get_legend_handles_labels()[1][-1] == "SR (DCSCN)"
+
+
+@pytest.mark.parametrize("hr_found", [0.8, 0.05])
+def test_the_pedestrian_gate_in_the_report_reading_and_figure(tmp_path: Path, hr_found: float) -> None:
+    """Issue 30.6: where the HR segmenter finds almost no reasonably sized pedestrian, the object section, the
+    reading and the figure's title say "uninformative" with its recall and interval, and the reading ranks no method
+    by it; where it finds most, recall is worded by its verdicts with precision beside it. Both tables (recall and
+    precision, overall, reasonable and by height) are there either way."""
+    from srseg.results.inputs import load_summary
+    from srseg.results.pedestrians import gate
+    from srseg.results.scale_figures import fig_pedestrians
+    from srseg.results.series import CLASS_IOU_CSV, OBJECTS_CSV, read_csv
+    from srseg.results.wording import level_cell
+
+    write_metrics(tmp_path, [2, 4], [4], objects=True, hr_found=hr_found)
+    paths = Paths(tmp_path)
+    params = _params([2, 4], [4])
+    summarize(params, paths)
+    summary = load_summary(paths.summary)
+    informative = hr_found == 0.8
+    text = build_report(summary, params, {}, read_csv(paths.series / CLASS_IOU_CSV))
+    section = text.split("## Object level: can a car still find the pedestrians?")[1].split("\n## ")[0]
+    read = text.split("## Reading")[1].split("\n## ")[0]
+    hr = summary.variant(METHODS["hr"])["objects"]["reasonable_recall"]
+    cell = level_cell(hr["value"], hr["ci95"], digits=1)  # "5.0 % [0.0, 12.6]": in the figure's title
+    found = cell.replace(" [", " (95 % CI [") + ")" if " [" in cell else cell  # in the text, as the reading words it
+    header = "| variant | all | reasonable (≥ 10 px) | 0-10 px | 10-20 px | 20-40 px | 40+ px |"
+    assert section.count(header) == 2 and "Recall:" in section and "Precision:" in section
+    if informative:
+        assert (f"**Informative: the HR segmenter (the HR-trained PSPNet on HR images) finds {found} of reasonably "
+                "sized pedestrians (at least 10 px high in HR pixels; its interval's lower bound must reach 25 %, "
+                "`objects.informative_recall`), so methods are compared by it.**") in section
+        assert "The measure is informative: " in read and "Pedestrian recall (person and rider" in read
+        assert "Precision (the share of segments that match a pedestrian; on HR images" in read
+        assert "uninformative" not in text
+    else:
+        words = (f"uninformative: the HR segmenter (the HR-trained PSPNet on HR images) finds only {found} of "
+                 "reasonably sized pedestrians (at least 10 px high in HR pixels; its interval's lower bound must "
+                 "reach 25 %, `objects.informative_recall`), so methods are not ranked by it")
+        assert f"**U{words[1:]}.**" in section and "they do not rank them" in section
+        assert f"Pedestrians (person and rider instances found by a segment overlapping them with IoU ≥ 0.5): {words}" \
+            in read
+        assert "Pedestrian recall (" not in read and "Precision (" not in read  # no clause compares methods by it
+        assert "pedestrian recall left out: uninformative" in text  # the families, in the uncertainty paragraph
+    fig = fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), [2, 4], None, gate(summary))
+    title = fig.get_suptitle()
+    assert ("Uninformative: HR finds only" in title) != informative and cell in title
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()] == ["recall (%)", "precision (%)"]
+    assert [ax.get_title() for ax in fig.axes[:5]] == ["all pedestrians", "0-10 px high", "10-20 px high",
+                                                       "20-40 px high", "40+ px high"]
+
+
+def test_a_summary_from_before_the_gate_still_reads() -> None:
+    """A committed summary written before the height bins and the gate (docs/camvid-sequence: area bins, recall
+    only, no ``informative``) loads, and its report words its pedestrian recall as it was, with no gate."""
+    from srseg.results.inputs import load_summary
+    from srseg.results.pedestrians import gate
+
+    summary = load_summary(REPO / "docs" / "camvid-sequence" / "summary.json")
+    assert "size_bins" in summary.settings["objects"] and gate(summary) is None
+    params = validate({"scales": [2, 3, 4], "seg": {"retrain_scales": [4]}, "combine": {"scales": [4]}})
+    text = build_report(summary, params, {}, [])
+    section = text.split("## Object level: can a car still find the pedestrians?")[1].split("\n## ")[0]
+    assert "| variant | all | 0-32 px | 32-128 px | 128-512 px | 512+ px |" in section
+    assert "informative" not in section and "Precision" not in section
+    hr = summary.variant(METHODS["hr"])["objects"]["pedestrian_recall"]
+    assert f"Pedestrian recall (person and rider instances found by a segment overlapping them with IoU ≥ 0.5; on HR " \
+           f"images {hr['value'] * 100:.1f} %), SR against bicubic input: no measurable difference at ×2" in text
 
 
 def test_figures_agree_with_the_paired_verdicts_and_fit_their_data() -> None:
@@ -569,8 +639,8 @@ def test_figures_agree_with_the_paired_verdicts_and_fit_their_data() -> None:
         "+0.08 pp", "+0.27 pp", "+1.40 pp"]
 
     def ped(variant: str, scale: int | None, recall: float) -> dict:
-        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "size": "all",
-                "recall": recall, "recall_lo": max(recall - 0.03, 0.0), "recall_hi": recall + 0.03}
+        return {"method": variant.rsplit("_x", 1)[0], "scale": scale, "variant": variant, "measure": "recall",
+                "height": "all", "value": recall, "value_lo": max(recall - 0.03, 0.0), "value_hi": recall + 0.03}
 
     peds = [ped("hr", None, 0.07)] + [ped(f"{m}_x{s}", s, r) for m, r in (("bicubic", 0.0), ("sr", 0.04))
                                       for s in (2, 4)]
@@ -618,13 +688,13 @@ def test_a_point_outside_its_interval_is_drawn(tmp_path: Path) -> None:
     sr_miou = column("miou", METHODS["sr"])
     scales = outside(series[SCALES_CSV], sr_miou, f"{sr_miou}_lo", f"{sr_miou}_hi")
     scales = outside(scales, "pacc_gain_pp", "pacc_gain_lo", "pacc_gain_hi")
-    objects = [r for r in series[OBJECTS_CSV] if r["recall"] is not None and r["recall_lo"] is not None]
+    objects = [r for r in series[OBJECTS_CSV] if r["value"] is not None and r["value_lo"] is not None]
     method_rows = outside(series[METHODS_CSV], "miou", "miou_lo", "miou_hi")
     class_psnr = [r for r in series[CLASS_PSNR_CSV] if r["delta_db"] is not None]
     figures = {
         "pacc": fig_pacc(scales),
         "gain": fig_gain(scales),
-        "pedestrians": fig_pedestrians(outside(objects, "recall", "recall_lo", "recall_hi"), [2, 4],
+        "pedestrians": fig_pedestrians(outside(objects, "value", "value_lo", "value_hi"), [2, 4],
                                        best_combination(method_rows, summary)),
         "retrain": fig_retrain(outside(series[RETRAIN_CSV], "miou", "miou_lo", "miou_hi"), summary),
         "methods": fig_methods(method_rows, summary),

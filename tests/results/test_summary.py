@@ -61,11 +61,13 @@ def make_cms(rng: np.random.Generator, acc: float, n: int = len(IDS), classes: d
 
 
 def make_objects(rng: np.random.Generator, found: float, n: int = len(IDS)) -> dict[str, np.ndarray]:
-    """Per-image object counts (4 classes × 4 size bins) with about ``found`` of the instances found."""
-    size_n = rng.integers(0, 4, (n, 4, 4))
-    size_tp = rng.binomial(size_n, min(max(found, 0.05), 0.95))
-    tp, fn = size_tp.sum(2), (size_n - size_tp).sum(2)
-    return {"tp": tp, "fn": fn, "fp": rng.integers(0, 3, (n, 4)), "size_tp": size_tp, "size_n": size_n}
+    """Per-image object counts (4 classes × 4 height bins) with about ``found`` of the instances found (at least
+    5 %, at most 95 %) and a few false positives in every bin."""
+    height_n = rng.integers(0, 4, (n, 4, 4))
+    height_tp = rng.binomial(height_n, min(max(found, 0.05), 0.95))
+    height_fp = rng.integers(0, 2, (n, 4, 4))
+    return {"tp": height_tp.sum(2), "fn": (height_n - height_tp).sum(2), "fp": height_fp.sum(2),
+            "height_tp": height_tp, "height_n": height_n, "height_fp": height_fp}
 
 
 def write_variant(paths: Paths, name: str, cms: np.ndarray, seed: int = 0,
@@ -127,10 +129,11 @@ def write_cliff(paths: Paths, k: int, scales: list[int], factors: tuple[float, .
 
 def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed: int = 0,
                   seeds: tuple[int, ...] = (0,), objects: bool = False,
-                  factors: tuple[float, ...] = (2, 2.5, 3, 3.5, 4)) -> Path:
+                  factors: tuple[float, ...] = (2, 2.5, 3, 3.5, 4), hr_found: float = 0.8) -> Path:
     """Every evaluation output the summarize stage reads, for training ``seeds``: SR helps at small scales and
     hurts at the largest; the degradation sweep over ``factors`` (:func:`write_cliff`). ``seed`` seeds the made-up
-    numbers. Returns the ``metrics`` folder."""
+    numbers; with ``objects`` the HR segmenter finds about ``hr_found`` of the pedestrians (0.8: the measure is
+    informative; 0.05: not). Returns the ``metrics`` folder."""
     rng = np.random.default_rng(seed)
     paths = Paths(root)
 
@@ -138,7 +141,7 @@ def write_metrics(root: Path, scales: list[int], retrain_scales: list[int], seed
         return make_objects(rng, found) if objects else None
 
     for k in seeds:
-        write_variant(paths, "hr", make_cms(rng, 0.92), k, obj(0.8))
+        write_variant(paths, "hr", make_cms(rng, 0.92), k, obj(hr_found))
         for i, s in enumerate(scales):
             last = i == len(scales) - 1
             acc_b = 0.9 - 0.04 * s
@@ -421,23 +424,89 @@ def test_classes_of_the_fixture() -> None:
 def test_object_level_recall_with_intervals(tmp_path: Path) -> None:
     write_metrics(tmp_path, [2, 4], [4], objects=True)
     summary, series = _run(tmp_path, [2, 4], [4])
-    assert summary["settings"]["objects"]["size_bins"] == ["0-32", "32-128", "128-512", "512+"]
+    o = summary["settings"]["objects"]
+    assert o["height_bins"] == ["0-10", "10-20", "20-40", "40+"] and "size_bins" not in o
+    assert (o["reasonable_height"], o["informative_recall"]) == (10, 0.25)
+    names = ["pedestrian_recall", "pedestrian_precision", "reasonable_recall", "reasonable_precision",
+             *(f"{m}_{b}" for m in ("recall", "precision") for b in o["height_bins"])]
     for name, e in summary["variants"].items():
         stage = json.loads(Paths(tmp_path).seg_metrics(name, 0).read_text())["objects"]
-        o = e["objects"]["pedestrian_recall"]
-        assert o["value"] == pytest.approx(stage["pedestrian_recall"], abs=1e-6)  # the evaluate stage's number
-        assert o["ci95"][0] <= o["value"] <= o["ci95"][1]
-        by_size = stage["pedestrian"]["recall_by_size"]
-        for b, value in by_size.items():
-            got = e["objects"][f"size_{b}"]
-            assert (got is None) == (value is None) and (got is None or got["value"] == pytest.approx(value, abs=1e-6))
-    d = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["objects"]["pedestrian_recall"]
-    assert d["diff"] == pytest.approx(summary["variants"]["sr_x2"]["objects"]["pedestrian_recall"]["value"]
-                                      - summary["variants"]["bicubic_x2"]["objects"]["pedestrian_recall"]["value"],
-                                      abs=2e-6)
+        assert list(e["objects"]) == names
+        for key in ("pedestrian_recall", "pedestrian_precision"):
+            got = e["objects"][key]
+            assert got["value"] == pytest.approx(stage[key], abs=1e-6)  # the evaluate stage's number
+            assert got["ci95"][0] <= got["value"] <= got["ci95"][1]
+        ped = stage["pedestrian"]
+        for key, value in [("reasonable_recall", ped["reasonable"]["recall"]),
+                           ("reasonable_precision", ped["reasonable"]["precision"])]:
+            assert e["objects"][key]["value"] == pytest.approx(value, abs=1e-6)
+        for measure in ("recall", "precision"):
+            for b, value in ped[f"{measure}_by_height"].items():
+                got = e["objects"][f"{measure}_{b}"]
+                assert (got is None) == (value is None)
+                assert got is None or got["value"] == pytest.approx(value, abs=1e-6)
+    c = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["objects"]
+    v = summary["variants"]
+    for key in ("pedestrian_recall", "pedestrian_precision"):
+        assert c[key]["diff"] == pytest.approx(v["sr_x2"]["objects"][key]["value"]
+                                               - v["bicubic_x2"]["objects"][key]["value"], abs=2e-6)
     rows = read_csv(series / "pedestrians.csv")
-    assert {r["size"] for r in rows} == {"all", "0-32", "32-128", "128-512", "512+"}
-    assert len(rows) == 5 * len(summary["variants"])
+    assert {(r["measure"], r["height"]) for r in rows} == {
+        (m, h) for m in ("recall", "precision") for h in ("all", "reasonable", "0-10", "10-20", "20-40", "40+")}
+    assert len(rows) == 12 * len(summary["variants"])
+    hr = next(r for r in rows if r["variant"] == "hr" and r["measure"] == "precision" and r["height"] == "40+")
+    assert (hr["value"], hr["value_lo"], hr["value_hi"]) == (
+        v["hr"]["objects"]["precision_40+"]["value"], *v["hr"]["objects"]["precision_40+"]["ci95"])
+
+
+@pytest.mark.parametrize("hr_found", [0.8, 0.05])
+def test_the_pedestrian_gate_decides_the_families(tmp_path: Path, hr_found: float) -> None:
+    """The gate, both ways, computed from the data: where the HR segmenter finds most reasonably sized pedestrians
+    (the lower bound of its recall interval reaches objects.informative_recall) pedestrian recall is in the SR vs
+    bicubic and gaps-to-HR families with a verdict; where it finds almost none it is in no family and has no
+    verdict, and the families say so. Precision never carries a verdict."""
+    write_metrics(tmp_path, [2, 4], [4], objects=True, hr_found=hr_found)
+    summary, _ = _run(tmp_path, [2, 4], [4])
+    hr = summary["variants"]["hr"]["objects"]["reasonable_recall"]
+    informative = hr_found == 0.8
+    assert (hr["ci95"][0] >= 0.25) == informative  # the fixture is where it should be
+    assert summary["settings"]["objects"]["informative"] is informative
+    families = summary["settings"]["families"]
+    in_families = [c["objects"]["pedestrian_recall"] for c in summary["comparisons"].values()
+                   if c["a_method"] == "hr" or (c["b_method"], c["a_method"]) == ("sr", "bicubic")]
+    assert in_families and all(("verdict" in e) == informative for e in in_families)
+    assert all("verdict" not in c["objects"]["pedestrian_precision"] for c in summary["comparisons"].values()
+               if c["objects"]["pedestrian_precision"] is not None)
+    gap = summary["comparisons"]["sr_x2-vs-hr"]["objects"]["pedestrian_recall"]
+    assert (gap.get("family") == "reference_gap") == informative
+    sr_gain = summary["comparisons"]["sr_x2-vs-bicubic_x2"]["objects"]["pedestrian_recall"]
+    assert (sr_gain.get("family") == "super_resolution") == informative
+    for name in ("super_resolution", "reference_gap"):
+        assert ("pedestrian recall left out: uninformative" in families[name]["description"]) != informative
+    # the families are smaller by exactly the pedestrian differences they no longer hold
+    sizes = {name: f["size"] for name, f in families.items()}
+    assert sizes["super_resolution"] == 2 * 3 + (2 if informative else 0)  # 2 scales × (Y-PSNR, PACC, mIoU)
+
+
+def test_object_counts_of_other_bins_are_named(tmp_path: Path) -> None:
+    """Per-image object counts written before the height bins (area bins: ``size_tp``, ``size_n``), or for other
+    height bins than params, stop the summarize stage with one line naming the file and the stage to re-run."""
+    write_metrics(tmp_path, [2], [], objects=True)
+    paths = Paths(tmp_path)
+    old = make_objects(np.random.default_rng(1), 0.5)
+    old = {"tp": old["tp"], "fn": old["fn"], "fp": old["fp"], "size_tp": old["height_tp"],
+           "size_n": old["height_n"]}
+    save_per_image(paths.seg_per_image("sr_x2", 0), IDS, make_cms(np.random.default_rng(2), 0.8),
+                   records={f"objects_{k}": v for k, v in old.items()})
+    with pytest.raises(SrsegError, match=r"seed0/sr_x2\.npz: object counts without height_tp, height_n, height_fp "
+                                         r"\(written before objects\.height_bins; re-run evaluate_sr"):
+        _run(tmp_path, [2], [])
+    write_metrics(tmp_path, [2], [], objects=True)
+    params = validate({"scales": [2], "seg": {"retrain_scales": []}, "combine": {"scales": []},
+                       "objects": {"height_bins": [0, 10, math.inf]}, "stats": {"resamples": 300}})
+    with pytest.raises(SrsegError, match=r"seed0/hr\.npz: object counts of another objects.classes or "
+                                         r"objects.height_bins than params \(4 classes, 2 height bins\); re-run"):
+        run(params, paths)
 
 
 def test_no_instances_no_object_rows(tmp_path: Path) -> None:

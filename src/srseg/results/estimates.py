@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from srseg.labels import NUM_CLASSES, TRAIN_NAMES
 from srseg.methods import registry as methods
-from srseg.metrics.objects import PEDESTRIAN_CLASSES
+from srseg.metrics.objects import ObjectSpec
+from srseg.metrics.objects import bin_names as object_bin_names
+from srseg.metrics.objects import scores as object_scores
 from srseg.metrics.seg import class_iou, pacc_miou
 from srseg.params import Params
 from srseg.results.blocks import BlockChoice, Design, choose_block
@@ -94,29 +95,20 @@ def _psnr_fn(count: int):
 
 
 def object_fn(params: Params):
-    """:data:`srseg.results.stats.MetricFn` of pedestrian recall, overall and by size bin, from summed flattened
-    object counts (the fields of :class:`srseg.metrics.objects.ImageCounts` in order)."""
-    c, b = len(params.objects.classes), len(params.objects.size_bins) - 1
-    ped = [i for i, name in enumerate(params.objects.classes) if name in PEDESTRIAN_CLASSES]
-    bins = bin_names(params)
+    """:data:`srseg.results.stats.MetricFn` of the pooled pedestrian scores (recall and precision, overall, of
+    reasonable heights and by height bin: :meth:`srseg.metrics.objects.ObjectSpec.score_names`) from summed
+    flattened object counts (the fields of :class:`srseg.metrics.objects.ImageCounts` in order)."""
+    spec = ObjectSpec.of(params.objects)
 
     def fn(sums: np.ndarray) -> dict[str, np.ndarray]:
-        tp, fn_ = sums[:, :c][:, ped].sum(1), sums[:, c:2 * c][:, ped].sum(1)
-        size_tp = sums[:, 3 * c:3 * c + c * b].reshape(-1, c, b)[:, ped].sum(1)
-        size_n = sums[:, 3 * c + c * b:].reshape(-1, c, b)[:, ped].sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = {"pedestrian_recall": np.where(tp + fn_ > 0, tp / np.maximum(tp + fn_, 1), np.nan)}
-            for j, name in enumerate(bins):
-                out[f"size_{name}"] = np.where(size_n[:, j] > 0, size_tp[:, j] / np.maximum(size_n[:, j], 1), np.nan)
-        return out
+        return object_scores(spec.unflatten(sums), spec)
 
     return fn
 
 
 def bin_names(params: Params) -> list[str]:
-    """``"0-32"``, …, ``"512+"``: the object size bins of ``params.objects`` (HR pixel areas)."""
-    e = [int(x) if np.isfinite(x) else None for x in params.objects.size_bins]
-    return [f"{a}-{b}" if b is not None else f"{a}+" for a, b in pairwise(e)]
+    """``"0-10"``, …, ``"40+"``: the height bins of ``params.objects`` (HR pixels)."""
+    return object_bin_names(params.objects.height_bins)
 
 
 def _class_psnr_fn(sums: np.ndarray) -> dict[str, np.ndarray]:
@@ -161,11 +153,11 @@ def variant_entry(v: Evaluation, params: Params, d: Design) -> dict[str, Any]:
                                st.confidence, d, by_seed=True)["psnr_y"]
         entry["psnr_y_ci95"] = None if q is None else [rounded(q.low), rounded(q.high)]
     if v.objects is not None:
-        recall = bootstrap_interval(v.objects, object_fn(params), st.resamples, st.seed, st.confidence, d,
-                                    by_seed=True)
+        found = bootstrap_interval(v.objects, object_fn(params), st.resamples, st.seed, st.confidence, d,
+                                   by_seed=True)
         entry["objects"] = {name: None if i is None else {"value": rounded(i.point),
                                                           "ci95": [rounded(i.low), rounded(i.high)]}
-                            for name, i in recall.items()}
+                            for name, i in found.items()}
     return entry
 
 

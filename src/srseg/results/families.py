@@ -7,6 +7,11 @@ p-value is below 1 − confidence; otherwise ``none``. A verdict is a ``finding`
 :data:`~srseg.results.stats.MIN_SEEDS` training seeds: with fewer, one seed's models (and one CPU's rounding) can
 flip it, and the report says so instead of stating it.
 
+Pedestrian recall is in its two families (SR vs bicubic, gaps to HR) only when the measure is informative
+(:mod:`srseg.results.pedestrians`: the HR segmenter finds enough of the reasonably sized pedestrians); otherwise its
+differences are left out of every family and get no verdict. Pedestrian precision is reported beside recall and
+never carries a verdict.
+
 The per-class tables are families of their own: the per-class IoU changes of one scale (:func:`class_family`), and
 the class-region Y-PSNR changes of one comparison (adjusted in :func:`adjust`).
 """
@@ -28,7 +33,14 @@ FAMILIES: dict[str, str] = {
 }
 TITLES: dict[str, str] = {"super_resolution": "SR vs bicubic", "retrain": "retrained PSPNets",
                           "combination": "combination methods", "reference_gap": "gaps to HR"}
-VERDICT_METRICS = ("psnr_y", "pacc", "miou")  # with objects.pedestrian_recall
+#: The descriptions of the families that hold pedestrian recall, when the measure is uninformative.
+WITHOUT_PEDESTRIANS: dict[str, str] = {
+    "super_resolution": "SR against bicubic input at every scale: Y-PSNR, PACC and mIoU (pedestrian recall left "
+                        "out: uninformative)",
+    "reference_gap": "every variant against the HR reference: PACC and mIoU (pedestrian recall left out: "
+                     "uninformative)",
+}
+VERDICT_METRICS = ("psnr_y", "pacc", "miou")  # with objects.pedestrian_recall where informative
 
 
 def family(comp: Comparison) -> str:
@@ -40,15 +52,15 @@ def family(comp: Comparison) -> str:
     return "retrain" if comp.b.method.group == "retrain" else "combination"
 
 
-def _entries(comp: Comparison) -> Iterator[dict[str, Any]]:
-    """The differences of a comparison that carry a verdict."""
+def _entries(comp: Comparison, pedestrians: bool = True) -> Iterator[dict[str, Any]]:
+    """The differences of a comparison that carry a verdict (pedestrian recall only with ``pedestrians``)."""
     fam = family(comp)
     for key in VERDICT_METRICS:
         entry = comp.get(key)
         if entry is not None and not (key == "psnr_y" and fam in ("retrain", "reference_gap")):
             yield entry
     recall = (comp.objects or {}).get("pedestrian_recall")
-    if recall is not None and fam in ("super_resolution", "reference_gap"):
+    if pedestrians and recall is not None and fam in WITHOUT_PEDESTRIANS:
         yield recall
 
 
@@ -60,19 +72,22 @@ def verdict(entry: dict[str, Any], p_adjusted: float, alpha: float) -> str:
     return "none"
 
 
-def adjust(comparisons: Sequence[Comparison], confidence: float, seeds: int) -> dict[str, dict[str, Any]]:
+def adjust(comparisons: Sequence[Comparison], confidence: float, seeds: int, pedestrians: bool = True
+           ) -> dict[str, dict[str, Any]]:
     """Holm-adjust every family in place: each difference entry gets ``family``, ``p_holm``, ``verdict`` and
-    ``finding``. Returns, per family, its description, its size and its number of verdicts (for the summary)."""
+    ``finding``. Returns, per family, its description, its size and its number of verdicts (for the summary).
+    ``pedestrians``: whether pedestrian recall is informative (else its differences stay out of every family)."""
     members: dict[str, list[dict[str, Any]]] = {name: [] for name in FAMILIES}
     for comp in comparisons:
-        members[family(comp)] += list(_entries(comp))
+        members[family(comp)] += list(_entries(comp, pedestrians))
     alpha = 1 - confidence
     out = {}
     for name, entries in members.items():
         for entry, p in zip(entries, holm([e["p"] for e in entries]), strict=True):
             entry.update(family=name, p_holm=round(p, 6), verdict=verdict(entry, p, alpha),
                          finding=seeds >= MIN_SEEDS and verdict(entry, p, alpha) != "none")
-        out[name] = {"title": TITLES[name], "description": FAMILIES[name], "size": len(entries),
+        text = FAMILIES[name] if pedestrians else WITHOUT_PEDESTRIANS.get(name, FAMILIES[name])
+        out[name] = {"title": TITLES[name], "description": text, "size": len(entries),
                      "verdicts": sum(e["verdict"] != "none" for e in entries)}
     for comp in comparisons:  # each class-region table: a family of its classes
         regions = [e for e in (comp.class_psnr or {}).values() if e is not None]

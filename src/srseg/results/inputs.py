@@ -22,6 +22,7 @@ from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
 from srseg.methods.base import Method
 from srseg.metrics.objects import FIELDS as OBJECT_FIELDS
+from srseg.metrics.objects import ObjectSpec
 from srseg.metrics.seg import load_per_image_records
 from srseg.params import Params
 from srseg.paths import Paths
@@ -119,6 +120,10 @@ def load_evaluation(paths: Paths, m: Method, scale: int | None, seeds: Sequence[
         got_ids, seed_cms, records = load_per_image_records(paths.seg_per_image(name, k), ids,
                                                             expected_from="the other variants' val images")
         if records:
+            missing = [f for f in OBJECT_FIELDS if f"objects_{f}" not in records]
+            if missing:
+                raise SrsegError(f"{paths.seg_per_image(name, k)}: object counts without {', '.join(missing)} "
+                                 f"(written before objects.height_bins; re-run {m.eval_stage})")
             objects.append(np.concatenate([records[f"objects_{f}"].reshape(len(got_ids), -1)
                                            for f in OBJECT_FIELDS], axis=1))
         ids = got_ids
@@ -148,7 +153,13 @@ def collect(params: Params, paths: Paths) -> dict[VariantKey, Evaluation]:
     """Every active variant, HR first, all on the same val images."""
     out: dict[VariantKey, Evaluation] = {}
     ids: list[str] | None = None
+    spec = ObjectSpec.of(params.objects)
+    width = sum(math.prod(shape) for shape in spec.shapes().values())
     for m, s in methods.active(params):
         v, ids = load_evaluation(paths, m, s, params.seeds, ids)
+        if v.objects is not None and v.objects.shape[2] != width:
+            raise SrsegError(f"{paths.seg_per_image(v.name, params.seeds[0])}: object counts of another "
+                             f"objects.classes or objects.height_bins than params ({len(spec.classes)} classes, "
+                             f"{len(spec.height_bins) - 1} height bins); re-run {m.eval_stage}")
         out[v.key] = v
     return out

@@ -27,6 +27,7 @@ from srseg.results.method_figures import (
     fig_retrain,
     fig_tradeoff,
 )
+from srseg.results.pedestrians import gate
 from srseg.results.scale_figures import (
     best_combination,
     fig_class_iou_delta,
@@ -84,7 +85,7 @@ def make_figures(out_dir: Path, summary: Summary, params: Params, paths: Paths) 
         "class_iou": fig_class_iou_delta(read_csv(paths.series / CLASS_IOU_CSV), scales),
         "retrain": fig_retrain(read_csv(paths.series / RETRAIN_CSV), summary),
         "pedestrians": fig_pedestrians(read_csv(paths.series / OBJECTS_CSV), scales,
-                                       best_combination(method_rows, summary)),
+                                       best_combination(method_rows, summary), gate(summary)),
         "methods": fig_methods(method_rows, summary),
         "tradeoff": fig_tradeoff(method_rows, summary),
         "class_psnr": fig_class_psnr(read_csv(paths.series / CLASS_PSNR_CSV), summary),

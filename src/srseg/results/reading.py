@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from srseg.methods import registry as methods
+from srseg.results.pedestrians import gate, gate_words
 from srseg.results.schema import Summary, VariantKey
 from srseg.results.wording import (
     and_list,
+    diff_cell,
     effect,
     enough_digits,
     interval,
@@ -87,16 +89,7 @@ def reading(summary: Summary, params: Any) -> str:
                    for k, label in (("pacc", "PACC"), ("miou", "mIoU"))]
         text.append(f"{m.label_at(e.scale)}, against the HR-trained PSPNet on the same images: "
                     + "; ".join(clauses) + f" (PACC {pct(e['pacc'])} vs {pct(base['pacc'])}).")
-    if summary.settings.get("objects"):
-        parts = []
-        for s in scales:
-            o = gains[s].objects or {}
-            parts.append(effect(o.get("pedestrian_recall"), f"at ×{s}", up="SR raises it", down="SR lowers it"))
-        hr_rec = (summary.variant(HR).get("objects") or {}).get("pedestrian_recall")
-        text.append("Pedestrian recall (person and rider instances found by a segment overlapping them with IoU ≥ "
-                    f"{summary.settings['objects']['iou']}; on HR images "
-                    f"{'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR against bicubic input: "
-                    + "; ".join(parts) + ".")
+    text += pedestrian_reading(summary, scales)
     text += combination_reading(summary)
     text += convergence_reading(summary)
     seeds = summary.seeds
@@ -104,6 +97,36 @@ def reading(summary: Summary, params: Any) -> str:
         text.append(f"Every number is the mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))}); "
                     "the tables also give the spread across seeds.")
     return "\n\n".join(text)
+
+
+def pedestrian_reading(summary: Summary, scales: list[int]) -> list[str]:
+    """The pedestrian measure: "uninformative: …, so methods are not ranked by it" where the gate fails
+    (:mod:`srseg.results.pedestrians`); else pedestrian recall of SR against bicubic, worded by its verdicts, with
+    precision beside it (reported, never a verdict). Summaries written before the gate: recall as it was worded."""
+    o = summary.settings.get("objects")
+    if not o:
+        return []
+    g = gate(summary)
+    where = (f"person and rider instances found by a segment overlapping them with IoU ≥ {o['iou']}")
+    if g is not None and not g.informative:
+        return [f"Pedestrians ({where}): {gate_words(g)}. Their comparisons have no verdict and are left out of the "
+                "families."]
+    gains = {s: summary.comparison(SR, BICUBIC, s) for s in scales}
+    parts = [effect((gains[s].objects or {}).get("pedestrian_recall"), f"at ×{s}", up="SR raises it",
+                    down="SR lowers it") for s in scales]
+    hr = summary.variant(HR).get("objects") or {}
+    hr_rec = hr.get("pedestrian_recall")
+    sentence = (f"Pedestrian recall ({where}; on HR images {'n/a' if not hr_rec else pct(hr_rec['value'], 1)}), SR "
+                "against bicubic input: " + "; ".join(parts) + ".")
+    if g is None:
+        return [sentence]
+    hr_prec = hr.get("pedestrian_precision")
+    precision = [f"×{s} {diff_cell(d['diff'], d['ci95'], 100, 'pp')}" if d else f"×{s} n/a"
+                 for s in scales for d in [(gains[s].objects or {}).get("pedestrian_precision")]]
+    return [f"The measure is {gate_words(g)}. " + sentence
+            + f" Precision (the share of segments that match a pedestrian; on HR images "
+            f"{'n/a' if not hr_prec else pct(hr_prec['value'], 1)}), SR − bicubic, reported without a verdict: "
+            + "; ".join(precision) + "."]
 
 
 def convergence_reading(summary: Summary) -> list[str]:

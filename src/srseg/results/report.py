@@ -18,6 +18,7 @@ from srseg.labels import TRAIN_NAMES
 from srseg.methods import registry as methods
 from srseg.paths import REPO
 from srseg.results.cliff import cliff_section
+from srseg.results.pedestrians import gate, gate_words
 from srseg.results.reading import reading
 from srseg.results.schema import Comparison, Summary, VariantResult, short_label
 from srseg.results.series import column, retrain_rows, seen_images
@@ -43,8 +44,8 @@ FIGURE_CAPTIONS = {
     "gain": "Graph 3 — gain of SR over bicubic (SR − bicubic, pp), with 95 % paired intervals",
     "class_iou": "Per-class IoU change, SR − bicubic (percentage points)",
     "retrain": "Retraining PSPNet on SR images (book §18)",
-    "pedestrians": ("Pedestrian recall (person + rider instances found) vs downscaling factor, by instance size, "
-                    "with the best combination method (by combined score)"),
+    "pedestrians": ("Pedestrian recall (person + rider instances found) and precision (components that match one) vs "
+                    "downscaling factor, by instance height, with the best combination method (by combined score)"),
     "methods": "Combining SR and segmentation (research tasks 2–4), ranked by the combined score",
     "tradeoff": "Y-PSNR of the images each segmenter sees against its mIoU",
     "class_psnr": "Segmentation-assisted SR (research task 3): Y-PSNR change per class region",
@@ -120,9 +121,9 @@ def uncertainty(st: Mapping[str, Any]) -> str:
             "Holm-adjusted within its family, is below 5 % (marked * in the tables). Families: "
             + "; ".join(f"{f.get('title', name)}: {f['description']} ({f['size']} differences, {f['verdicts']} "
                         "changes)" for name, f in fams.items())
-            + ". Differences of PACC, mIoU and recall are in percentage points (pp) throughout: SR − bicubic, never "
-            "relative to bicubic. A value followed by \"(every resample)\" has no interval: every resample gave it "
-            "(both sides found the same pedestrians on every image, say).")
+            + ". Differences of PACC, mIoU, recall and precision are in percentage points (pp) throughout: SR − "
+            "bicubic, never relative to bicubic. A value followed by \"(every resample)\" has no interval: every "
+            "resample gave it (both sides found the same pedestrians on every image, say).")
 
 
 def convergence_section(summary: Summary) -> list[str]:
@@ -188,6 +189,52 @@ def combination_section(summary: Summary) -> list[str]:
     return out
 
 
+def object_section(summary: Summary) -> list[str]:
+    """The object-level section: the gate's verdict on the measure (:mod:`srseg.results.pedestrians`), then recall
+    and precision of every variant, overall, of reasonable heights and by height bin. A summary written before the
+    height bins (area bins, ``size_<bin>`` keys, recall only) gets its recall table as it was."""
+    o = summary.settings.get("objects")
+    if not o:
+        return []
+
+    def cell(e: VariantResult, key: str) -> str:
+        x = (e.get("objects") or {}).get(key)
+        return "n/a" if not x else level_cell(x["value"], x["ci95"], digits=1)
+
+    found = (f"A ground-truth person or rider instance is found when a connected component of its class in the "
+             f"segmentation overlaps it with IoU ≥ {o['iou']} (one-to-one). Components are the detections, so "
+             "touching objects merge: even a perfect segmentation does not reach 100 %.")
+    head = ["## Object level: can a car still find the pedestrians?", ""]
+    if "height_bins" not in o:  # before the height bins and the gate
+        bins = o["size_bins"]
+        return head + [found + " Recall overall and by instance size (HR pixel area), [95 % CI].", "",
+                       table(["variant", "all"] + [f"{b} px" for b in bins],
+                             [[e["label"], cell(e, "pedestrian_recall")] + [cell(e, f"size_{b}") for b in bins]
+                              for e in summary.variants]), ""]
+    bins = o["height_bins"]
+    g = gate(summary)
+    verdict = []
+    if g is not None:
+        words = gate_words(g)
+        verdict = [f"**{words[0].upper()}{words[1:]}.**" + (
+            " The pedestrian comparisons are left out of the families of comparisons and get no verdict; the "
+            "numbers below describe the variants, they do not rank them." if not g.informative else
+            " Recall differences are in their families (SR vs bicubic, gaps to HR); precision is reported beside "
+            "them without a verdict."), ""]
+    tall = f"≥ {o['reasonable_height']:g} px"
+    columns = ["variant", "all", f"reasonable ({tall})"] + [f"{b} px" for b in bins]
+    out = head + verdict + [
+        found + " Precision is the share of the components that match an instance (components that match none "
+        "and lie mostly on void or crowd regions are not counted). Heights are bounding-box heights in HR pixels: "
+        "an instance's own; a component's that of the instance it matched, else its own. Pooled over person and "
+        "rider, [95 % CI].", ""]
+    for measure, title in (("recall", "Recall"), ("precision", "Precision")):
+        out += [f"{title}:", "",
+                table(columns, [[e["label"], cell(e, f"pedestrian_{measure}"), cell(e, f"reasonable_{measure}")]
+                                + [cell(e, f"{measure}_{b}") for b in bins] for e in summary.variants]), ""]
+    return out
+
+
 #: The degradation sweep's series (:mod:`srseg.results.cliff`): points, class IoU and comparison rows.
 CliffRows = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
 
@@ -244,21 +291,7 @@ def build_report(summary: Summary, params: Any, figures: dict[str, Path],
                          _ci_cell(summary.named(r["variant"]), "miou")] for r in retrain], "lrr"), ""]
     else:
         out += ["Not run: `seg.retrain_scales` is empty.", ""]
-    if st.get("objects"):
-        bins = st["objects"]["size_bins"]
-
-        def rec(e: VariantResult, key: str) -> str:
-            o = (e.get("objects") or {}).get(key)
-            return "n/a" if not o else level_cell(o["value"], o["ci95"], digits=1)
-
-        out += ["## Object level: can a car still find the pedestrians?", "",
-                f"A ground-truth person or rider instance is found when a connected component of its class in the "
-                f"segmentation overlaps it with IoU ≥ {st['objects']['iou']} (one-to-one). Recall overall and by "
-                "instance size (HR pixel area), [95 % CI]. Components are the detections, so touching objects merge: "
-                "even a perfect segmentation does not reach 100 %.", "",
-                table(["variant", "all"] + [f"{b} px" for b in bins],
-                       [[e["label"], rec(e, "pedestrian_recall")] + [rec(e, f"size_{b}") for b in bins]
-                        for e in summary.variants]), ""]
+    out += object_section(summary)
     out += combination_section(summary)
     out += ["## Every comparison", "",
             "Differences B − A in percentage points, [95 % CI], and the share of bootstrap resamples whose "

@@ -29,6 +29,7 @@ from srseg.results.figure_style import (
     signed,
     xs,
 )
+from srseg.results.pedestrians import Gate, title_words
 from srseg.results.schema import Summary, VariantResult, short_label
 from srseg.results.series import column
 from srseg.results.wording import enough_digits
@@ -215,58 +216,69 @@ def best_combination(method_rows: list[dict[str, Any]], summary: Summary) -> dic
 
 
 def fig_pedestrians(rows: list[dict[str, Any]], scales: Sequence[int],
-                    best: dict[int, VariantResult] | None = None) -> Figure | None:
-    """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) against
-    the downscaling factor, for bicubic and SR input and, at each combination scale, the best combination
-    method (``best``, by the combined score, not by this recall), with HR as reference; overall and per
-    instance size (HR pixel area): the small-object story. Bars and band: 95 % intervals; each panel's y-axis is
-    fitted to the values it shows (:func:`fitted_range`). None without instance ground truth."""
+                    best: dict[int, VariantResult] | None = None, gate: Gate | None = None) -> Figure | None:
+    """Research task 5: pedestrian recall (person + rider instances found by a segment of IoU ≥ 0.5) and precision
+    (segments that match one) against the downscaling factor, for bicubic and SR input and, at each combination
+    scale, the best combination method (``best``, by the combined score, not by this measure), with HR as
+    reference; a row of panels per measure, a column for all pedestrians and one per height bin (HR bounding-box
+    height in pixels): the small-object story. Bars and band: 95 % intervals; each panel's y-axis is fitted to the
+    values it shows (:func:`fitted_range`). The title gives the gate (:mod:`srseg.results.pedestrians`) and says
+    "uninformative" where it fails. None without instance ground truth."""
     if not rows:
         return None
-    sizes = list(dict.fromkeys(r["size"] for r in rows))
-    idx = {(r["variant"], r["size"]): r for r in rows}
+    measures = [m for m in ("recall", "precision") if any(r["measure"] == m for r in rows)]
+    heights = list(dict.fromkeys(r["height"] for r in rows if r["height"] != "reasonable"))
+    idx = {(r["variant"], r["measure"], r["height"]): r for r in rows}
     drawn: list[float] = []  # every value and interval end a panel shows, in %, for an axis fitted to them
 
     def shown(*points: dict[str, Any] | None) -> None:
-        drawn.extend(p[k] * 100 for p in points if p for k in ("recall", "recall_lo", "recall_hi")
-                     if p[k] is not None)
+        drawn.extend(p[k] * 100 for p in points if p for k in ("value", "value_lo", "value_hi") if p[k] is not None)
+
+    def series(p: dict[str, Any] | None) -> dict[str, Any]:
+        return {"v": p and p["value"], "v_lo": p and p["value_lo"], "v_hi": p and p["value_hi"]}
 
     off = 0.05 * max(1, (max(scales) - min(scales)) / max(1, len(scales) - 1))
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH, 2.6 + 2.0 * ((len(sizes) + 2) // 3)), dpi=DPI, layout="constrained")
-        axes = np.atleast_1d(fig.subplots((len(sizes) + 2) // 3, min(3, len(sizes)))).ravel()
-        for ax, size in zip(axes, sizes, strict=False):  # spare grid cells: switched off below
-            drawn.clear()
-            hr = idx.get((HR.variant(None), size))
-            shown(hr)
-            if hr and hr["recall"] is not None:
-                ax.axhline(hr["recall"] * 100, color=HR.colour, ls="--", lw=1.2, label=HR.label)
-                if hr["recall_lo"] is not None:
-                    ax.axhspan(hr["recall_lo"] * 100, hr["recall_hi"] * 100, color=HR.colour, alpha=0.08, lw=0)
-            for k, m in enumerate((BICUBIC, SR)):
-                pts = [idx.get((m.variant(s), size)) for s in scales]
-                shown(*pts)
-                series = [{"v": p["recall"] if p else None, "v_lo": p["recall_lo"] if p else None,
-                           "v_hi": p["recall_hi"] if p else None} for p in pts]
-                errorbar(ax, [s + (2 * k - 1) * off for s in scales], series, "v", 100, fmt=m.marker + "-",
-                         color=m.colour, label=m.label)
-            for s, b in sorted((best or {}).items()):
-                p = idx.get((b.name, size))
-                if p is None or p["recall"] is None:
-                    continue
-                shown(p)
-                errorbar(ax, [s + 3 * off], [{"v": p["recall"], "v_lo": p["recall_lo"], "v_hi": p["recall_hi"]}],
-                         "v", 100, fmt=b.method.marker, color=b.method.colour, label=f"best combination: {b.label}")
-            ax.set_title("all pedestrians" if size == "all" else f"instances of {size} px", fontsize=10)
-            scale_axis(ax, scales)
-            ax.set_ylim(*fitted_range(drawn))
-        for ax in axes[len(sizes):]:
-            ax.set_axis_off()
-        for ax in axes[:len(sizes):3]:
-            ax.set_ylabel("pedestrian recall (%)")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
-        fig.suptitle("Can a car still find the pedestrians? Recall of person + rider instances (bars: 95 % intervals)",
-                     fontweight="bold", fontsize=10.5)
+        fig = Figure(figsize=(WIDTH, 1.4 + 2.3 * len(measures)), dpi=DPI, layout="constrained")
+        axes = fig.subplots(len(measures), len(heights), squeeze=False)
+        for i, measure in enumerate(measures):
+            for j, height in enumerate(heights):
+                ax = axes[i, j]
+                drawn.clear()
+                hr = idx.get((HR.variant(None), measure, height))
+                shown(hr)
+                if hr and hr["value"] is not None:
+                    ax.axhline(hr["value"] * 100, color=HR.colour, ls="--", lw=1.2, label=HR.label)
+                    if hr["value_lo"] is not None:
+                        ax.axhspan(hr["value_lo"] * 100, hr["value_hi"] * 100, color=HR.colour, alpha=0.08, lw=0)
+                for k, m in enumerate((BICUBIC, SR)):
+                    pts = [idx.get((m.variant(s), measure, height)) for s in scales]
+                    shown(*pts)
+                    errorbar(ax, [s + (2 * k - 1) * off for s in scales], [series(p) for p in pts], "v", 100,
+                             fmt=m.marker + "-", color=m.colour, label=m.label)
+                for s, b in sorted((best or {}).items()):
+                    p = idx.get((b.name, measure, height))
+                    if p is None or p["value"] is None:
+                        continue
+                    shown(p)
+                    errorbar(ax, [s + 3 * off], [series(p)], "v", 100, fmt=b.method.marker, color=b.method.colour,
+                             label=f"best combination: {b.label}")
+                if i == 0:
+                    ax.set_title("all pedestrians" if height == "all" else f"{height} px high", fontsize=10)
+                if j == 0:
+                    ax.set_ylabel(f"{measure} (%)")
+                scale_axis(ax, scales)
+                if i < len(measures) - 1:
+                    ax.set_xlabel("")
+                ax.set_ylim(*fitted_range(drawn))
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, frameon=False)
+        title = ("Can a car still find the pedestrians? Person + rider instances by HR height "
+                 "(bars: 95 % intervals)")
+        if gate is not None:
+            words = title_words(gate)
+            title += f"\n{words[0].upper()}{words[1:]}"
+        fig.suptitle(title, fontweight="bold", fontsize=10.5, color="black" if gate is None or gate.informative
+                     else "#B22222")
     return fig
 
 

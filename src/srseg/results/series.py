@@ -53,7 +53,7 @@ SCALE_COLUMNS = [
 CLASS_COLUMNS = ["class", "train_id", "scale", column("iou", HR), column("iou", BICUBIC), column("iou", SR), "delta",
                  "delta_lo", "delta_hi", "p_holm", "clear"]
 RETRAIN_COLUMNS = ["scale", "variant", "label", "pacc", "pacc_lo", "pacc_hi", "miou", "miou_lo", "miou_hi"]
-OBJECT_COLUMNS = ["method", "scale", "variant", "size", "recall", "recall_lo", "recall_hi"]
+OBJECT_COLUMNS = ["method", "scale", "variant", "measure", "height", "value", "value_lo", "value_hi"]
 METHOD_COLUMNS = ["scale", "variant", "label", "upper_bound", "own_image", "pacc", "pacc_lo", "pacc_hi", "miou",
                   "miou_lo", "miou_hi", "psnr", "psnr_lo", "psnr_hi", "score", "score_lo", "score_hi", "rank"]
 CLASS_PSNR_COLUMNS = ["scale", "variant", "baseline", "label", "class", "train_id", "psnr_baseline", "psnr",
@@ -144,17 +144,27 @@ def retrain_rows(summary: Summary) -> list[dict[str, Any]]:
                 for i, side in enumerate(("lo", "hi"))}} for e in order]
 
 
+def object_key(key: str) -> tuple[str, str]:
+    """``(measure, height)`` of a summary ``objects`` key: ``pedestrian_recall`` → ``("recall", "all")``,
+    ``reasonable_precision`` → ``("precision", "reasonable")``, ``recall_10-20`` → ``("recall", "10-20")``."""
+    group, _, measure = key.rpartition("_")
+    if measure in ("recall", "precision") and group in ("pedestrian", "reasonable"):
+        return measure, "all" if group == "pedestrian" else "reasonable"
+    measure, _, height = key.partition("_")
+    return measure, height
+
+
 def object_rows(summary: Summary) -> list[dict[str, Any]]:
-    """Pedestrian recall (person + rider) of every variant, overall (``size`` "all") and per size bin, with
-    intervals; none when the data has no instances."""
+    """Pedestrian recall and precision (person + rider) of every variant, overall (``height`` "all"), of reasonable
+    heights ("reasonable") and per height bin, with intervals; none when the data has no instances."""
     rows = []
     for e in summary.variants:
         for key, value in (e.get("objects") or {}).items():
-            size = "all" if key == "pedestrian_recall" else key.removeprefix("size_")
-            rows.append({"method": e.method.name, "scale": e.scale, "variant": e.name, "size": size,
-                         "recall": None if value is None else value["value"],
-                         "recall_lo": None if value is None else value["ci95"][0],
-                         "recall_hi": None if value is None else value["ci95"][1]})
+            measure, height = object_key(key)
+            rows.append({"method": e.method.name, "scale": e.scale, "variant": e.name, "measure": measure,
+                         "height": height, "value": None if value is None else value["value"],
+                         "value_lo": None if value is None else value["ci95"][0],
+                         "value_hi": None if value is None else value["ci95"][1]})
     return rows
 
 

@@ -36,6 +36,7 @@ from srseg.results.estimates import (
 )
 from srseg.results.families import adjust
 from srseg.results.inputs import Evaluation, collect
+from srseg.results.pedestrians import informative
 from srseg.results.schema import Comparison, Summary, VariantKey, VariantResult
 from srseg.results.series import (
     CLASS_COLUMNS,
@@ -71,7 +72,11 @@ def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, E
     seeds = tuple(params.seeds)
     comparisons = tuple(Comparison(b, a, seeds, comparison_entry(evaluations[b], evaluations[a], params, d))
                         for b, a in comparison_pairs(evaluations))
-    families = adjust(comparisons, params.stats.confidence, len(seeds))
+    variants = tuple(VariantResult(key, variant_entry(e, params, d)) for key, e in evaluations.items())
+    o = params.objects
+    gate = None if hr.objects is None else informative(
+        next(v for v in variants if v.key == hr.key).get("objects"), o.informative_recall)
+    families = adjust(comparisons, params.stats.confidence, len(seeds), pedestrians=gate is not False)
     settings = {"seeds": list(params.seeds), "threads": params.runtime.threads,
                 "cpu_kernels": params.runtime.cpu_kernels, "val_images": hr.cms.shape[1],
                 "resamples": params.stats.resamples, "bootstrap_seed": params.stats.seed,
@@ -84,10 +89,10 @@ def summarize(params: Params, paths: Paths) -> tuple[Summary, dict[VariantKey, E
                               "min_seeds_for_findings": MIN_SEEDS},
                 "families": families,
                 "still_falling": params.stats.still_falling,
-                "objects": {"classes": list(params.objects.classes), "size_bins": bin_names(params),
-                            "iou": params.objects.iou, "min_size": params.objects.min_size}
+                "objects": {"classes": list(o.classes), "height_bins": bin_names(params), "iou": o.iou,
+                            "min_size": o.min_size, "reasonable_height": o.reasonable_height,
+                            "informative_recall": o.informative_recall, "informative": gate}
                 if hr.objects is not None else None}
-    variants = tuple(VariantResult(key, variant_entry(e, params, d)) for key, e in evaluations.items())
     curves = tuple(c.to_json() for c in check(paths, params.stats.still_falling))
     return Summary(settings, variants, comparisons, combined(evaluations, params, d), curves), evaluations, d
 

@@ -127,8 +127,7 @@ def evaluate_split(
 
 def object_spec(params: Params) -> ObjectSpec:
     """The object-level evaluation of ``params.objects``."""
-    o = params.objects
-    return ObjectSpec(tuple(o.classes), tuple(o.size_bins), o.iou, o.min_size)
+    return ObjectSpec.of(params.objects)
 
 
 def predictor_for(params: Params, model: Any) -> Predictor:
@@ -159,7 +158,8 @@ def run_evaluate(params: Params, name: str, images: Path, model: Path, seed: int
     save_per_image(paths.seg_per_image(name, seed), *meter.per_image(), records=records)
     write_json(paths.seg_metrics(name, seed), metrics)
     log.info("%s (seed %d): %s%s", name, seed, _short(metrics), "" if objects is None else
-             f", pedestrian recall {metrics['objects']['pedestrian_recall']}")
+             f", pedestrian recall {metrics['objects']['pedestrian_recall']}, precision "
+             f"{metrics['objects']['pedestrian_precision']}")
     return metrics
 
 
