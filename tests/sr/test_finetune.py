@@ -15,11 +15,12 @@ from srseg.labels import IGNORE, NUM_CLASSES
 from srseg.methods.registry import train as run_method
 from srseg.params import validate
 from srseg.paths import Paths
-from srseg.sr.condition import area_average, oracle_maps
-from srseg.sr.finetune import PatchStream, load_split
+from srseg.sr.condition import area_average, condition_of, oracle_maps
+from srseg.sr.finetune import PatchStream, load_split, split_holdout
 
 TINY = {"scales": [2], "seg": {"retrain_scales": [2]},
-        "combine": {"scales": [2], "finetune": {"steps": 2, "steps_per_epoch": 1, "patch": 16, "batch": 2}},
+        "combine": {"scales": [2], "finetune": {"max_steps": 2, "steps_per_epoch": 1, "patch": 16, "batch": 2,
+                                                "holdout": 1}},
         "data": {"synthetic": {"width": 96, "height": 48, "train": 3, "val": 2}}}
 
 
@@ -142,3 +143,111 @@ def test_params_of_the_combination_are_checked() -> None:
         validate({**TINY, "combine": {"scales": [4]}})
     with pytest.raises(ParamsError, match=r"combine\.joint\.w_fa: must be a number >= 0"):
         _params(joint={"w_fa": -0.5})
+
+
+def test_early_stopping_params_are_checked() -> None:
+    from srseg.errors import ParamsError
+
+    for key, value, allowed in (("patience", -1, "must be a number >= 0"), ("max_steps", -5, "must be a number >= 0"),
+                                ("min_delta", -0.1, "must be a number >= 0.0"),
+                                ("holdout", 0, "must be a number >= 1")):
+        with pytest.raises(ParamsError, match=rf"^params\.yaml: combine\.finetune\.{key}: {allowed} \(got {value}\)$"):
+            _params(finetune={**TINY["combine"]["finetune"], key: value})  # type: ignore[dict-item]
+    with pytest.raises(ParamsError, match=r"combine\.finetune\.steps: unknown key"):  # the fixed budget is gone
+        _params(finetune={"steps": 300})
+    with pytest.raises(ParamsError, match=r"^params\.yaml: combine\.sft\.condition: must be one of hard or soft "
+                                          r"\(got 'argmax'\)$"):
+        _params(sft={"condition": "argmax"})
+    defaults = validate({}).combine
+    assert (defaults.finetune.max_steps, defaults.finetune.patience, defaults.finetune.min_delta,
+            defaults.finetune.holdout, defaults.section("sft").condition) == (600, 2, 0.01, 4, "soft")
+
+
+def test_holdout_is_fixed_and_left_out_of_the_patches(study: Paths) -> None:
+    split = load_split(study, 2, "train")
+    rest, held = split_holdout(split, 1)
+    _, held2 = split_holdout(split, 1)
+    assert [s.id for s in held] == [s.id for s in held2.samples] if False else True  # noqa: SIM108 (kept simple)
+    assert [s.id for s in held.samples] == [s.id for s in held2.samples] and len(held.samples) == 1
+    assert {s.id for s in rest.samples}.isdisjoint(s.id for s in held.samples)
+    assert sorted(s.id for s in rest.samples + held.samples) == sorted(s.id for s in split.samples)
+    assert [s.id for s in rest.samples] == [s.id for s in split.samples if s.id != held.samples[0].id]  # in order
+    i = [s.id for s in split.samples].index(held.samples[0].id)
+    assert held.hr[0] is split.hr[i] and all(h is not split.hr[i] for h in rest.hr)
+    # at most half the split is held out; a one-image split cannot hold one out
+    assert len(split_holdout(split, 5)[1].samples) == 1
+    one = type(split)(split.samples[:1], split.lr[:1], split.bicubic[:1], split.hr[:1], split.labels[:1])
+    with pytest.raises(SrsegError, match="combine.finetune.holdout: needs at least 2 train images"):
+        split_holdout(one, 1)
+    # every patch comes from the kept images: the held-out HR image is never a source
+    patches = PatchStream(rest, 2, 16, seed=0).batch(64, ("hr_rgb",))["hr_rgb"]
+    held_hr = split.hr[i].astype(np.float32)
+
+    def inside(p: np.ndarray, img: np.ndarray) -> bool:
+        for flip in (p, p[:, ::-1]):
+            win = np.lib.stride_tricks.sliding_window_view(img, flip.shape[:2], axis=(0, 1))
+            if np.any(np.all(win == np.moveaxis(flip, 2, 0)[None, None], axis=(2, 3, 4))):
+                return True
+        return False
+
+    assert not any(inside(p, held_hr) for p in patches[:8])
+    assert all(any(inside(p, h.astype(np.float32)) for h in rest.hr) for p in patches[:8])
+
+
+def test_soft_and_hard_condition_maps() -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(NUM_CLASSES), (4, 6)).astype(np.float32)
+    soft, hard = condition_of(probs, 2, "soft"), condition_of(probs, 2, "hard")
+    np.testing.assert_allclose(soft, area_average(probs, 2))
+    np.testing.assert_allclose(hard, oracle_maps(np.argmax(probs, -1).astype(np.uint8), 2))
+    assert set(np.unique(hard * 4).tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0} and not np.allclose(soft, hard)
+
+
+@pytest.mark.parametrize("condition", ["soft", "hard"])
+def test_the_condition_switch_reaches_the_maps(study: Paths, monkeypatch: pytest.MonkeyPatch, condition: str) -> None:
+    """``combine.sft.condition`` is what the stage hands the condition maps; the run is stopped before training."""
+    import srseg.sr.condition as cond_module
+
+    seen: list[str] = []
+
+    def fake(model: object, images: list, scale: int, progress: bool = True, condition: str = "soft") -> list:
+        seen.append(condition)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(cond_module, "segmenter_maps", fake)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_method(_params(sft={"condition": condition}), "sft_sr", 2, 0, study)
+    assert seen == [condition]
+
+
+def test_a_tiny_fine_tune_stops_early_and_says_why(study: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real fine-tune of a few steps: min_delta too large to reach, patience 1: epoch 2 makes no progress, so it
+    stops there (cap 4), keeps epoch 1's weights, logs the holdout PSNR per epoch and records why; the patches
+    come from the train images left after the holdout."""
+    import srseg.sr.finetune as finetune
+    from srseg.io import model_metadata
+
+    streams: list[list[str]] = []
+
+    class Spy(finetune.PatchStream):
+        def __init__(self, split: finetune.Split, *args: object, **kwargs: object) -> None:
+            streams.append([s.id for s in split.samples])
+            super().__init__(split, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(finetune, "PatchStream", Spy)
+    ft = {**TINY["combine"]["finetune"], "max_steps": 4, "patience": 1, "min_delta": 100.0}  # type: ignore[dict-item]
+    run_method(_params(finetune=ft), "ft_sr", 2, 0, study)
+    log = study.train_log("ft_sr_x2", 0)
+    metrics = json.loads((log / "metrics.json").read_text())
+    assert metrics["stopping"]["reason"] == "patience" and metrics["stopping"]["epochs"] == 2
+    assert metrics["stopping"]["best_epoch"] == 1 and "psnr" in metrics["holdout"] and "psnr" in metrics["val"]
+    assert (log / "plots" / "metrics" / "holdout" / "psnr.tsv").read_text().count("\n") == 3  # header + 2 epochs
+    record = model_metadata(study.method_sr_model("ft_sr", 2, 0))
+    assert record is not None and record["stopping"]["reason"] == "patience" and "1 more held out" in \
+        record["trained_on"]
+    held = split_holdout(load_split(study, 2, "train"), 1)[1].samples[0].id
+    assert streams and held not in streams[0] and len(streams[0]) == 2
+    # the cap: with min_delta 0 and patience 5 the same run trains all 4 steps
+    run_method(_params(finetune={**ft, "min_delta": 0.0, "patience": 5}), "ft_sr", 2, 0, study)
+    metrics = json.loads((log / "metrics.json").read_text())
+    assert (metrics["stopping"]["reason"], metrics["stopping"]["epochs"]) == ("cap", 4)

@@ -1,5 +1,6 @@
 """Segmentation-assisted SR (research task 3): DCSCN ×s conditioned on class-probability maps of the LR image — a
-PSPNet's softmax on its bicubic upscale, area-averaged s×s onto the LR grid (:mod:`srseg.sr.condition`) — through
+PSPNet's softmax (``combine.sft.condition: soft``, the default) or its one-hot argmax (``hard``) on its bicubic
+upscale, area-averaged s×s onto the LR grid (:mod:`srseg.sr.condition`) — through
 spatial feature transform layers (SFT-GAN, Wang et al. 2018, §3.1) or extra input channels
 (:mod:`srseg.models.sft_dcscn`), fine-tuned by MSE on the study's train split from the pretrained DCSCN and compared
 with the plain fine-tune (:mod:`srseg.methods.ft_sr`). :mod:`srseg.methods.sft_oracle` is its upper bound."""
@@ -23,7 +24,9 @@ class SftParams(Section):
     """``combine.sft``: how DCSCN is conditioned on segmentation maps of the LR image."""
 
     mode: Literal["sft", "concat"] = "sft"  # spatial feature transform | extra input channels
-    segmenter: Literal["hr", "retrain_bicubic"] = "hr"  # whose softmax on the bicubic image is the condition
+    segmenter: Literal["hr", "retrain_bicubic"] = "hr"  # whose maps of the bicubic image are the condition
+    # soft: its softmax probabilities (SFT-GAN's probability maps, Wang et al. 2018, section 3); hard: one-hot argmax
+    condition: Literal["hard", "soft"] = "soft"
     hidden: PosInt = 32  # condition network: depth 1x1 layers of hidden channels, then features channels
     depth: PosInt = 2
     features: PosInt = 16
@@ -72,20 +75,22 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
 
         model = load_model(segmenter_path(params, paths, scale, seed), NUM_CLASSES)
         for sp in splits:
-            sp.cond = segmenter_maps(model, sp.bicubic, scale)
+            sp.cond = segmenter_maps(model, sp.bicubic, scale, condition=sft_params(params).condition)
 
     spec = FinetuneSpec(architecture=f"DCSCN {params.sr.preset} + {sft_params(params).mode}",
-                        what="conditioned on the HR PSPNet's maps", build=conditioned_build(params),
-                        condition=condition, inputs=("lr", "bicubic", "cond"))
+                        what=f"conditioned on the PSPNet's {sft_params(params).condition} maps",
+                        build=conditioned_build(params), condition=condition, inputs=("lr", "bicubic", "cond"))
     return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
 
 
 def assisted_upscale_file(input: str | Path, output: str | Path, scale: int, model: str | Path | None = None,
-                          seg_model: str | Path | None = None, **kwargs: Any) -> Path:
+                          seg_model: str | Path | None = None, maps: Literal["hard", "soft"] = "soft",
+                          **kwargs: Any) -> Path:
     """``srseg upscale --segmentation-assisted``: segment the input first, then super-resolve conditioned on it.
 
     ``seg_model`` (default: the HR-trained PSPNet of seed 0) segments the bicubic upscale; ``model`` defaults to
-    this stage's conditioned DCSCN of seed 0. Other arguments as :func:`srseg.sr.infer.upscale_file`.
+    this stage's conditioned DCSCN of seed 0; ``maps`` must be the ``combine.sft.condition`` it was trained
+    with. Other arguments as :func:`srseg.sr.infer.upscale_file`.
     """
     import numpy as np
 
@@ -97,7 +102,7 @@ def assisted_upscale_file(input: str | Path, output: str | Path, scale: int, mod
 
     def condition(lr: np.ndarray) -> np.ndarray:
         segmenter = load_segmenter(seg_model or REPO.seg_model("hr", 0), NUM_CLASSES)
-        return segmenter_maps(segmenter, [upscale(lr, scale)], scale, progress=False)[0]
+        return segmenter_maps(segmenter, [upscale(lr, scale)], scale, progress=False, condition=maps)[0]
 
     if model is None and kwargs.get("dcscn_checkpoint") is None:
         model = REPO.method_sr_model(NAME, scale, 0)

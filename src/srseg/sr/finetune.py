@@ -3,9 +3,15 @@
 only in what :class:`FinetuneSpec` they give :func:`run_finetune`.
 
 Every method starts from the PSNR-pretrained DCSCN ×s of its training seed and sees the same patches (a sampler
-seeded by the training seed: LR-aligned random crops of the train split, horizontal flips), steps and optimiser
-(Adam at ``combine.finetune.lr``, global-norm clipping): only the criterion or the conditioning differs. The stage
-then super-resolves the val split (``data/{method}/seed{k}/x{s}``) and scores it as ``super_resolve`` does.
+seeded by the training seed: LR-aligned random crops of the train split, horizontal flips), stopping rule and
+optimiser (Adam at ``combine.finetune.lr``, global-norm clipping): only the criterion or the conditioning differs.
+The stage then super-resolves the val split (``data/{method}/seed{k}/x{s}``) and scores it as ``super_resolve``
+does.
+
+How long: early stopping (:mod:`srseg.training.stopping`) on the mean Y-PSNR of ``combine.finetune.holdout`` train
+images held out of the patches (:func:`split_holdout`: the same images for every method and seed, never the study's
+val split, which is what results are scored on), judged after every ``steps_per_epoch`` steps, capped at
+``max_steps``; the best epoch's weights are kept.
 """
 
 from __future__ import annotations
@@ -59,6 +65,38 @@ def load_split(paths: Paths, scale: int, split: str) -> Split:
         out.hr.append(hr)
         out.labels.append(read_label(s.label_train_ids(paths.raw)))
     return out
+
+
+#: The seed of the choice of held-out train images: fixed, so every method and training seed holds out the same ones.
+HOLDOUT_SEED = 0
+
+
+def split_holdout(split: Split, n: int) -> tuple[Split, Split]:
+    """``(rest, held)``: ``n`` train images (at most half of them) chosen by :data:`HOLDOUT_SEED`, the rest kept in
+    order; the fine-tune's patches come from ``rest`` only and its early stopping judges ``held``."""
+    total = len(split.samples)
+    k = min(n, total // 2)
+    if k < 1:
+        raise SrsegError(f"combine.finetune.holdout: needs at least 2 train images to hold one out for early "
+                         f"stopping (the split has {total})")
+    if k < n:
+        log.warning("combine.finetune.holdout: %d of %d train images hold out only %d (at most half)", n, total, k)
+    chosen = set(np.random.default_rng(HOLDOUT_SEED).choice(total, size=k, replace=False).tolist())
+
+    def part(keep: bool) -> Split:
+        idx = [i for i in range(total) if (i in chosen) == keep]
+        return Split([split.samples[i] for i in idx], [split.lr[i] for i in idx], [split.bicubic[i] for i in idx],
+                     [split.hr[i] for i in idx], [split.labels[i] for i in idx],
+                     None if split.cond is None else [split.cond[i] for i in idx])
+
+    return part(False), part(True)
+
+
+def mean_psnr(upscaler: Any, split: Split, scale: int) -> float:
+    """Mean Y-PSNR (dB) of the split's images super-resolved whole (with their condition maps)."""
+    conds: list[np.ndarray | None] = [None] * len(split.lr) if split.cond is None else [*split.cond]
+    return float(np.mean([y_scores(hr, upscaler.predict_rgb(lr, cond=c), scale)[0]
+                          for hr, lr, c in zip(split.hr, split.lr, conds, strict=True)]))
 
 
 Window = tuple[slice, slice]
@@ -201,6 +239,7 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
     from srseg import runtime
     from srseg.models.dcscn import load_model as load_dcscn
     from srseg.training.loop import train
+    from srseg.training.stopping import EarlyStopping
 
     check_scale(scale)
     ft = params.combine.finetune
@@ -209,6 +248,7 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
     train_split, val_split = load_split(paths, scale, "train"), load_split(paths, scale, "val")
     if method.condition is not None:
         method.condition([train_split, val_split])
+    train_split, holdout = split_holdout(train_split, ft.holdout)
     pretrained = load_dcscn(paths.sr_model(scale, seed))
     stream = PatchStream(train_split, scale, ft.patch, seed)
     strategy = runtime.strategy(params.runtime.distribute)
@@ -216,33 +256,38 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
         sr_model, model = method.build(pretrained)
         optimizer = runtime.wrap_optimizer(
             keras.optimizers.Adam(learning_rate=ft.lr, epsilon=1e-8, global_clipnorm=ft.clipnorm), policy)
-    dataset = patch_dataset(stream, ft.batch, method.inputs, method.targets) if ft.steps else None
+    dataset = patch_dataset(stream, ft.batch, method.inputs, method.targets) if ft.max_steps else None
     from srseg.sr.infer import Upscaler
 
     upscaler = Upscaler(sr_model)
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
-        conds: list[np.ndarray | None] = [None] * len(val_split.lr) if val_split.cond is None else [*val_split.cond]
-        val = float(np.mean([y_scores(hr, upscaler.predict_rgb(lr, cond=c), scale)[0] for hr, lr, c in
-                             zip(val_split.hr, val_split.lr, conds, strict=True)]))
         train_logs = {f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"}
-        return {**train_logs, "val/psnr": val}
+        # holdout: the stopping criterion; val: the study's val split, logged to watch, never to decide
+        return {**train_logs, "holdout/psnr": mean_psnr(upscaler, holdout, scale),
+                "val/psnr": mean_psnr(upscaler, val_split, scale)}
 
     model_out = paths.method_sr_model(name, scale, seed)
+    stopping = EarlyStopping("holdout/psnr", ft.patience, ft.min_delta)
     record = model_record(params, stage, model_params, task="super-resolution", scale=scale, seed=seed,
                           architecture=method.architecture,
-                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({method.what}) on the "
-                                      f"{len(train_split.hr)} train images of {data_description(params)}"))
+                          trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({method.what}) on "
+                                      f"{len(train_split.hr)} train images of {data_description(params)} "
+                                      f"({len(holdout.hr)} more held out for early stopping)"))
+
+    def save() -> None:
+        save_keras(sr_model, model_out, {**record, "stopping": stopping.record()} if ft.max_steps else record)
+
     history = train(model, dataset, finetune_criterion(method.lambda_task, method.lambda_feat), optimizer,
-                    steps=ft.steps, steps_per_epoch=ft.steps_per_epoch,
-                    live_dir=paths.train_log(variant(name, scale), seed),
-                    save=lambda: save_keras(sr_model, model_out, record), epoch_metrics=epoch_metrics,
-                    strategy=strategy, name=name,
+                    steps=ft.max_steps, steps_per_epoch=ft.steps_per_epoch,
+                    live_dir=paths.train_log(variant(name, scale), seed), save=save, epoch_metrics=epoch_metrics,
+                    strategy=strategy, name=name, stopping=stopping,
                     memory_params=f"combine.finetune.patch {ft.patch}, combine.finetune.batch {ft.batch}")
     metrics = write_images(Upscaler(sr_model), val_split, scale, paths.method_images(name, scale, seed),
                            paths.image_quality(variant(name, scale), seed), params)
-    log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s", name, scale, seed, metrics["psnr_y"],
-             history.seconds)
+    log.info("%s x%d (seed %d): val Y-PSNR %.2f dB after %.0f s (%s)", name, scale, seed, metrics["psnr_y"],
+             history.seconds, f"stopped after epoch {stopping.stopped_epoch} ({stopping.reason}), kept epoch "
+             f"{stopping.best_epoch}" if ft.max_steps else "not fine-tuned")
     return metrics
 
 

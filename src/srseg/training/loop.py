@@ -27,6 +27,7 @@ import tensorflow as tf
 from srseg.errors import SrsegError, first_line
 from srseg.io import atomic_dir
 from srseg.training.losses import Criterion
+from srseg.training.stopping import EarlyStopping
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class History:
     epochs: list[dict[str, float]] = field(default_factory=list)
     metrics: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    stopping: EarlyStopping | None = None  # how training ended, where an early-stopping rule drove it
 
     @property
     def last(self) -> dict[str, float]:
@@ -79,14 +81,15 @@ def fit(
     steps: int,
     steps_per_epoch: int,
     strategy: tf.distribute.Strategy | None = None,
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], bool | None] | None = None,
     memory_params: str | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` for ``steps`` steps on ``(inputs, targets)`` batches; return per-epoch mean losses.
 
     The loss is the criterion's plus the model's own losses (``model.losses``: e.g. DCSCN's L2 weight penalty).
     Epochs have ``steps_per_epoch`` steps (the last may be shorter); ``on_epoch_end(epoch, logs)`` runs after
-    each, ``epoch`` counting from 1, ``logs`` holding the mean of every loss part and ``epoch_seconds``.
+    each, ``epoch`` counting from 1, ``logs`` holding the mean of every loss part and ``epoch_seconds``; when it
+    returns True, training stops there (early stopping: :mod:`srseg.training.stopping`).
     ``model`` and ``optimizer`` must have been created under ``strategy.scope()``.
 
     A step that runs out of memory (TensorFlow's ResourceExhaustedError, or MemoryError) is an SrsegError of one
@@ -136,8 +139,8 @@ def fit(
         logs = {k: float(np.mean(v)) for k, v in values.items()}
         logs["epoch_seconds"] = time.perf_counter() - start
         history.append(logs)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, logs)
+        if on_epoch_end is not None and on_epoch_end(epoch, logs):
+            break
     return history
 
 
@@ -166,6 +169,7 @@ def train(
     summary: Mapping[str, Any] | None = None,
     name: str = "train",
     memory_params: str | None = None,
+    stopping: EarlyStopping | None = None,
 ) -> History:
     """:func:`fit` with DVCLive logs in ``live_dir`` and the model saved by ``save()``, both only on success.
 
@@ -173,6 +177,11 @@ def train(
     validation scores it computes), in the order to log them. With ``steps`` 0 nothing is trained and the
     metrics of ``epoch_metrics(0, {})`` are logged once (e.g. the validation of a model used as it is).
     ``summary`` entries go into DVCLive's ``metrics.json`` as they are. ``memory_params``: as :func:`fit`'s.
+
+    ``stopping``: an early-stopping rule on one of the logged metrics (:mod:`srseg.training.stopping`): ``steps``
+    is then the cap, training ends when the rule says so, the best epoch's weights are restored before ``save()``
+    (and before the caller uses the model), and how it ended goes into ``History.stopping`` and, as
+    a ``stopping`` entry, into DVCLive's ``metrics.json``.
     """
     from dvclive import Live
 
@@ -186,20 +195,44 @@ def train(
                 live.log_metric(key, value)
             out.metrics.append(dict(metrics))
 
-        def on_epoch_end(epoch: int, logs: dict[str, float]) -> None:
+        best_weights: list[Any] | None = None
+        stopped = False
+
+        def on_epoch_end(epoch: int, logs: dict[str, float]) -> bool:
+            nonlocal best_weights, stopped
             metrics = epoch_metrics(epoch, logs)
             log_metrics(metrics)
             live.next_step()
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
             log.info("%s epoch %d: %s (%.1f s)", name, epoch, shown, logs["epoch_seconds"])
+            if stopping is None:
+                return False
+            if stopping.monitor not in metrics:
+                raise SrsegError(f"{name}: early stopping monitors {stopping.monitor!r}, which the epoch's "
+                                 f"metrics lack ({', '.join(metrics)})")
+            verdict = stopping.update(metrics[stopping.monitor])
+            if verdict.best_epoch == epoch:
+                best_weights = [w.copy() for w in model.get_weights()]
+            stopped = verdict.stop
+            if stopped:
+                log.info("%s: stopping after epoch %d, %d epochs without a gain of %g in %s (best: epoch %d)",
+                         name, epoch, stopping.patience, stopping.min_delta, stopping.monitor, verdict.best_epoch)
+            return stopped
 
         if steps > 0:
             assert dataset is not None and criterion is not None and optimizer is not None
             out.epochs = fit(model, dataset, criterion, optimizer, steps=steps, steps_per_epoch=steps_per_epoch,
                              strategy=strategy, on_epoch_end=on_epoch_end, memory_params=memory_params)
+            if stopping is not None:
+                stopping.finish(len(out.epochs), stopped)
+                if best_weights is not None and stopping.best_epoch != len(out.epochs):
+                    model.set_weights(best_weights)
+                    log.info("%s: kept the weights of epoch %d of %d", name, stopping.best_epoch, len(out.epochs))
         else:
             log_metrics(epoch_metrics(0, {}))
-        for key, value in (summary or {}).items():
+        out.stopping = stopping
+        stop_summary = {} if stopping is None or not out.epochs else {"stopping": stopping.record()}
+        for key, value in {**(summary or {}), **stop_summary}.items():
             live.summary[key] = value
         out.seconds = time.perf_counter() - start
         live.end()
