@@ -5,6 +5,8 @@ a hand computation, the saved inference model without the SR branch, and the w_s
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -247,6 +249,20 @@ def test_saved_inference_model_has_no_sr_branch_and_same_logits(tmp_path) -> Non
     got = loaded(lr).numpy()
     assert got.shape == (2, 52, 76, 19)
     np.testing.assert_allclose(got, model(lr, training=False)["seg"].numpy(), atol=1e-4)
+
+
+def test_a_saved_joint_model_loads_where_only_pspnet_is_imported(tmp_path) -> None:
+    """The evaluate stage and `srseg segment` import srseg.models.pspnet alone; the joint model's learned upsampling
+    (PixelShuffle, CropLikeScaled) must still deserialise there (it did not: the default run's evaluate_joint
+    failed with Keras' "could not be deserialized properly")."""
+    path = tmp_path / "joint.keras"
+    save_keras(inference_model(joint(4)), path)
+    code = ("import sys\nfrom srseg.models.pspnet import load_model\n"
+            f"m = load_model({str(path)!r}, 19)\n"
+            "assert 'srseg.models.joint' in sys.modules\nprint(m.output_shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("(None, None, None, 19)")
 
 
 def test_joint_model_starts_from_a_saved_pspnet(tmp_path) -> None:

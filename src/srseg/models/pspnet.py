@@ -336,6 +336,9 @@ def load_model(path: str | Path, num_classes: int | None = 19) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise SrsegError(f"{path}: segmentation model not found")
+    # the joint models' own layers (their learned upsampling, the SR head) register on import; a PSPNet needs none
+    from srseg.models import joint  # noqa: F401
+
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a bad archive
