@@ -64,7 +64,12 @@ def test_logging_the_norms_does_not_change_the_training() -> None:
         groups = layer_groups(model, group_of)
         batch = _batch(seed=2)
         dataset = tf.data.Dataset.from_tensors(_batch(seed=3)).repeat()
-        hook = (lambda epoch, logs: gradient_norms(model, batch, SETUP, 0.4, groups)) if measure else None
+
+        def measure_norms(epoch: int, logs: dict[str, float]) -> bool:
+            gradient_norms(model, batch, SETUP, 0.4, groups)
+            return False  # True would stop the training (the loop's early-stopping hook)
+
+        hook = measure_norms if measure else None
         keras.utils.set_random_seed(5)
         fit(model, dataset, joint_criterion(w_sr=1.0, w_fa=1.0), keras.optimizers.Adam(1e-3), steps=3,
             steps_per_epoch=1, on_epoch_end=hook)
