@@ -72,6 +72,7 @@ def test_ablation_weights_zero_is_a_plain_lr_segmenter() -> None:
         validate({**TINY, "combine": {"scales": [2], "joint": {"w_fa": -1}}})
 
 
+@pytest.mark.slow  # 27 s for both: the CI selection is near its 10-min limit
 @pytest.mark.parametrize(("name", "decoder"), [("joint_ce", True), ("lr_pspnet", False)])
 def test_the_ce_only_models_train_on_lr_input(study: Paths, name: str, decoder: bool) -> None:
     """The CE-only ablation (the joint model's learned decoder) and DSRL's baseline (bilinear logits): LR in, HR-size

@@ -57,6 +57,7 @@ def test_each_term_reaches_its_groups_and_the_model_is_left_as_it_was() -> None:
     assert weighted["grad/fa/backbone"] == 0.0
 
 
+@pytest.mark.slow  # 18 s: the CI selection is near its 10-min limit
 def test_logging_the_norms_does_not_change_the_training() -> None:
     """Two runs of the loop from the same weights, one measuring the norms after every epoch: the same weights."""
     def run(measure: bool) -> list[np.ndarray]:
