@@ -86,3 +86,25 @@ def test_ce_only_models_log_the_cross_entropy_term_only() -> None:
     groups = layer_groups(model, group_of)
     norms = gradient_norms(model, _batch(), JointSetup(sr=False), 0.4, groups)
     assert set(norms) == {"grad/ce/backbone", "grad/ce/seg_head"} and min(norms.values()) > 0
+
+
+@pytest.mark.slow  # 12 s: the CI selection is near its 10-min limit
+def test_the_cross_entropy_term_is_the_trained_one_with_its_class_weights() -> None:
+    """The logged ``ce`` norms are those of the criterion the model trains on (ENet class weights included), not
+    of an unweighted cross-entropy written again beside it."""
+    keras.utils.set_random_seed(0)
+    model = build_joint(19, "small", 2, dropout=0.0)
+    groups = layer_groups(model, group_of)
+    inputs, targets = _batch()
+    weights = np.linspace(0.2, 5.0, 19).astype(np.float32)
+    norms = gradient_norms(model, (inputs, targets), SETUP, 0.4, groups, class_weights=weights)
+    unweighted = gradient_norms(model, (inputs, targets), SETUP, 0.4, groups)
+    assert abs(norms["grad/ce/backbone"] - unweighted["grad/ce/backbone"]) > 1e-3 * unweighted["grad/ce/backbone"]
+    ce_only = joint_criterion(weights, 0.4, w_sr=0.0, w_fa=0.0)
+    with tf.GradientTape() as tape:
+        loss, _ = ce_only(targets, model(inputs, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    for group in ("backbone", "seg_head"):
+        reached = [grads[i] for i in groups[group] if grads[i] is not None]
+        expected = np.sqrt(sum(float(tf.reduce_sum(tf.square(g))) for g in reached))
+        np.testing.assert_allclose(norms[f"grad/ce/{group}"], expected, rtol=1e-4, err_msg=group)

@@ -133,27 +133,20 @@ def group_of(layer: str) -> str:
     return "backbone"
 
 
-def gradient_norms(model: Any, batch: Any, setup: JointSetup, aux_weight: float, groups: dict[str, list[int]]
-                   ) -> dict[str, float]:
+def gradient_norms(model: Any, batch: Any, setup: JointSetup, aux_weight: float, groups: dict[str, list[int]],
+                   class_weights: np.ndarray | None = None) -> dict[str, float]:
     """``{"grad/{term}/{group}": norm}`` of the weighted terms ``ce`` (main + aux_weight·aux), ``sr`` (w_sr·MSE)
-    and ``fa`` (w_fa·FA) of DSRL's loss (§3.4) on one batch (:func:`srseg.training.grad_norms.term_gradient_norms`;
-    the model is left as it was). The CE-only models have the ``ce`` term only."""
+    and ``fa`` (w_fa·FA) of DSRL's loss (§3.4) on one batch — the training criterion's own terms
+    (:func:`srseg.training.joint_loss.joint_terms`, with its ``class_weights``), each differentiated by
+    :func:`srseg.training.grad_norms.term_gradient_norms`; the model is left as it was. The CE-only models have the
+    ``ce`` term only."""
     from srseg.training.grad_norms import term_gradient_norms
-    from srseg.training.joint_loss import feature_affinity_loss, sr_mse
-    from srseg.training.losses import seg_loss
+    from srseg.training.joint_loss import joint_terms
 
-    def terms(targets: Any, outputs: Any) -> dict[str, Any]:
-        ce = seg_loss(targets["labels"], outputs["seg"])
-        if "aux" in outputs and aux_weight > 0:
-            ce = ce + aux_weight * seg_loss(targets["labels"], outputs["aux"])
-        out = {"ce": ce}
-        if setup.sr:
-            out["sr"] = setup.w_sr * sr_mse(outputs["sr"], targets["hr"])
-            out["fa"] = setup.w_fa * feature_affinity_loss(outputs["feat_seg"], outputs["feat_sr"], setup.fa_grid)
-        return out
-
+    terms = joint_terms(class_weights, aux_weight, setup.w_sr, setup.w_fa, setup.fa_grid)
     inputs, targets = batch
-    return {f"grad/{k}": v for k, v in term_gradient_norms(model, inputs, targets, terms, groups).items()}
+    norms = term_gradient_norms(model, inputs, targets, lambda t, o: terms(t, o)[0], groups)
+    return {f"grad/{k}": v for k, v in norms.items()}
 
 
 def train_joint_model(params: Params, scale: int, seed: int, paths: Paths, method: Method, setup: JointSetup,
@@ -214,7 +207,7 @@ def train_joint_model(params: Params, scale: int, seed: int, paths: Paths, metho
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
         m = evaluate_pairs(predictor, val)
-        grads = gradient_norms(model, probe, setup, seg.aux_weight, groups) if log_gradients else {}
+        grads = gradient_norms(model, probe, setup, seg.aux_weight, groups, class_weights) if log_gradients else {}
         return {**{f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"},
                 "val/miou": m["miou"], "val/pacc": m["pacc"], **grads}
 

@@ -19,7 +19,7 @@ The criterion follows the project's convention ``(targets, outputs) → (loss, p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,47 @@ def sr_mse(sr: tf.Tensor, hr: tf.Tensor) -> tf.Tensor:
     return global_mean(tf.reduce_sum(sq), tf.cast(tf.size(sq), tf.float32))
 
 
+def joint_terms(
+    class_weights: np.ndarray | None = None,
+    aux_weight: float = 0.4,
+    w_sr: float = 1.0,
+    w_fa: float = 1.0,
+    fa_grid: int | None = FA_GRID,
+) -> Callable[[Mapping[str, Any], Mapping[str, tf.Tensor]], tuple[dict[str, tf.Tensor], dict[str, tf.Tensor]]]:
+    """``(targets, outputs) → (weighted, parts)``: DSRL's loss (§3.4) term by term, for
+    :func:`srseg.models.joint.build_joint`'s outputs.
+
+    ``targets = {"labels": (N, H, W) trainIds at HR (255 ignored), "hr": (N, H, W, 3) 0..255}``. ``weighted``: the
+    terms as they enter the loss — ``ce`` = CE(seg) [+ aux_weight·CE(aux)], the CE being
+    :func:`srseg.training.losses.seg_loss` with ``class_weights``, and for a model with an SR branch ``sr`` =
+    w_sr·sr_mse(sr, hr) and ``fa`` = w_fa·FA(feat_seg, feat_sr), also at weight 0; ``parts``: every unweighted term
+    (``loss_main``, ``loss_aux``, ``loss_sr``, ``loss_fa``) for logging. :func:`joint_criterion` sums them; the
+    per-term gradient norms (:func:`srseg.methods.joint.gradient_norms`) differentiate each.
+    """
+    for key, value in (("aux_weight", aux_weight), ("w_sr", w_sr), ("w_fa", w_fa)):
+        if not np.isfinite(value) or value < 0:
+            raise SrsegError(f"joint criterion {key} {value!r}: must be a finite number ≥ 0")
+    cw = None if class_weights is None else tf.constant(class_weights, tf.float32)
+
+    def terms(targets: Mapping[str, Any], outputs: Mapping[str, tf.Tensor]):
+        labels = targets["labels"]
+        main = seg_loss(labels, outputs["seg"], cw)
+        parts = {"loss_main": main}
+        ce = main
+        if "aux" in outputs and aux_weight > 0:
+            parts["loss_aux"] = seg_loss(labels, outputs["aux"], cw)
+            ce = ce + aux_weight * parts["loss_aux"]
+        weighted = {"ce": ce}
+        if "sr" in outputs:  # a model built without SR branch (sr=False): the CE-only models
+            parts["loss_sr"] = sr_mse(outputs["sr"], targets["hr"])
+            parts["loss_fa"] = feature_affinity_loss(outputs["feat_seg"], outputs["feat_sr"], fa_grid)
+            weighted["sr"] = w_sr * parts["loss_sr"]
+            weighted["fa"] = w_fa * parts["loss_fa"]
+        return weighted, parts
+
+    return terms
+
+
 def joint_criterion(
     class_weights: np.ndarray | None = None,
     aux_weight: float = 0.4,
@@ -98,37 +139,20 @@ def joint_criterion(
     w_fa: float = 1.0,
     fa_grid: int | None = FA_GRID,
 ) -> Criterion:
-    """``(targets, outputs) → (loss, parts)`` for :func:`srseg.models.joint.build_joint`'s outputs.
-
-    ``targets = {"labels": (N, H, W) trainIds at HR (255 ignored), "hr": (N, H, W, 3) 0..255}``;
-    ``loss = CE(seg) [+ aux_weight·CE(aux)] + w_sr·sr_mse(sr, hr) + w_fa·FA(feat_seg, feat_sr)``, the CE
-    being :func:`srseg.training.losses.seg_loss` (with ``class_weights``). ``parts`` holds every unweighted term
-    (``loss_main``, ``loss_aux``, ``loss_sr``, ``loss_fa``) for logging, but a term whose weight is 0 is
-    left out of the loss: with ``w_sr = w_fa = 0`` the loss *is* the LR-input segmenter's (the SR branch
-    then gets no gradient — ``None`` from the tape — which is the ablation, not a bug). For a model without
-    SR branch (``build_joint(..., sr=False)``) the criterion is the segmentation loss alone.
+    """``(targets, outputs) → (loss, parts)``: the sum of :func:`joint_terms`' weighted terms,
+    ``loss = CE(seg) [+ aux_weight·CE(aux)] + w_sr·sr_mse(sr, hr) + w_fa·FA(feat_seg, feat_sr)``, with its
+    ``parts``; but a term whose weight is 0 is left out of the loss: with ``w_sr = w_fa = 0`` the loss *is* the
+    LR-input segmenter's (the SR branch then gets no gradient — ``None`` from the tape — which is the ablation, not a
+    bug). For a model without SR branch (``build_joint(..., sr=False)``) the criterion is the segmentation loss alone.
     """
-    for key, value in (("aux_weight", aux_weight), ("w_sr", w_sr), ("w_fa", w_fa)):
-        if not np.isfinite(value) or value < 0:
-            raise SrsegError(f"joint criterion {key} {value!r}: must be a finite number ≥ 0")
-    cw = None if class_weights is None else tf.constant(class_weights, tf.float32)
+    terms = joint_terms(class_weights, aux_weight, w_sr, w_fa, fa_grid)
 
     def criterion(targets: Mapping[str, Any], outputs: Mapping[str, tf.Tensor]):
-        labels = targets["labels"]
-        main = seg_loss(labels, outputs["seg"], cw)
-        parts = {"loss_main": main}
-        total = main
-        if "aux" in outputs and aux_weight > 0:
-            parts["loss_aux"] = seg_loss(labels, outputs["aux"], cw)
-            total = total + aux_weight * parts["loss_aux"]
-        if "sr" not in outputs:  # a model built without SR branch (sr=False): the CE-only models
-            return total, parts
-        parts["loss_sr"] = sr_mse(outputs["sr"], targets["hr"])
-        parts["loss_fa"] = feature_affinity_loss(outputs["feat_seg"], outputs["feat_sr"], fa_grid)
-        if w_sr > 0:
-            total = total + w_sr * parts["loss_sr"]
-        if w_fa > 0:
-            total = total + w_fa * parts["loss_fa"]
+        weighted, parts = terms(targets, outputs)
+        total = weighted["ce"]
+        for name, weight in (("sr", w_sr), ("fa", w_fa)):
+            if name in weighted and weight > 0:
+                total = total + weighted[name]
         return total, parts
 
     return criterion
