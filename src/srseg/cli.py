@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the commands that run a model take the pipeline's runtime.threads and runtime.cpu_kernels
     tf_common = argparse.ArgumentParser(add_help=False, parents=[common])
     tf_common.add_argument("--threads", type=_positive,
-                           help="TensorFlow's intra- and inter-op threads, as the pipeline's runtime.threads "
+                           help="TensorFlow's intra-op threads, as the pipeline's runtime.threads "
                                 "(default: TensorFlow's own choice, about one per core)")
     tf_common.add_argument("--cpu-kernels", choices=CPU_KERNELS, default="onednn",
                            help="TensorFlow's CPU kernels, as the pipeline's runtime.cpu_kernels (default onednn, "

@@ -2,7 +2,11 @@
 
 Results are byte-identical only for the same params **and thread count** on the same machine (oneDNN splits
 reductions by thread), so the thread count is a param (``runtime.threads``), applied by :func:`configure` before
-TensorFlow starts its thread pools and recorded in the summary. So is the choice of CPU kernels
+TensorFlow starts its thread pools and recorded in the summary. TensorFlow runs one op at a time (one inter-op
+thread), each on ``runtime.threads`` threads: with two inter-op threads on the 2-core boxes, oneDNN sometimes ran a
+convolution's backward pass on a different number of threads when branches of a graph ran side by side, and the
+joint model's training differed between two runs in the last bits after one step (its SR branch runs beside the
+segmentation path); Eigen's kernels, or one inter-op thread, repeated to the byte. So is the choice of CPU kernels
 (``runtime.cpu_kernels``, also applied by :func:`configure`): oneDNN's and TensorFlow's own (Eigen) kernels round
 differently. Every TensorFlow stage calls :func:`configure` first; training stages also call :func:`set_determinism`
 with their seed.
@@ -27,13 +31,15 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
 CPU_KERNELS = ("onednn", "eigen", "auto")
+#: TensorFlow's inter-op threads: one op at a time (module docstring: byte-identical runs with oneDNN).
+INTER_OP_THREADS = 1
 #: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX-512 BF16; AMX tiles with BF16) that oneDNN uses.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def configure(threads: int | None, cpu_kernels: str) -> None:
-    """Use ``threads`` intra-op and inter-op threads (None: TensorFlow's own choice), and ``cpu_kernels``:
-    ``onednn``, ``eigen`` or ``auto``.
+    """Use ``threads`` intra-op threads (None: TensorFlow's own choice) and one inter-op thread (see the module
+    docstring: the same bytes from run to run), and ``cpu_kernels``: ``onednn``, ``eigen`` or ``auto``.
 
     Must run before TensorFlow is imported: it reads ``TF_ENABLE_ONEDNN_OPTS`` once, at import. ``auto`` leaves
     TensorFlow's own choice, made from the CPU's flags: oneDNN where it has AVX-512 VNNI, AVX-512 BF16, AVX-VNNI or
@@ -52,17 +58,17 @@ def configure(threads: int | None, cpu_kernels: str) -> None:
         log.warning("TensorFlow already runs with %s kernels; runtime.cpu_kernels %s not applied (set "
                     "TF_ENABLE_ONEDNN_OPTS=%d before it starts)", "eigen" if onednn else "onednn", cpu_kernels,
                     onednn)
-    if threads is None:
-        return
     cfg = tf.config.threading
+    want = (cfg.get_intra_op_parallelism_threads() if threads is None else threads, INTER_OP_THREADS)
     try:
-        cfg.set_intra_op_parallelism_threads(threads)
-        cfg.set_inter_op_parallelism_threads(threads)
+        if threads is not None:
+            cfg.set_intra_op_parallelism_threads(threads)
+        cfg.set_inter_op_parallelism_threads(INTER_OP_THREADS)
     except RuntimeError:  # TF already initialised (several stages run in one test process)
         now = (cfg.get_intra_op_parallelism_threads(), cfg.get_inter_op_parallelism_threads())
-        if now != (threads, threads):
-            log.warning("TensorFlow already runs with %s intra/inter-op threads; runtime.threads %d not applied",
-                        now, threads)
+        if now != want:
+            log.warning("TensorFlow already runs with %s intra/inter-op threads; runtime.threads %s (and %d "
+                        "inter-op) not applied", now, threads, INTER_OP_THREADS)
 
 
 #: A line TensorFlow's C++ side logs (absl/glog prefix: severity letter, then the date) and absl's notice.
