@@ -39,5 +39,5 @@ SPEC = TrainSpec(
     artifact="sr-separate-ft",
 )
 METHOD = register(Method(NAME, "DCSCN, then PSPNet, fine-tuned separately", "#44AA99", "8",
-                         stage="separate_ft", images="own", segmenter=NAME, scales="combine.scales", group="combine", baseline="ft_sr",
-                         quality=True, train=SPEC, reported=("ft_sr",)))
+                         stage="separate_ft", images="own", segmenter=NAME, scales="combine.scales", group="combine",
+                         baseline="ft_sr", quality=True, train=SPEC, reported=("ft_sr",)))
