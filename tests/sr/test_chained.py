@@ -89,6 +89,7 @@ def _adam(lr: float = 1e-3, **kw: Any) -> Any:
     return keras.optimizers.Adam(lr, **kw)
 
 
+@pytest.mark.slow  # three fits of the chained model (~40 s on 2 cores)
 def test_jointed_trains_both_networks_and_each_phase_of_the_control_one(study: Paths) -> None:
     """Jointed: the DCSCN's and the PSPNet's weights move (batch-norm statistics too: training mode). Control: the
     DCSCN phase is the SR model alone; the PSPNet phase leaves the DCSCN to the bit."""
@@ -114,6 +115,7 @@ def test_jointed_trains_both_networks_and_each_phase_of_the_control_one(study: P
     assert not any(_moved(sr1, sr)) and any(_moved(seg0, seg))
 
 
+@pytest.mark.slow  # three fits (~30 s on 2 cores)
 def test_with_lambda_zero_jointed_moves_the_dcscn_as_the_mse_only_fine_tune(study: Paths) -> None:
     """λ = 0: the DCSCN of the jointed model gets the MSE gradient alone (the PSPNet trains beside it on no
     gradient, its batch norm only), so its weights follow the control's DCSCN phase; λ > 0 moves them elsewhere."""
