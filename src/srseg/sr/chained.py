@@ -197,7 +197,7 @@ def run_chained(params: Params, name: str, stage: str, model_params: tuple[str, 
         segmenter = load_pspnet(paths.seg_model("hr", seed), NUM_CLASSES)
         sr_opt = keras.optimizers.Adam(learning_rate=ft.lr, epsilon=1e-8, global_clipnorm=ft.clipnorm)
         seg_opt = keras.optimizers.Adam(learning_rate=budget.seg_lr)
-        model = chained_model(sr_model, segmenter, train_sr=True, train_seg=joint) if joint else sr_model
+        model = chained_model(sr_model, segmenter, train_sr=True, train_seg=True) if joint else sr_model
     upscaler, predictor = Upscaler(sr_model), Predictor(segmenter, "whole")
     data = f"{len(train_split.hr)} train images of {data_description(params)} ({len(holdout.hr)} held out, unused)"
     what = (f"jointly with the HR PSPNet of seed {seed}, {budget.steps} steps of MSE + {budget.lambda_task}·CE"
