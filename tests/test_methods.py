@@ -129,8 +129,9 @@ def test_no_method_name_outside_its_module() -> None:
 def test_active_follows_the_params(dummy: Method) -> None:
     params = validate({"scales": [2, 3, 4], "seg": {"retrain_scales": [4]}, "combine": {"scales": [2, 3]}})
     got = [(m.name, s) for m, s in registry.active(params)]
-    combination = [(m, s) for m in ("retrain_bicubic", "ft_sr", "task_sr", "ft_sr_unseen", "task_sr_unseen",
-                                    "lr_pspnet", "joint", "joint_ce", "sft_sr", "sft_oracle") for s in (2, 3)]
+    combination = [(m, s) for m in ("retrain_bicubic", "ft_sr", "task_sr", "separate_ft", "jointed", "ft_sr_unseen",
+                                    "task_sr_unseen", "lr_pspnet", "joint", "joint_ce", "sft_sr", "sft_oracle")
+                   for s in (2, 3)]
     assert got == [("hr", None), ("bicubic", 2), ("bicubic", 3), ("bicubic", 4), ("sr", 2), ("sr", 3), ("sr", 4),
                    ("retrain_sr", 4), ("retrain_sr_on_hr", 4), *combination, ("blur_aug", None), ("identity", 2),
                    ("identity", 3)]

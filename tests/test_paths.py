@@ -73,6 +73,14 @@ def expected(params: Params) -> dict[str, dict[str, list[str]]]:
                              P.image_quality(f"{method}_x{s}", k), log / "metrics.json", log / "plots"],
                     "metrics": [], "plots": [],
                     "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k)] + extra}
+            for method, seg_log in (("jointed", False), ("separate_ft", True)):  # DCSCN and PSPNet fine-tuned
+                log, v = P.train_log(f"{method}_x{s}", k), f"{method}_x{s}"
+                logs = [log, P.train_log(f"seg_{v}", k)] if seg_log else [log]
+                exp[f"{method}@{s}-{k}"] = {
+                    "outs": [P.method_sr_model(method, s, k), P.method_images(method, s, k), P.seg_model(v, k),
+                             P.image_quality(v, k), *(g / "metrics.json" for g in logs), *(g / "plots" for g in logs)],
+                    "metrics": [], "plots": [],
+                    "data": [P.raw, P.lr(s), P.bicubic(s), P.sr_model(s, k), P.seg_model("hr", k)]}
             log = P.train_log(f"seg_joint_x{s}", k)
             exp[f"train_joint@{s}-{k}"] = {"outs": [P.seg_model(f"joint_x{s}", k), P.image_quality(f"joint_x{s}", k),
                                                     log / "metrics.json", log / "plots"], "metrics": [], "plots": [],

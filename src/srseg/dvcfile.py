@@ -358,7 +358,8 @@ def cliff_plots() -> str:
 
 def artifacts(params: Params) -> list[tuple[str, Path, str]]:
     """``(name, path, description)`` of the trained models of the default params' first seed, for
-    ``dvc artifacts get`` (the base models, then each trained method's at each of its scales)."""
+    ``dvc artifacts get`` (the base models, then each trained method's at each of its scales: its first output, and
+    the segmenter it trains beside it, if any, as ``seg-<method>-x<s>``)."""
     k = params.seeds[0]
     out = [(f"sr-x{s}", P.sr_model(s, k), f"DCSCN x{s}, pretrained on the SR photos (pretrain_sr@{s}-{k})")
            for s in params.scales]
@@ -370,15 +371,26 @@ def artifacts(params: Params) -> list[tuple[str, Path, str]]:
                         f"{m.segmenter_label} ({m.stage}@{k})"))
         for s in m.scale_list(params):
             name = f"{m.train.artifact or m.name.replace('_', '-')}-x{s}"
-            out.append((name, m.train.outs(P, s, k).outs[0], f"{m.label_at(s)} ({m.stage}@{s}-{k})"))
+            outs = m.train.outs(P, s, k).outs
+            out.append((name, outs[0], f"{m.label_at(s)} ({m.stage}@{s}-{k})"))
+            seg = m.model_path(P, s, k)
+            if seg != outs[0] and seg in outs:  # a stage that trains its SR model and its segmenter (jointed)
+                out.append((f"seg-{m.name.replace('_', '-')}-x{s}", seg,
+                            f"{m.label_at(s)}: its segmenter ({m.stage}@{s}-{k})"))
     return out
+
+
+def _flow_item(item: str) -> str:
+    """``item`` as a flow-sequence entry: single-quoted where it holds a flow indicator (``${item.scale}``)."""
+    return f"'{item}'" if any(c in item for c in ",[]{}#'") else item
 
 
 def _flow(items: Iterable[str], indent: int, width: int = 118) -> str:
     """A flow sequence, wrapped at ``width`` with continuation lines at ``indent``."""
+    items = [_flow_item(i) for i in items]
     lines, line = [], "["
     for i, item in enumerate(items):
-        piece = item + ("" if i == len(list(items)) - 1 else ",")
+        piece = item + ("" if i == len(items) - 1 else ",")
         if len(line) + len(piece) + indent > width and line != "[":
             lines.append(line.rstrip())
             line = " " * indent
@@ -397,8 +409,7 @@ def render_stage(st: Stage) -> list[str]:
     if st.matrix:
         lines.append("    matrix: {" + ", ".join(f"{k}: '{v}'" for k, v in st.matrix.items()) + "}")
     lines.append(f"    cmd: {st.cmd}")
-    lines.append("    deps:")
-    lines += [f"      - {d}" for d in [(CODE / f"{st.kind}.json").as_posix(), *st.deps]]
+    lines.append(f"    deps: {_flow([(CODE / f'{st.kind}.json').as_posix(), *st.deps], 11)}")
     if st.params:
         lines.append(f"    params: {_flow(st.params, 13)}")
     if st.outs or st.uncached or st.plots:

@@ -251,3 +251,140 @@ def test_a_tiny_fine_tune_stops_early_and_says_why(study: Paths, monkeypatch: py
     run_method(_params(finetune={**ft, "min_delta": 0.0, "patience": 5}), "ft_sr", 2, 0, study)
     metrics = json.loads((log / "metrics.json").read_text())
     assert (metrics["stopping"]["reason"], metrics["stopping"]["epochs"]) == ("cap", 4)
+
+
+def _tiny_split(rng: np.random.Generator, scale: int, sizes: tuple[tuple[int, int], ...]):
+    """A hand-made :class:`srseg.sr.finetune.Split` of random images of these LR sizes (ignored labels included)."""
+    from srseg.degrade import upscale
+    from srseg.sr.finetune import Split
+
+    split = Split([], [], [], [], [])
+    for h, w in sizes:
+        lr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        split.lr.append(lr)
+        split.bicubic.append(upscale(lr, scale))
+        split.hr.append(rng.integers(0, 256, (h * scale, w * scale, 3), dtype=np.uint8))
+        labels = rng.integers(0, NUM_CLASSES, (h * scale, w * scale)).astype(np.uint8)
+        labels[0, :3] = IGNORE
+        split.labels.append(labels)
+    return split
+
+
+def test_the_holdout_criterion_score_is_the_criterion_in_db() -> None:
+    """On a toy model (SR = the bicubic luma + 3; logits a 1×1 convolution of the bicubic RGB) and two held-out
+    images of different sizes, the score is 10·log10(255²/L) of MSE + λ·CE computed here by hand, pooled by pixels."""
+    import keras
+
+    from srseg.degrade import upscale_float
+    from srseg.metrics.sr import luma
+    from srseg.sr.finetune import finetune_criterion, holdout_criterion
+
+    keras.utils.set_random_seed(0)
+    lr_in, bic_in = keras.Input((None, None, 1), name="lr"), keras.Input((None, None, 1), name="bicubic")
+    rgb_in = keras.Input((None, None, 3), name="bicubic_rgb")
+    conv = keras.layers.Conv2D(NUM_CLASSES, 1)
+    model = keras.Model({"lr": lr_in, "bicubic": bic_in, "bicubic_rgb": rgb_in},
+                        {"sr": bic_in + 3.0, "seg": conv(rgb_in / 255.0)})
+    kernel, bias = (np.asarray(w, np.float64) for w in conv.get_weights())
+    split = _tiny_split(np.random.default_rng(0), 2, ((6, 8), (4, 5)))
+    lam = 0.5
+
+    def by_hand(lr: np.ndarray, bic: np.ndarray, hr: np.ndarray, labels: np.ndarray) -> float:
+        sr = upscale_float(luma(lr), 2).astype(np.float64) + 3.0
+        mse = np.mean((sr - luma(hr).astype(np.float64)) ** 2)
+        logits = (bic.astype(np.float64) / 255.0) @ kernel[0, 0] + bias
+        logp = logits - np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1, keepdims=True)) \
+            - logits.max(-1, keepdims=True)
+        valid = labels != IGNORE
+        safe = np.where(valid, labels, 0).astype(np.int64)
+        ce = -np.mean(np.take_along_axis(logp, safe[..., None], -1)[..., 0][valid])
+        return float(mse + lam * ce)
+
+    values = [by_hand(*x) for x in zip(split.lr, split.bicubic, split.hr, split.labels, strict=True)]
+    pixels = [h.shape[0] * h.shape[1] for h in split.hr]
+    expected = float(np.average(values, weights=pixels))
+    value, score = holdout_criterion(model, finetune_criterion(lam), split, 2, ("lr", "bicubic", "bicubic_rgb"),
+                                     ("hr_y", "labels"))
+    assert value == pytest.approx(expected, rel=1e-5)
+    assert score == pytest.approx(10 * np.log10(255.0 ** 2 / expected), abs=1e-4)
+    # λ = 0: the CE is left out of the value
+    value0, _ = holdout_criterion(model, finetune_criterion(0.0), split, 2, ("lr", "bicubic", "bicubic_rgb"),
+                                  ("hr_y", "labels"))
+    assert value0 < value
+
+
+def test_with_lambda_zero_the_criterion_score_is_the_pooled_mse_psnr(study: Paths) -> None:
+    """λ = 0 through a DCSCN that outputs its bicubic skip: the score is the PSNR of the held-out luma MSE pooled
+    over the images' pixels (float output, whole), not the mean per-image Y-PSNR the MSE-only fine-tunes stop on.
+    The gap is mostly the averaging (a PSNR of the mean MSE is at most the mean of the per-image PSNRs; here the
+    images score 27-34 dB), a little the rounding and the shaved border of the Y-PSNR."""
+    from srseg.metrics.sr import luma
+    from srseg.models.dcscn import load_model
+    from srseg.sr.finetune import finetune_criterion, holdout_criterion, mean_psnr, whole_image
+    from srseg.sr.infer import Upscaler
+
+    model = load_model(study.sr_model(2, 0))
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])  # the global skip alone: SR = bicubic
+    split = load_split(study, 2, "train")
+    _, score = holdout_criterion(model, finetune_criterion(), split, 2, ("lr", "bicubic"), ("hr_y",))
+    sse, n, per_image, shaved = 0.0, 0, [], []
+    for i, hr in enumerate(split.hr):
+        sr = np.asarray(model(whole_image(split, i, 2, ("lr", "bicubic")), training=False), np.float64)[0, ..., 0]
+        err = (sr - luma(hr).astype(np.float64)) ** 2
+        sse, n = sse + float(np.sum(err)), n + err.size
+        per_image.append(10 * np.log10(255.0 ** 2 / np.mean(err)))
+        rounded = (np.round(np.clip(sr, 0, 255)) - luma(hr).astype(np.float64)) ** 2
+        shaved.append(10 * np.log10(255.0 ** 2 / np.mean(rounded[2:-2, 2:-2])))
+    assert score == pytest.approx(10 * np.log10(255.0 ** 2 / (sse / n)), abs=1e-3)  # the pooled-MSE PSNR
+    assert score <= np.mean(per_image)  # a PSNR of the mean MSE ≤ the mean of the PSNRs
+    psnr = mean_psnr(Upscaler(model), split, 2)
+    assert np.mean(shaved) == pytest.approx(psnr, abs=0.05)  # rounded, shaved, averaged per image: the Y-PSNR
+    assert 0 < psnr - score < 1.5
+
+
+def test_each_fine_tune_names_its_monitor(study: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MSE-only fine-tunes stop on the held-out Y-PSNR; task-driven SR on its own criterion, unless both task
+    weights are 0 (then it is the plain fine-tune, stopping included)."""
+    import srseg.sr.finetune as finetune
+
+    specs: dict[str, finetune.FinetuneSpec] = {}
+
+    def capture(params: object, name: str, *args: object) -> dict:
+        specs[name] = args[-1]  # type: ignore[assignment]
+        return {}
+
+    monkeypatch.setattr(finetune, "run_finetune", capture)
+    for method in ("ft_sr", "sft_sr", "sft_oracle", "task_sr"):
+        run_method(_params(), method, 2, 0, study)
+    assert {k: s.monitor for k, s in specs.items()} == {
+        "ft_sr": "holdout/psnr", "sft_sr": "holdout/psnr", "sft_oracle": "holdout/psnr",
+        "task_sr": "holdout/criterion_db"}
+    assert finetune.FinetuneSpec("a", "b").monitor == finetune.MONITOR_PSNR
+    run_method(_params(task={"lambda_task": 0.0}), "task_sr", 2, 0, study)
+    assert specs["task_sr"].monitor == "holdout/psnr"
+    run_method(_params(task={"lambda_task": 0.0, "lambda_feat": 1.0}), "task_sr", 2, 0, study)
+    assert specs["task_sr"].monitor == "holdout/criterion_db"
+
+
+@pytest.mark.slow  # ~25 s on 2 shared cores
+def test_task_driven_fine_tune_stops_on_its_criterion(study: Paths) -> None:
+    """A real task-driven fine-tune of a few steps logs both held-out scores per epoch, stops on the criterion
+    score and says so in its metrics and its model's record."""
+    from srseg.io import model_metadata
+
+    ft = {**TINY["combine"]["finetune"], "max_steps": 2, "patience": 1, "min_delta": 100.0}  # type: ignore[dict-item]
+    run_method(_params(finetune=ft), "task_sr", 2, 0, study)
+    log = study.train_log("task_sr_x2", 0)
+    metrics = json.loads((log / "metrics.json").read_text())
+    assert {"psnr", "criterion_db"} <= set(metrics["holdout"])
+    assert metrics["stopping"]["monitor"] == "holdout/criterion_db" and metrics["stopping"]["reason"] == "patience"
+    assert metrics["stopping"]["best_score"] == pytest.approx(metrics_at(log, "criterion_db", 1), abs=1e-5)
+    record = model_metadata(study.method_sr_model("task_sr", 2, 0))
+    assert record is not None and record["stopping"]["monitor"] == "holdout/criterion_db"
+    assert "held out for early stopping on the fine-tune's criterion" in record["trained_on"]
+
+
+def metrics_at(log: Path, name: str, epoch: int) -> float:
+    """The ``holdout/{name}`` value DVCLive logged for ``epoch`` (1-based)."""
+    rows = (log / "plots" / "metrics" / "holdout" / f"{name}.tsv").read_text().splitlines()[1:]
+    return float(rows[epoch - 1].split("\t")[-1])

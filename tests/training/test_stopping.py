@@ -108,3 +108,13 @@ def test_a_rule_on_a_metric_not_logged_is_one_line(tmp_path: Path) -> None:
         train(_tiny(0.0), _data(), mse_criterion, keras.optimizers.SGD(0.05), steps=2, steps_per_epoch=1,
               live_dir=tmp_path / "x", save=lambda: None, epoch_metrics=lambda e, logs: {"val/psnr": 1.0},
               stopping=EarlyStopping("holdout/psnr", 2, 0.01))
+
+
+def test_the_record_names_the_monitored_metric() -> None:
+    """Whatever the score, the record says which logged metric it is (the task-driven SR fine-tune's criterion)."""
+    rule = EarlyStopping("holdout/criterion_db", patience=1, min_delta=0.01)
+    for score in (20.0, 20.001):
+        rule.update(score)
+    rule.finish(2, True)
+    assert rule.record() == {"monitor": "holdout/criterion_db", "patience": 1, "min_delta": 0.01, "epochs": 2,
+                             "best_epoch": 1, "reason": "patience", "best_score": 20.0}

@@ -19,10 +19,12 @@ from srseg.methods import (
     hr,
     joint,
     joint_ce,
+    jointed,
     lr_pspnet,
     retrain_bicubic,
     retrain_sr,
     retrain_sr_on_hr,
+    separate_ft,
     sft_oracle,
     sft_sr,
     sr,
@@ -34,8 +36,8 @@ from srseg.params import SECTIONS, Params, check_feasible, check_present, check_
 from srseg.paths import REPO, Paths
 
 #: The method modules in the order of the tables and figures (each module registers its method when imported).
-MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, ft_sr_unseen, task_sr_unseen,
-           lr_pspnet, joint, joint_ce, sft_sr, sft_oracle, blur_aug)
+MODULES = (hr, bicubic, sr, retrain_sr, retrain_sr_on_hr, retrain_bicubic, ft_sr, task_sr, separate_ft, jointed,
+           ft_sr_unseen, task_sr_unseen, lr_pspnet, joint, joint_ce, sft_sr, sft_oracle, blur_aug)
 _first = {m.METHOD.name: m.METHOD for m in MODULES}
 _later = {name: m for name, m in METHODS.items() if name not in _first}  # registered before this import, elsewhere
 METHODS.clear()

@@ -1,7 +1,12 @@
 """Task-driven SR (research task 2b): the pretrained DCSCN ×s fine-tuned through the HR-trained PSPNet, **frozen**
 (weights fixed, batch norm in inference mode), on MSE + λ_task·CE(PSPNet(SR), labels) + λ_feat·L1(PSPNet features of
 SR and HR) — the task-driven loss of SR4IR-style training. λ_task = 0 is the plain fine-tune
-(:mod:`srseg.methods.ft_sr`), which it is compared with (a test checks the two agree weight for weight)."""
+(:mod:`srseg.methods.ft_sr`), which it is compared with (a test checks the two agree weight for weight).
+
+Early stopping judges the held-out value of this criterion (:func:`srseg.sr.finetune.holdout_criterion`, logged
+as ``holdout/criterion_db``), not the held-out Y-PSNR the MSE-only fine-tunes stop on: the model is trained for the
+segmenter's loss as well as the pixels', and the PSNR alone would stop it while its own criterion still falls. With
+λ_task = λ_feat = 0 the criterion is the MSE alone and it stops on the Y-PSNR, exactly as the plain fine-tune."""
 
 from __future__ import annotations
 
@@ -73,7 +78,7 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
     """Stage ``task_sr@{scale}-{seed}``: the task-driven model, its val images and their quality."""
     from srseg.labels import NUM_CLASSES
     from srseg.models.pspnet import load_model as load_pspnet
-    from srseg.sr.finetune import FinetuneSpec, run_finetune
+    from srseg.sr.finetune import FinetuneSpec, run_finetune, task_monitor
 
     tp = task_params(params)
     feat = tp.lambda_feat > 0
@@ -84,7 +89,8 @@ def train(params: Params, scale: int, seed: int, paths: Paths) -> dict[str, Any]
     spec = FinetuneSpec(architecture=f"DCSCN {params.sr.preset}",
                         what=f"task-driven through the frozen HR PSPNet, λ_task {tp.lambda_task}", build=build,
                         inputs=("lr", "bicubic", "bicubic_rgb", *(("hr_rgb",) if feat else ())),
-                        targets=("hr_y", "labels"), lambda_task=tp.lambda_task, lambda_feat=tp.lambda_feat)
+                        targets=("hr_y", "labels"), lambda_task=tp.lambda_task, lambda_feat=tp.lambda_feat,
+                        monitor=task_monitor(tp.lambda_task, tp.lambda_feat))
     return run_finetune(params, NAME, METHOD.stage, SPEC.model_params, scale, seed, paths, spec)
 
 

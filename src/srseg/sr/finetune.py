@@ -8,10 +8,13 @@ optimiser (Adam at ``combine.finetune.lr``, global-norm clipping): only the crit
 The stage then super-resolves the val split (``data/{method}/seed{k}/x{s}``) and scores it as ``super_resolve``
 does.
 
-How long: early stopping (:mod:`srseg.training.stopping`) on the mean Y-PSNR of ``combine.finetune.holdout`` train
-images held out of the patches (:func:`split_holdout`: the same images for every method and seed, never the study's
-val split, which is what results are scored on), judged after every ``steps_per_epoch`` steps, capped at
-``max_steps``; the best epoch's weights are kept.
+How long: early stopping (:mod:`srseg.training.stopping`) on ``combine.finetune.holdout`` train images held out of
+the patches (:func:`split_holdout`: the same images for every method and seed, never the study's val split, which
+is what results are scored on), judged after every ``steps_per_epoch`` steps, capped at ``max_steps``; the best
+epoch's weights are kept. What is judged there is the method's :attr:`FinetuneSpec.monitor`: the mean Y-PSNR
+(:data:`MONITOR_PSNR`, the MSE-only fine-tunes) or the method's own training criterion on the held-out images as
+a score in dB (:data:`MONITOR_CRITERION`, :func:`holdout_criterion`; task-driven SR, whose criterion is not the
+PSNR). ``holdout/psnr`` is logged for every fine-tune either way.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -97,6 +100,66 @@ def mean_psnr(upscaler: Any, split: Split, scale: int) -> float:
     conds: list[np.ndarray | None] = [None] * len(split.lr) if split.cond is None else [*split.cond]
     return float(np.mean([y_scores(hr, upscaler.predict_rgb(lr, cond=c), scale)[0]
                           for hr, lr, c in zip(split.hr, split.lr, conds, strict=True)]))
+
+
+#: What :attr:`FinetuneSpec.monitor` may name.
+Monitor = Literal["holdout/psnr", "holdout/criterion_db"]
+#: The early-stopping monitor of the MSE-only fine-tunes: the mean Y-PSNR of the held-out images (:func:`mean_psnr`).
+MONITOR_PSNR: Monitor = "holdout/psnr"
+#: The early-stopping monitor of a fine-tune judged on its own criterion (:func:`holdout_criterion`).
+MONITOR_CRITERION: Monitor = "holdout/criterion_db"
+#: The peak of the criterion score: the MSE is on the 0..255 scale.
+PEAK = 255.0
+
+
+def whole_image(split: Split, i: int, scale: int, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Image ``i`` of ``split`` whole, as a batch of one of ``fields`` (the :class:`PatchStream` fields, computed as
+    there but over the whole image and unflipped)."""
+    lr_y = luma(split.lr[i])
+    out: dict[str, np.ndarray] = {}
+    for f in fields:
+        if f == "lr":
+            a = lr_y[..., None]
+        elif f == "bicubic":
+            a = upscale_float(lr_y, scale)[..., None]
+        elif f == "hr_y":
+            a = luma(split.hr[i])[..., None]
+        elif f == "cond":
+            assert split.cond is not None, "a conditioned method's split has its condition maps"
+            a = np.asarray(split.cond[i], np.float32)
+        elif f == "labels":
+            a = split.labels[i].astype(np.int32)
+        else:
+            a = {"bicubic_rgb": split.bicubic, "hr_rgb": split.hr}[f][i].astype(np.float32)
+        out[f] = np.ascontiguousarray(a)[None]
+    return out
+
+
+def holdout_criterion(model: Any, criterion: Callable[[Any, Any], Any], split: Split, scale: int,
+                      inputs: tuple[str, ...], targets: tuple[str, ...]) -> tuple[float, float]:
+    """``(L, score)``: ``criterion`` (:func:`finetune_criterion`) on the split's images, each whole through ``model``
+    (the model the fine-tune trains) in inference mode, one image at a time; ``L`` is the mean of the images'
+    criterion values weighted by their HR pixel counts (the plain mean for equal-sized images), ``score``
+    ``10·log10(255² / L)`` dB, higher is better.
+
+    With λ_task = λ_feat = 0, ``L`` is the MSE of all held-out luma pixels pooled and the score its PSNR: close to
+    the mean per-image Y-PSNR (:func:`mean_psnr`) but not equal to it — that one averages per-image PSNRs, rounds
+    and clips the output to 0..255 and shaves ``scale`` border pixels; this one scores the network's float output,
+    whole, as the loss does.
+    """
+    import tensorflow as tf
+
+    total, weight = 0.0, 0
+    for i in range(len(split.hr)):
+        batch = whole_image(split, i, scale, inputs + targets)
+        feed = {k: tf.constant(batch[k]) for k in inputs}
+        outputs = model(feed, training=False)
+        loss, _ = criterion({k: tf.constant(batch[k]) for k in targets}, outputs)
+        n = int(np.prod(split.hr[i].shape[:2]))
+        total += float(loss) * n
+        weight += n
+    value = total / weight
+    return value, float(10.0 * np.log10(PEAK ** 2 / max(value, 1e-12)))
 
 
 Window = tuple[slice, slice]
@@ -208,6 +271,13 @@ def finetune_criterion(lambda_task: float = 0.0, lambda_feat: float = 0.0) -> Ca
     return criterion
 
 
+def task_monitor(lambda_task: float, lambda_feat: float) -> Monitor:
+    """The monitor of a fine-tune with these task weights: its own criterion (:data:`MONITOR_CRITERION`) when a task
+    term counts, else the Y-PSNR (:data:`MONITOR_PSNR`), so that λ_task = λ_feat = 0 stays exactly the plain
+    fine-tune, stopping included."""
+    return MONITOR_CRITERION if lambda_task > 0 or lambda_feat > 0 else MONITOR_PSNR
+
+
 @dataclass(frozen=True)
 class FinetuneSpec:
     """What one SR fine-tune method adds to the shared recipe of :func:`run_finetune`.
@@ -217,7 +287,8 @@ class FinetuneSpec:
     scope. ``condition(splits)`` fills each split's condition maps (conditioned SR). ``inputs`` and ``targets``
     name the :class:`PatchStream` fields the trained model reads; ``lambda_task`` and ``lambda_feat`` weigh the
     criterion's task terms (:func:`finetune_criterion`). ``architecture`` and ``what`` go into the model's
-    training record.
+    training record. ``monitor``: the held-out score early stopping judges (:data:`MONITOR_PSNR`, the default, or
+    :data:`MONITOR_CRITERION`, the method's own criterion, for a criterion that is not the MSE alone).
     """
 
     architecture: str
@@ -228,6 +299,7 @@ class FinetuneSpec:
     targets: tuple[str, ...] = ("hr_y",)
     lambda_task: float = 0.0
     lambda_feat: float = 0.0
+    monitor: Monitor = MONITOR_PSNR
 
 
 def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str, ...], scale: int, seed: int,
@@ -242,6 +314,9 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
     from srseg.training.stopping import EarlyStopping
 
     check_scale(scale)
+    if method.monitor not in (MONITOR_PSNR, MONITOR_CRITERION):
+        raise SrsegError(f"{name}: unknown early-stopping monitor {method.monitor!r} "
+                         f"(known: {MONITOR_PSNR}, {MONITOR_CRITERION})")
     ft = params.combine.finetune
     runtime.set_determinism(seed)
     policy = params.runtime.precision.sr
@@ -260,25 +335,31 @@ def run_finetune(params: Params, name: str, stage: str, model_params: tuple[str,
     from srseg.sr.infer import Upscaler
 
     upscaler = Upscaler(sr_model)
+    criterion = finetune_criterion(method.lambda_task, method.lambda_feat)
 
     def epoch_metrics(epoch: int, logs: dict[str, float]) -> dict[str, float]:
         train_logs = {f"train/{k}": v for k, v in logs.items() if k != "epoch_seconds"}
-        # holdout: the stopping criterion; val: the study's val split, logged to watch, never to decide
-        return {**train_logs, "holdout/psnr": mean_psnr(upscaler, holdout, scale),
-                "val/psnr": mean_psnr(upscaler, val_split, scale)}
+        # holdout: the stopping criterion (method.monitor); val: the study's val split, logged to watch, never to
+        # decide
+        held: dict[str, float] = {MONITOR_PSNR: mean_psnr(upscaler, holdout, scale)}
+        if method.monitor == MONITOR_CRITERION:
+            held[MONITOR_CRITERION] = holdout_criterion(model, criterion, holdout, scale, method.inputs,
+                                                        method.targets)[1]
+        return {**train_logs, **held, "val/psnr": mean_psnr(upscaler, val_split, scale)}
 
     model_out = paths.method_sr_model(name, scale, seed)
-    stopping = EarlyStopping("holdout/psnr", ft.patience, ft.min_delta)
+    stopping = EarlyStopping(method.monitor, ft.patience, ft.min_delta)
+    judged = "" if method.monitor == MONITOR_PSNR else " on the fine-tune's criterion"
     record = model_record(params, stage, model_params, task="super-resolution", scale=scale, seed=seed,
                           architecture=method.architecture,
                           trained_on=(f"the PSNR-pretrained x{scale} model, fine-tuned ({method.what}) on "
                                       f"{len(train_split.hr)} train images of {data_description(params)} "
-                                      f"({len(holdout.hr)} more held out for early stopping)"))
+                                      f"({len(holdout.hr)} more held out for early stopping{judged})"))
 
     def save() -> None:
         save_keras(sr_model, model_out, {**record, "stopping": stopping.record()} if ft.max_steps else record)
 
-    history = train(model, dataset, finetune_criterion(method.lambda_task, method.lambda_feat), optimizer,
+    history = train(model, dataset, criterion, optimizer,
                     steps=ft.max_steps, steps_per_epoch=ft.steps_per_epoch,
                     live_dir=paths.train_log(variant(name, scale), seed), save=save, epoch_metrics=epoch_metrics,
                     strategy=strategy, name=name, stopping=stopping,
