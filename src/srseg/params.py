@@ -213,7 +213,7 @@ class FinetuneParams(_Section):
     max_steps: NonNegInt = 600  # the cap; 0: no fine-tune (the pretrained model as it is)
     steps_per_epoch: PosInt = 100
     patience: NonNegInt = 2  # epochs without progress before stopping; 0: no early stopping, train to the cap
-    min_delta: Annotated[float, Field(ge=0.0)] = 0.01  # dB of the monitored holdout score that counts as progress
+    min_delta: Annotated[float, Field(ge=0.0)] = 0.01  # dB of holdout Y-PSNR that counts as progress
     holdout: PosInt = 4  # train images held out (fixed, seeded) to judge the stopping; never in the patches
     patch: PosInt = 96  # HR patch side (cut to a multiple of the scale)
     batch: PosInt = 8

@@ -1,8 +1,7 @@
 """Early stopping on a stated criterion, for any training of :func:`srseg.training.loop.train`.
 
 The rule (:func:`stop_rule`, a pure function of the per-epoch scores): an epoch makes *progress* when its score
-(higher is better; the SR fine-tunes use a held-out part of the train split: its Y-PSNR, or for task-driven SR
-its own criterion as a score in dB, :func:`srseg.sr.finetune.holdout_criterion`) beats the best score so
+(higher is better; the SR fine-tunes use the Y-PSNR of a held-out part of the train split) beats the best score so
 far by at least ``min_delta``; the first epoch always counts as progress. Training stops after ``patience``
 consecutive epochs without progress, or at the step cap, whichever comes first; the weights kept are those of
 the best epoch (the last one that made progress), restored when later epochs did not make progress. ``patience``
