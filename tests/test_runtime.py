@@ -96,7 +96,8 @@ import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 print(_pywrap_util_port.IsMklEnabled(), flush=True)
 cfg = tf.config.threading
-print(cfg.get_intra_op_parallelism_threads(), cfg.get_inter_op_parallelism_threads(), flush=True)
+print(cfg.get_intra_op_parallelism_threads(), cfg.get_inter_op_parallelism_threads(),
+      tf.config.optimizer.get_experimental_options().get("arithmetic_optimization"), flush=True)
 tf.constant(1.0) + 1.0  # TensorFlow's thread pools start
 runtime.configure(2, sys.argv[2])  # too late: a warning, not a silent change
 runtime.configure(3, sys.argv[1])  # the thread count too
@@ -105,14 +106,14 @@ runtime.configure(3, sys.argv[1])  # the thread count too
 
 def test_cpu_kernels_apply_before_tensorflow_starts() -> None:
     """One TensorFlow start-up (≈ 8 s): the default beats the environment's opposite setting, then a late change
-    warns; ``runtime.threads`` intra-op threads and one inter-op thread (runs with two inter-op threads and oneDNN
-    trained the joint model to different bytes: the runtime module's docstring)."""
+    warns; ``runtime.threads`` intra-op threads, one inter-op thread and no arithmetic graph rewrites (with them, two
+    processes trained the joint model to different bytes: the runtime module's docstring)."""
     first, then = "onednn", "eigen"
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}  # the param overrides it
     proc = subprocess.run([sys.executable, "-c", _KERNELS, first, then], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == [str(first == "onednn"), "2", "1"]
+    assert proc.stdout.split() == [str(first == "onednn"), "2", "1", "False"]
     assert f"TensorFlow already runs with {first} kernels; runtime.cpu_kernels {then} not applied" in proc.stderr
     assert "already runs with (2, 1) intra/inter-op threads; runtime.threads 3 (and 1 inter-op) not applied" \
         in proc.stderr

@@ -2,14 +2,17 @@
 
 Results are byte-identical only for the same params **and thread count** on the same machine (oneDNN splits
 reductions by thread), so the thread count is a param (``runtime.threads``), applied by :func:`configure` before
-TensorFlow starts its thread pools and recorded in the summary. TensorFlow runs one op at a time (one inter-op
-thread), each on ``runtime.threads`` threads: with two inter-op threads on the 2-core boxes, oneDNN sometimes ran a
-convolution's backward pass on a different number of threads when branches of a graph ran side by side, and the
-joint model's training differed between two runs in the last bits after one step (its SR branch runs beside the
-segmentation path); Eigen's kernels, or one inter-op thread, repeated to the byte. So is the choice of CPU kernels
+TensorFlow starts its thread pools and recorded in the summary. So is the choice of CPU kernels
 (``runtime.cpu_kernels``, also applied by :func:`configure`): oneDNN's and TensorFlow's own (Eigen) kernels round
 differently. Every TensorFlow stage calls :func:`configure` first; training stages also call :func:`set_determinism`
 with their seed.
+
+:func:`configure` also runs one op at a time (one inter-op thread) and turns the graph optimiser's arithmetic
+rewrites off (:data:`GRAPH_OPTIONS`). With them on, two processes training the joint model (whose backbone features
+feed three heads) sometimes differed in the last bits, often after one step: in 6 of 11 pairs of runs of 6 to 200
+steps, with oneDNN or Eigen kernels and one or two inter-op threads alike, although each process repeated itself.
+That fits sums of several gradients regrouped in an order that changes from process to process. With the rewrites
+off, 8 runs of 20 steps gave the same bytes, at the same step time within noise.
 """
 
 from __future__ import annotations
@@ -31,15 +34,19 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
 CPU_KERNELS = ("onednn", "eigen", "auto")
-#: TensorFlow's inter-op threads: one op at a time (module docstring: byte-identical runs with oneDNN).
+#: TensorFlow's inter-op threads: one op at a time.
 INTER_OP_THREADS = 1
+#: Grappler options set by :func:`configure`: no arithmetic rewrites, which may regroup sums differently in another
+#: process (module docstring).
+GRAPH_OPTIONS = {"arithmetic_optimization": False}
 #: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX-512 BF16; AMX tiles with BF16) that oneDNN uses.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def configure(threads: int | None, cpu_kernels: str) -> None:
-    """Use ``threads`` intra-op threads (None: TensorFlow's own choice) and one inter-op thread (see the module
-    docstring: the same bytes from run to run), and ``cpu_kernels``: ``onednn``, ``eigen`` or ``auto``.
+    """Use ``threads`` intra-op threads (None: TensorFlow's own choice), one inter-op thread and
+    :data:`GRAPH_OPTIONS` (see the module docstring: the same bytes from run to run), and ``cpu_kernels``:
+    ``onednn``, ``eigen`` or ``auto``.
 
     Must run before TensorFlow is imported: it reads ``TF_ENABLE_ONEDNN_OPTS`` once, at import. ``auto`` leaves
     TensorFlow's own choice, made from the CPU's flags: oneDNN where it has AVX-512 VNNI, AVX-512 BF16, AVX-VNNI or
@@ -58,6 +65,7 @@ def configure(threads: int | None, cpu_kernels: str) -> None:
         log.warning("TensorFlow already runs with %s kernels; runtime.cpu_kernels %s not applied (set "
                     "TF_ENABLE_ONEDNN_OPTS=%d before it starts)", "eigen" if onednn else "onednn", cpu_kernels,
                     onednn)
+    tf.config.optimizer.set_experimental_options(GRAPH_OPTIONS)
     cfg = tf.config.threading
     want = (cfg.get_intra_op_parallelism_threads() if threads is None else threads, INTER_OP_THREADS)
     try:

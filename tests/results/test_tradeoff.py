@@ -329,3 +329,17 @@ def test_runs_with_the_same_summary_are_one_point(fake: dict[str, str | None]) -
     fake["workspace"] = summary_json(31.0, 0.9)
     points = tradeoff.collect(runs, lambda r: fake[r.rev], TASK, 4, [KEY])
     assert [(p.name, p.psnr) for p in points] == [("lam-0", 31.9), ("tradeoff = lam-10", 31.7), ("workspace", 31.0)]
+
+
+def test_the_reading_says_every_pair_instead_of_listing_them() -> None:
+    """Eight runs whose intervals all overlap: one phrase, not 28 pairs (the joint model's factorial sweep)."""
+    def point(i: int, pacc: float) -> tradeoff.Point:
+        run = Run(name=f"r{i}", rev=f"{i:07d}", kind="experiment", params={KEY: i})
+        return tradeoff.Point(run, (i,), 30.0, (29.5, 30.5), pacc, (pacc - 0.02, pacc + 0.02))
+
+    points = [point(i, 0.70 + 0.001 * i) for i in range(3)]
+    line = tradeoff.report(points, [True] * 3, [KEY], None).splitlines()[-1]
+    assert line.endswith("(not told apart) for every pair of the runs.")
+    apart = [*points[:2], point(2, 0.90)]  # the third is told apart from both: the overlapping pair is named
+    line = tradeoff.report(apart, [True] * 3, [KEY], None).splitlines()[-1]
+    assert line.endswith("(not told apart) for 0 & 1.")

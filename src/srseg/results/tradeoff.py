@@ -157,10 +157,11 @@ def report(points: Sequence[Point], front: Sequence[bool], keys: Sequence[str], 
         psnr = "—" if ref.get("psnr_y") is None else _fmt(ref["psnr_y"], _ci(ref, "psnr_y"))
         rows.append([f"reference: {ref.label}", "—", psnr, _fmt(ref["pacc"], _ci(ref, "pacc"), 100), "—"])
     header = ["run", " / ".join(keys), "Y-PSNR, dB [95 % CI]", "PACC, % [95 % CI]", "Pareto front"]
-    pairs = [f"{value_label(points[i].values, keys)} & {value_label(points[j].values, keys)}"
-             for i, j in overlapping(points)]
+    apart = overlapping(points)
+    pairs = [f"{value_label(points[i].values, keys)} & {value_label(points[j].values, keys)}" for i, j in apart]
+    everyone = len(points) > 2 and len(apart) == len(points) * (len(points) - 1) // 2
     line = ("The front is on point estimates; intervals overlap on both axes (not told apart) for "
-            + (and_list(pairs) if pairs else "no pair of points") + ".")
+            + ("every pair of the runs" if everyone else and_list(pairs) if pairs else "no pair of points") + ".")
     return table(header, rows, "llrrl") + "\n\n" + line
 
 
