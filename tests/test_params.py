@@ -203,7 +203,7 @@ def test_required_keys_are_those_dvc_yaml_reads() -> None:
     [
         (lambda raw: None, "no keys (dvc.yaml reads seed, scales, data and "),
         (lambda raw: {k: v for k, v in raw.items() if k != "combine"},
-         "combine: missing (dvc.yaml reads combine.scales, combine.finetune, combine.task and 4 more; "
+         "combine: missing (dvc.yaml reads combine.scales, combine.finetune, combine.task and 8 more; "
          "the default params.yaml has every key)"),
         (lambda raw: {**raw, "combine": {}}, "combine.scales: missing (dvc.yaml reads combine.scales;"),
         (lambda raw: {**raw, "seg": {k: v for k, v in raw["seg"].items() if k != "train"}},
