@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -272,7 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(args, "tensorflow", False):
         from srseg.runtime import configure
 
-        configure(args.threads, args.cpu_kernels)  # before TensorFlow is imported; quietly, unless --verbose
+        # Before TensorFlow is imported; quietly, unless --verbose. Called in a process that already runs TensorFlow
+        # (tests call main() in-process) without --threads, it could apply nothing and would warn about thread
+        # pools the caller never asked to set, so it is skipped there.
+        if args.threads is not None or "tensorflow" not in sys.modules:
+            configure(args.threads, args.cpu_kernels)
     args.func(args)
 
 
